@@ -1,0 +1,41 @@
+# Every target that needs Python creates .venv first; a fresh machine needs only python3 (3.11+).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+demo: $(STAMP_RUN)
+	$(BIN)/dcp demo
+
+test: $(STAMP_DEV)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check dcp glue_jobs tests bench examples
+	$(BIN)/ruff format --check dcp glue_jobs tests bench examples
+	$(BIN)/mypy dcp glue_jobs
+
+bench: $(STAMP_DEV)
+	$(BIN)/python bench/masking.py
+	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/spark.py
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .dcp .pytest_cache .mypy_cache .ruff_cache build *.egg-info

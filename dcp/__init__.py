@@ -1,0 +1,3 @@
+"""dcp: build and drive a PII-protecting data lake on AWS or on a local sandbox."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,152 @@
+"""Macie: the account's Macie session and the stack's custom data identifiers.
+
+Custom data identifiers are immutable in Macie: a changed regex, keyword list or distance is
+a delete + create (the plan says "replace"). Enabling Macie is account-wide: `up` adopts a
+session that is already enabled, and `down` disables Macie only if this stack enabled it
+(remembered with a tag on the findings bucket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
+from dcp.aws.session import AwsContext
+from dcp.masking.identifiers import CustomIdentifier
+
+#: Tag on the findings bucket: this stack enabled Macie, so `down` disables it again.
+ENABLED_BY_TAG = "dcp:macie-enabled-by-stack"
+
+
+class Session(Resource):
+    kind = "macie.session"
+
+    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
+        super().__init__("macie-session", "macie", refs, depends_on)
+        self.marker_bucket = refs.names.findings_bucket
+
+    def desired(self) -> dict[str, Any]:
+        return {"status": "ENABLED"}
+
+    def _marked(self, ctx: AwsContext) -> bool:
+        tags = absent_on("NoSuchBucket", "NoSuchTagSet")(
+            lambda: ctx.client("s3").get_bucket_tagging(Bucket=self.marker_bucket)["TagSet"]
+        )
+        return tag_dict(tags).get(ENABLED_BY_TAG) == "true"
+
+    def read(self, ctx: AwsContext) -> dict[str, Any] | None:
+        session = absent_on("AccessDeniedException", "ResourceNotFoundException")(
+            lambda: ctx.client("macie2").get_macie_session()
+        )
+        if session is None:
+            return None
+        return {
+            "status": session.get("status"),
+            "_owned": self._marked(ctx),
+            "_state": session.get("status", ""),
+            "_arn": session.get("serviceRole", ""),
+        }
+
+    def create(self, ctx: AwsContext) -> None:
+        try:
+            ctx.client("macie2").enable_macie(status="ENABLED", findingPublishingFrequency="FIFTEEN_MINUTES")
+        except Exception as exc:
+            if is_code(exc, "ConflictException"):  # enabled by someone else meanwhile: adopt, no marker
+                return
+            raise
+        s3 = ctx.client("s3")
+        tags = tag_dict(absent_on("NoSuchTagSet")(lambda: s3.get_bucket_tagging(Bucket=self.marker_bucket)["TagSet"]))
+        s3.put_bucket_tagging(Bucket=self.marker_bucket, Tagging={"TagSet": tag_list({**tags, ENABLED_BY_TAG: "true"})})
+
+    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
+        ctx.client("macie2").update_macie_session(status="ENABLED")
+
+    def delete(self, ctx: AwsContext) -> None:
+        if self._marked(ctx):
+            ignore_codes(
+                lambda: ctx.client("macie2").disable_macie(), "AccessDeniedException", "ResourceNotFoundException"
+            )
+
+
+def find_custom_identifier(ctx: AwsContext, name: str) -> str | None:
+    macie = ctx.client("macie2")
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"maxResults": 500}
+        if token:
+            kwargs["nextToken"] = token
+        page = macie.list_custom_data_identifiers(**kwargs)
+        for item in page.get("items", []):
+            if item.get("name") == name:
+                return str(item["id"])
+        token = page.get("nextToken")
+        if not token:
+            return None
+
+
+class CustomDataIdentifier(Resource):
+    kind = "macie.custom-identifier"
+    replace_fields = frozenset({"regex", "keywords", "ignore_words", "maximum_match_distance"})
+
+    def __init__(self, identifier: CustomIdentifier, refs: Any, depends_on: Sequence[str]) -> None:
+        super().__init__(f"macie-cdi-{identifier.name}", f"{refs.names.prefix}-{identifier.name}", refs, depends_on)
+        self.identifier = identifier
+
+    def desired(self) -> dict[str, Any]:
+        i = self.identifier
+        return {
+            "regex": i.regex,
+            "keywords": sorted(i.keywords),
+            "ignore_words": sorted(i.ignore_words),
+            "maximum_match_distance": i.maximum_match_distance,
+            "tags": self.tags,
+        }
+
+    def read(self, ctx: AwsContext) -> dict[str, Any] | None:
+        found = absent_on("AccessDeniedException")(lambda: find_custom_identifier(ctx, self.physical))
+        if found is None:
+            return None
+        d = absent_on("ResourceNotFoundException")(lambda: ctx.client("macie2").get_custom_data_identifier(id=found))
+        if d is None or d.get("deleted"):
+            return None
+        return {
+            "regex": d.get("regex"),
+            "keywords": sorted(d.get("keywords") or []),
+            "ignore_words": sorted(d.get("ignoreWords") or []),
+            "maximum_match_distance": d.get("maximumMatchDistance"),
+            "tags": tags_match(self.tags, d.get("tags") or {}),
+            "_arn": d.get("arn"),
+            "_id": d.get("id"),
+        }
+
+    def create(self, ctx: AwsContext) -> None:
+        if find_custom_identifier(ctx, self.physical) is not None:
+            return
+        i = self.identifier
+        kwargs: dict[str, Any] = {
+            "name": self.physical,
+            "description": f"dcp stack {self.names.prefix}: {i.name}",
+            "regex": i.regex,
+            "maximumMatchDistance": i.maximum_match_distance,
+            "tags": self.tags,
+        }
+        if i.keywords:
+            kwargs["keywords"] = list(i.keywords)
+        if i.ignore_words:
+            kwargs["ignoreWords"] = list(i.ignore_words)
+        ctx.client("macie2").create_custom_data_identifier(**kwargs)
+
+    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
+        if self.replace_fields & set(changed):
+            self.delete(ctx)
+            self.create(ctx)
+        elif "tags" in changed and current.get("_arn"):
+            ctx.client("macie2").tag_resource(resourceArn=current["_arn"], tags=self.tags)
+
+    def delete(self, ctx: AwsContext) -> None:
+        found = absent_on("AccessDeniedException")(lambda: find_custom_identifier(ctx, self.physical))
+        if found is not None:
+            ignore_codes(
+                lambda: ctx.client("macie2").delete_custom_data_identifier(id=found), "ResourceNotFoundException"
+            )

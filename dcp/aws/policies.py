@@ -1,0 +1,296 @@
+"""IAM policy documents of the stack: trust policies, least-privilege role policies, key policies.
+
+Pure functions of StackNames (and a few ARNs); every document here is checked by parliament in
+tests/aws/test_policies.py. No statement grants `*` actions, and `*` resources appear only for
+actions that support no resource-level permission (lakeformation:GetDataAccess).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dcp.stack.names import StackNames
+
+VERSION = "2012-10-17"
+
+Doc = dict[str, Any]
+
+
+def _doc(*statements: Doc) -> Doc:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def _allow(sid: str, actions: list[str], resources: list[str] | str, condition: Doc | None = None) -> Doc:
+    st: Doc = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def trust(service: str, names: StackNames, *, source_arn: str | None = None) -> Doc:
+    """A role `service` may assume; confused-deputy guarded by the account (and source ARN)."""
+    condition: Doc = {"StringEquals": {"aws:SourceAccount": names.account_id}}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    return _doc(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": condition,
+        }
+    )
+
+
+def service_trust(service: str) -> Doc:
+    """Trust without conditions, for services whose role assumption carries no source context."""
+    return _doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+
+
+def account_trust(names: StackNames) -> Doc:
+    """Persona roles: principals of this account with sts:AssumeRole permission may assume them."""
+    return _doc(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{names.partition}:iam::{names.account_id}:root"},
+            "Action": "sts:AssumeRole",
+        }
+    )
+
+
+# --------------------------------------------------------------------------- ARNs
+
+
+def bucket_arn(names: StackNames, kind: str) -> str:
+    return f"arn:{names.partition}:s3:::{names.bucket(kind)}"
+
+
+def _arn(names: StackNames, service: str, resource: str) -> str:
+    return f"arn:{names.partition}:{service}:{names.region}:{names.account_id}:{resource}"
+
+
+def secret_arn_pattern(names: StackNames, secret: str) -> str:
+    # Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+    return _arn(names, "secretsmanager", f"secret:{secret}-??????")
+
+
+def glue_catalog(names: StackNames, databases: list[str]) -> list[str]:
+    out = [_arn(names, "glue", "catalog")]
+    for db in databases:
+        out += [_arn(names, "glue", f"database/{db}"), _arn(names, "glue", f"table/{db}/*")]
+    return out
+
+
+def _logs(names: StackNames, group_prefix: str) -> Doc:
+    return _allow(
+        "Logs",
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        [
+            _arn(names, "logs", f"log-group:{group_prefix}*"),
+            _arn(names, "logs", f"log-group:{group_prefix}*:log-stream:*"),
+        ],
+    )
+
+
+def _bucket_key(key_arn: str, actions: list[str]) -> Doc:
+    return _allow("BucketKey", actions, [key_arn])
+
+
+# --------------------------------------------------------------------------- role policies
+
+
+def glue_policy(names: StackNames, bucket_key: str) -> Doc:
+    """Crawlers and the masking job: read raw/findings/assets, write curated, use the catalog.
+
+    The data key is granted separately (data_key_grant), once the key exists.
+    """
+    raw, findings, curated, assets = (bucket_arn(names, k) for k in ("raw", "findings", "curated", "assets"))
+    dbs = [names.raw_database, names.findings_database, names.masked_database, names.encrypted_database]
+    return _doc(
+        _allow("ListBuckets", ["s3:ListBucket", "s3:GetBucketLocation"], [raw, findings, curated, assets]),
+        _allow("ReadInputs", ["s3:GetObject"], [f"{raw}/*", f"{findings}/*", f"{assets}/glue/*"]),
+        _allow("WriteCurated", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{curated}/*"]),
+        _allow(
+            "Catalog",
+            [
+                "glue:GetDatabase",
+                "glue:GetDatabases",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:DeleteTable",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+                "glue:CreatePartition",
+                "glue:BatchCreatePartition",
+                "glue:UpdatePartition",
+                "glue:BatchUpdatePartition",
+            ],
+            glue_catalog(names, dbs),
+        ),
+        _allow("TokenKey", ["secretsmanager:GetSecretValue"], [secret_arn_pattern(names, names.token_secret)]),
+        _bucket_key(bucket_key, ["kms:Decrypt", "kms:GenerateDataKey"]),
+        _allow("LakeFormation", ["lakeformation:GetDataAccess"], "*"),
+        _logs(names, "/aws-glue/"),
+    )
+
+
+def firehose_policy(names: StackNames, bucket_key: str) -> Doc:
+    findings = bucket_arn(names, "findings")
+    return _doc(
+        _allow(
+            "DeliverFindings",
+            ["s3:PutObject", "s3:AbortMultipartUpload"],
+            [f"{findings}/findings/*", f"{findings}/errors/*"],
+        ),
+        _allow(
+            "FindingsBucket", ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], [findings]
+        ),
+        _bucket_key(bucket_key, ["kms:GenerateDataKey", "kms:Decrypt"]),
+        _logs(names, f"/aws/kinesisfirehose/{names.firehose_stream}"),
+    )
+
+
+def events_policy(names: StackNames) -> Doc:
+    return _doc(
+        _allow(
+            "PutFindings",
+            ["firehose:PutRecord", "firehose:PutRecordBatch"],
+            [_arn(names, "firehose", f"deliverystream/{names.firehose_stream}")],
+        )
+    )
+
+
+def workflow_lambda_policy(names: StackNames) -> Doc:
+    return _doc(
+        _allow("StartWorkflow", ["glue:StartWorkflowRun"], [_arn(names, "glue", f"workflow/{names.workflow}")]),
+        _logs(names, f"/aws/lambda/{names.workflow_lambda}"),
+    )
+
+
+def seed_lambda_policy(names: StackNames) -> Doc:
+    # Network-interface permissions for a Lambda in a VPC come from the managed
+    # AWSLambdaVPCAccessExecutionRole policy attached beside this one.
+    return _doc(
+        _allow("DbSecret", ["secretsmanager:GetSecretValue"], [secret_arn_pattern(names, names.db_secret)]),
+        _logs(names, f"/aws/lambda/{names.seed_lambda}"),
+    )
+
+
+def dms_s3_policy(names: StackNames, bucket_key: str) -> Doc:
+    raw = bucket_arn(names, "raw")
+    return _doc(
+        _allow("WriteRaw", ["s3:PutObject", "s3:DeleteObject"], [f"{raw}/*"]),
+        _allow("ListRaw", ["s3:ListBucket"], [raw]),
+        _bucket_key(bucket_key, ["kms:GenerateDataKey"]),
+    )
+
+
+def persona_policy(names: StackNames, bucket_key: str) -> Doc:
+    """Query through Athena in the stack's workgroup; data access is then Lake Formation's call."""
+    results = bucket_arn(names, "athena-results")
+    dbs = [names.raw_database, names.findings_database, names.masked_database, names.encrypted_database]
+    statements = [
+        _allow(
+            "Athena",
+            [
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+                "athena:GetWorkGroup",
+            ],
+            [_arn(names, "athena", f"workgroup/{names.workgroup}")],
+        ),
+        _allow("ResultsBucket", ["s3:ListBucket", "s3:GetBucketLocation"], [results]),
+        _allow("Results", ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [f"{results}/*"]),
+        _allow(
+            "Catalog",
+            [
+                "glue:GetDatabase",
+                "glue:GetDatabases",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+            ],
+            glue_catalog(names, dbs),
+        ),
+        _allow("LakeFormation", ["lakeformation:GetDataAccess"], "*"),
+        _bucket_key(bucket_key, ["kms:GenerateDataKey", "kms:Decrypt"]),
+    ]
+    return _doc(*statements)
+
+
+def data_key_grant(data_key: str, actions: list[str]) -> Doc:
+    """The IAM side of a data-key permission (the key policy names the same principal)."""
+    return _doc(_allow("DataKey", actions, [data_key]))
+
+
+# --------------------------------------------------------------------------- key policies
+
+KEY_ADMIN_ACTIONS = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+]
+
+
+def bucket_key_policy(names: StackNames) -> Doc:
+    """The account controls the bucket key through IAM policies (the default key policy)."""
+    return _doc(
+        {
+            "Sid": "EnableIamPolicies",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{names.partition}:iam::{names.account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    )
+
+
+def data_key_policy(names: StackNames, *, admin: str, decrypters: list[str], generators: list[str]) -> Doc:
+    """Only the administrator and the decrypting personas may decrypt; the Glue role may encrypt.
+
+    The account root may administer the key (so it can never become unmanageable) but has no
+    cryptographic permission, so no IAM policy can grant anyone else kms:Decrypt on it.
+    """
+    root = f"arn:{names.partition}:iam::{names.account_id}:root"
+    return _doc(
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "Decrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted({admin, *decrypters})},
+            "Action": ["kms:Decrypt", "kms:DescribeKey"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "Encrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(set(generators))},
+            "Action": ["kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": "*",
+        },
+    )

@@ -1,0 +1,51 @@
+"""The local engine: one process, pyarrow only, streaming (memory bounded by batch size).
+
+What the sandbox's Glue emulator runs, and the reference the Spark engine must equal. Files
+are downloaded to a temp directory one table at a time; with change files the merge takes two
+passes (keys first, then rows; see :mod:`dcp.gluejob.cdc`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dcp.gluejob.cdc import keep_current, surviving_sequences
+from dcp.gluejob.output import WrittenPart
+from dcp.gluejob.rawdata import SEQ_FILE, SEQ_OP, SEQ_ROW, read_raw_file, sequenced_schema
+from dcp.gluejob.s3io import download
+from dcp.gluejob.tablejob import JobSecrets, TableJob, mask_parts, rebatch
+
+
+def run_table_arrow(s3: Any, job: TableJob, secrets: JobSecrets) -> list[WrittenPart]:
+    """Mask one table with pyarrow and write its output as one part per kind."""
+    with tempfile.TemporaryDirectory(prefix="dcp-mask-") as tmp:
+        tmp_dir = Path(tmp)
+        paths = [
+            download(s3, job.raw.bucket, raw_file.key, tmp_dir / f"raw-{index:05d}")
+            for index, raw_file in enumerate(job.raw.files)
+        ]
+        return mask_parts(current_batches(job, paths), job, secrets, s3, part=0, tmp_dir=tmp_dir)
+
+
+def current_batches(job: TableJob, paths: list[Path]) -> Iterator[pa.RecordBatch]:
+    """The table's current rows (changes applied), in ``job.schema``, ``job.batch_size`` at a time."""
+    survivors = None
+    if job.raw.has_changes:
+        key = job.key_column
+        key_batches = [
+            batch
+            for index, (raw_file, path) in enumerate(zip(job.raw.files, paths, strict=True))
+            for batch in read_raw_file(path, raw_file.fmt, job.schema, index, columns=[key], source=raw_file.key)
+        ]
+        keys = pa.Table.from_batches(key_batches, schema=sequenced_schema(pa.schema([job.schema.field(key)])))
+        survivors = surviving_sequences(keys.select([key, SEQ_OP, SEQ_FILE, SEQ_ROW]), key)
+    names = job.schema.names
+    for index, (raw_file, path) in enumerate(zip(job.raw.files, paths, strict=True)):
+        for batch in read_raw_file(path, raw_file.fmt, job.schema, index, source=raw_file.key):
+            current = keep_current(batch, survivors) if survivors is not None else batch
+            yield from rebatch(current.select(names), job.batch_size)

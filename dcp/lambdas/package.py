@@ -1,0 +1,67 @@
+"""Build each Lambda's deployment zip, byte-for-byte reproducible (so its sha256 says if code changed)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import io
+import zipfile
+from functools import cache
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+#: Pure-Python libraries the seed handler needs beyond the Lambda runtime (boto3 is built in).
+SEED_LIBRARIES = ("sqlalchemy", "pymysql", "typing_extensions")
+
+
+def _add(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(arcname, date_time=FIXED_TIME)
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+def _library_files(name: str) -> list[tuple[str, Path]]:
+    """(arcname, path) of an installed package's Python files; compiled extensions are skipped
+    (they are built for this interpreter, and the libraries above fall back to pure Python)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return []
+    origin = Path(spec.origin)
+    if origin.name != "__init__.py":
+        return [(origin.name, origin)]
+    root = origin.parent
+    out = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".typed", ".pyi") and "__pycache__" not in path.parts:
+            out.append((f"{name}/{path.relative_to(root).as_posix()}", path))
+    return out
+
+
+def build_zip(handler_module: str, libraries: tuple[str, ...] = ()) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        _add(zf, f"{handler_module}.py", (HERE / f"{handler_module}.py").read_bytes())
+        _add(zf, "dburl.py", (HERE / "dburl.py").read_bytes())
+        for library in libraries:
+            for arcname, path in _library_files(library):
+                _add(zf, arcname, path.read_bytes())
+    return buf.getvalue()
+
+
+@cache
+def workflow_zip() -> bytes:
+    return build_zip("start_workflow")
+
+
+@cache
+def seed_zip() -> bytes:
+    return build_zip("seed", SEED_LIBRARIES)
+
+
+def code_sha256(data: bytes) -> str:
+    """Lambda's CodeSha256: base64 of the zip's SHA-256."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()

@@ -1,0 +1,60 @@
+"""dcp's masking engine: Macie-style detection, masking plans, transforms, envelope encryption.
+
+Pure: imports nothing of dcp outside this package and never boto3 (KMS is passed in as any
+object with boto3's ``generate_data_key``/``decrypt`` methods).
+"""
+
+from dcp.masking.crypto import CellDecryptionError, KmsAccessDenied, KmsLike, TableCrypto
+from dcp.masking.detect import classify_source
+from dcp.masking.findings import Cell, Detection, Finding, FindingParse, Record
+from dcp.masking.identifiers import (
+    DEFAULT_CUSTOM_IDENTIFIERS,
+    MANAGED_IDENTIFIERS,
+    Category,
+    CustomIdentifier,
+    ManagedIdentifier,
+    managed_identifier,
+)
+from dcp.masking.plan import ColumnRule, MaskingPlan, TablePlan
+from dcp.masking.policy import Action, MaskingPolicy
+from dcp.masking.runner import MaskedBatch, MaskTableResult, mask_batch, mask_table, reveal_table
+
+
+def __getattr__(name: str) -> object:
+    # sample data needs Faker, which the masking job itself should not have to import
+    if name == "generate_table":
+        from dcp.masking.sample_data import generate_table
+
+        return generate_table
+    raise AttributeError(f"module 'dcp.masking' has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_CUSTOM_IDENTIFIERS",
+    "MANAGED_IDENTIFIERS",
+    "Action",
+    "Category",
+    "Cell",
+    "CellDecryptionError",
+    "ColumnRule",
+    "CustomIdentifier",
+    "Detection",
+    "Finding",
+    "FindingParse",
+    "KmsAccessDenied",
+    "KmsLike",
+    "ManagedIdentifier",
+    "MaskTableResult",
+    "MaskedBatch",
+    "MaskingPlan",
+    "MaskingPolicy",
+    "Record",
+    "TableCrypto",
+    "TablePlan",
+    "classify_source",
+    "generate_table",
+    "managed_identifier",
+    "mask_batch",
+    "mask_table",
+    "reveal_table",
+]

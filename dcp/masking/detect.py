@@ -1,0 +1,504 @@
+"""Classify a table file the way Macie does and return a finding in Macie's schema.
+
+Detection is column-wise and vectorised. For every column of every record batch:
+
+1. Each rule (a managed identifier's pattern, or a custom identifier) is tried on the first
+   rows of the column. Rules that fire there (or later) run over the whole column with
+   ``pyarrow.compute.match_substring_regex`` (RE2, one pass each).
+2. All other rules are folded into one alternation "gate" regex (keyword-gated rules
+   contribute only their keywords) run over blocks of 64 cells joined into one string, so a
+   column that matches none of them costs a fraction of one pass. The cells of the few
+   blocks the gate lets through are checked rule by rule.
+3. A batch whose column repeats values (names, codes, statuses) is scanned on its distinct
+   values and the hits are mapped back to rows.
+4. Only the rows a regex matched reach the validators (Luhn, mod-97, ...; vectorised where
+   they are numeric) and the exact keyword-distance and ignore-word checks (Python, on those
+   rows only).
+
+A keyword in the column name or JSON path satisfies every keyword requirement for that
+column, as Macie does for structured data. ``count`` is the number of cells (records) that
+contain the type; occurrences are capped at 15 per type as in Macie.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dcp.masking.checks import run_check
+from dcp.masking.findings import (
+    MAX_OCCURRENCES,
+    Cell,
+    Detection,
+    Finding,
+    Record,
+    json_path_for,
+    table_from_key,
+)
+from dcp.masking.identifiers import (
+    Category,
+    Check,
+    CustomIdentifier,
+    ManagedIdentifier,
+    select_managed,
+)
+from dcp.masking.readers import Source, format_of, open_batches
+from dcp.masking.transforms import as_strings
+
+#: rows of a column's first batch every rule is tried on before the rest is gated
+PROBE_ROWS = 512
+#: cells joined into one string for the gate regex
+GATE_BLOCK_ROWS = 64
+#: a batch whose distinct values are at most this share of its rows is scanned value by value
+DISTINCT_SCAN_RATIO = 0.5
+
+
+def _row_mask(rows: pa.Array, length: int) -> pa.Array:
+    """A boolean array of ``length`` that is true at ``rows``."""
+    positions = pa.array(range(length), pa.uint64())
+    return pc.is_in(positions, value_set=rows.cast(pa.uint64()))
+
+
+def _blocks(strings: pa.Array, size: int) -> pa.Array:
+    """Consecutive cells joined by newlines, ``size`` cells per string (nulls as empty cells)."""
+    total = len(strings)
+    offsets = pa.array([*range(0, total, size), total], pa.int32())
+    cells = strings.fill_null("") if strings.null_count else strings
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, cells), "\n")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One regex-level rule of a managed or custom identifier, ready to run."""
+
+    type: str
+    custom: bool
+    category: str
+    regex: str
+    keyword_required: bool
+    keywords: tuple[str, ...]
+    distance: int
+    check: Check = Check.NONE
+    ignore_words: tuple[str, ...] = ()
+    arn: str | None = None
+
+    @property
+    def keyword_regex(self) -> str:
+        """The keywords, case-insensitive, each starting at a word boundary ("tel" not in "hotel")."""
+        words = "|".join(re.escape(k) for k in sorted(self.keywords, key=len, reverse=True))
+        return rf"(?i:\b(?:{words}))"
+
+    @property
+    def near_keyword_regex(self) -> str:
+        """Superset prefilter: a keyword, then at most ``distance`` characters, then the pattern."""
+        return rf"{self.keyword_regex}[\s\S]{{0,{self.distance}}}(?:{self.regex})"
+
+    @property
+    def python(self) -> re.Pattern[str]:
+        return _compiled(self.regex)
+
+
+@cache
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+@cache
+def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    words = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
+    return re.compile(rf"\b(?:{words})", re.IGNORECASE)
+
+
+def rules_for(
+    managed: Sequence[ManagedIdentifier], custom: Sequence[CustomIdentifier], account_id: str, region: str
+) -> list[Rule]:
+    rules: list[Rule] = []
+    for identifier in managed:
+        for pattern in identifier.rules:
+            rules.append(
+                Rule(
+                    type=identifier.id,
+                    custom=False,
+                    category=str(identifier.category),
+                    regex=pattern.regex,
+                    keyword_required=pattern.keyword_required,
+                    keywords=identifier.keywords,
+                    distance=identifier.maximum_match_distance,
+                    check=pattern.check,
+                )
+            )
+    for custom_identifier in custom:
+        rules.append(
+            Rule(
+                type=custom_identifier.name,
+                custom=True,
+                category=str(Category.CUSTOM_IDENTIFIER),
+                regex=custom_identifier.regex,
+                keyword_required=bool(custom_identifier.keywords),
+                keywords=custom_identifier.keywords,
+                distance=custom_identifier.maximum_match_distance,
+                ignore_words=custom_identifier.ignore_words,
+                arn=custom_identifier.finding_arn(account_id, region),
+            )
+        )
+    return rules
+
+
+# --- column names as keywords ---------------------------------------------------------------
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def normalise_name(name: str) -> str:
+    """``cardNumber``/``card_number``/``$.card-number`` -> ``card number``."""
+    spaced = _CAMEL.sub(" ", name)
+    return " ".join(re.split(r"[\s_\-.$\[\]'\"/]+", spaced.lower())).strip()
+
+
+def name_has_keyword(column: str, keywords: Iterable[str]) -> bool:
+    """Whether a keyword appears as whole words in the column name (or the name spelled without spaces)."""
+    normalised = normalise_name(column)
+    compact = normalised.replace(" ", "")
+    for keyword in keywords:
+        word = normalise_name(keyword)
+        if not word:
+            continue
+        if re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", normalised):
+            return True
+        if word.replace(" ", "") == compact:
+            return True
+    return False
+
+
+# --- accumulation -----------------------------------------------------------------------------
+@dataclass
+class _Tally:
+    rule: Rule
+    count: int = 0
+    columns: dict[str, int] = field(default_factory=dict)  # cells per column, in first-seen order
+    occurrences: list[tuple[int, int, str]] = field(default_factory=list)  # (row, column index, name)
+
+
+@dataclass
+class ColumnScanner:
+    """Runs the rules over one column, batch after batch, remembering which rules fire there."""
+
+    name: str
+    index: int
+    rules: Sequence[Rule]
+    active: set[int] = field(default_factory=set)
+    probed: bool = False
+
+    def __post_init__(self) -> None:
+        self.header_keyword = [
+            rule.keyword_required and name_has_keyword(self.name, rule.keywords) for rule in self.rules
+        ]
+
+    def _effective_regex(self, position: int) -> str:
+        rule = self.rules[position]
+        if rule.keyword_required and not self.header_keyword[position]:
+            return rule.near_keyword_regex
+        return rule.regex
+
+    def _gate_regex(self, positions: Sequence[int]) -> str:
+        parts: dict[str, None] = {}
+        for position in positions:
+            rule = self.rules[position]
+            needs_keyword = rule.keyword_required and not self.header_keyword[position]
+            parts[rule.keyword_regex if needs_keyword else f"(?:{rule.regex})"] = None
+        return "|".join(parts)
+
+    def scan(self, strings: pa.Array) -> dict[int, pa.Array]:
+        """Row indices (within the batch) that each rule detects.
+
+        A column with repeated values (see DISTINCT_SCAN_RATIO) is scanned on its distinct
+        values only and the hits mapped back to rows: a result only depends on the cell text.
+        """
+        if len(strings) >= 2 * PROBE_ROWS and DISTINCT_SCAN_RATIO > 0:
+            encoded = strings.dictionary_encode()
+            if len(encoded.dictionary) <= DISTINCT_SCAN_RATIO * len(strings):
+                indices = encoded.indices
+                return {
+                    position: pc.indices_nonzero(
+                        pc.fill_null(pc.is_in(indices, value_set=rows.cast(indices.type)), False)
+                    )
+                    for position, rows in self._scan_values(encoded.dictionary).items()
+                }
+        return self._scan_values(strings)
+
+    def _scan_values(self, strings: pa.Array) -> dict[int, pa.Array]:
+        hits: dict[int, pa.Array] = {}
+        if len(strings) == 0 or strings.null_count == len(strings):
+            return hits
+        if not self.probed:
+            # one string of the first rows: each rule costs one regex call, not one per cell
+            probe = _blocks(strings.slice(0, PROBE_ROWS), PROBE_ROWS)
+            for position in range(len(self.rules)):
+                if pc.any(pc.match_substring_regex(probe, "(?m)" + self._effective_regex(position))).as_py():
+                    self.active.add(position)
+            self.probed = True
+        covered: dict[str, pa.Array] = {}  # type -> rows an earlier rule of the type confirmed
+        for position in sorted(self.active):
+            rule_type = self.rules[position].type
+            done = covered.get(rule_type)
+            if done is None:
+                matched = pc.match_substring_regex(strings, self._effective_regex(position))
+                rows = pc.indices_nonzero(pc.fill_null(matched, False))
+            else:
+                # only the cells no earlier rule of this type claimed need this rule
+                rest = pc.indices_nonzero(pc.invert(_row_mask(done, len(strings))))
+                if len(rest) == 0:
+                    continue
+                matched = pc.match_substring_regex(strings.take(rest), self._effective_regex(position))
+                rows = rest.filter(pc.fill_null(matched, False))
+            confirmed = self._confirm(position, strings, rows)
+            if len(confirmed):
+                hits[position] = confirmed
+                covered[rule_type] = confirmed if done is None else pa.concat_arrays([done, confirmed])
+        dormant = [p for p in range(len(self.rules)) if p not in self.active]
+        if dormant:
+            gated = self._gated_rows(strings, dormant)
+            if len(gated):
+                subset = strings.take(gated)
+                for position in dormant:
+                    matched = pc.fill_null(pc.match_substring_regex(subset, self._effective_regex(position)), False)
+                    rows = gated.filter(matched)
+                    confirmed = self._confirm(position, strings, rows)
+                    if len(confirmed):
+                        hits[position] = confirmed
+                        self.active.add(position)
+        return hits
+
+    def _gated_rows(self, strings: pa.Array, dormant: Sequence[int]) -> pa.Array:
+        """Rows of the blocks in which any dormant rule could match (a superset of their hits).
+
+        The gate runs on blocks of GATE_BLOCK_ROWS cells joined by newlines, in multi-line
+        mode, so the per-cell cost of a regex call is paid once per block; a match can only
+        appear, never disappear, by joining cells.
+        """
+        blocks = _blocks(strings, GATE_BLOCK_ROWS)
+        gate = pc.fill_null(pc.match_substring_regex(blocks, "(?m)" + self._gate_regex(dormant)), False)
+        hit_blocks = pc.indices_nonzero(gate).to_pylist()
+        if not hit_blocks:
+            return pa.array([], pa.uint64())
+        total = len(strings)
+        rows = [
+            row
+            for block in hit_blocks
+            for row in range(block * GATE_BLOCK_ROWS, min(total, (block + 1) * GATE_BLOCK_ROWS))
+        ]
+        return pa.array(rows, pa.uint64())
+
+    def _confirm(self, position: int, strings: pa.Array, rows: pa.Array) -> pa.Array:
+        """The candidate rows whose match passes the validator, keyword distance and ignore words."""
+        if len(rows) == 0:
+            return rows
+        rule = self.rules[position]
+        candidates = strings.take(rows)
+        needs_keyword = rule.keyword_required and not self.header_keyword[position]
+        if rule.check is Check.NONE and not needs_keyword and not rule.ignore_words:
+            return rows
+        if not needs_keyword and not rule.ignore_words:
+            # vectorised fast path: validate the first match of every candidate cell at once
+            first = pc.struct_field(pc.extract_regex(candidates, f"(?P<m>{rule.regex})"), "m")
+            ok = pc.fill_null(run_check(rule.check, first), False)
+            if pc.all(ok).as_py():
+                return rows
+            # a cell whose first match fails can only hold a valid one if it has more matches
+            more = pc.greater(pc.count_substring_regex(candidates, rule.regex), 1)
+            retry = pc.fill_null(pc.and_(pc.invert(ok), more), False)
+            if pc.any(retry).as_py():
+                again = _later_matches_valid(rule, candidates.filter(retry))
+                ok = pc.replace_with_mask(ok, retry, again)
+            return rows.filter(ok)
+        flags = _cells_matching(rule, candidates.to_pylist(), keyword_needed=needs_keyword)
+        return rows.filter(pa.array(flags, pa.bool_()))
+
+
+#: how many further matches per cell are validated vectorised before falling back to Python
+LATER_MATCH_ROUNDS = 8
+
+
+def _later_matches_valid(rule: Rule, texts: pa.Array) -> pa.Array:
+    """Whether a later match (after the first) in each cell passes the validator.
+
+    Vectorised: each round cuts every cell up to the end of its current first match and
+    validates the next one, so only cells with more than LATER_MATCH_ROUNDS failing matches
+    reach the per-cell Python check.
+    """
+    found = pa.repeat(pa.scalar(False), len(texts))
+    pending = pa.repeat(pa.scalar(True), len(texts))
+    remaining = texts
+    cut = rf"^[\s\S]*?(?:{rule.regex})"
+    for _ in range(LATER_MATCH_ROUNDS):
+        remaining = pc.replace_substring_regex(remaining, pattern=cut, replacement="", max_replacements=1)
+        following = pc.struct_field(pc.extract_regex(remaining, f"(?P<m>{rule.regex})"), "m")
+        exists = pc.is_valid(following)
+        valid = pc.and_(exists, pc.fill_null(run_check(rule.check, pc.fill_null(following, "")), False))
+        found = pc.or_(found, pc.and_(pending, valid))
+        pending = pc.and_(pending, pc.and_(exists, pc.invert(valid)))
+        if not pc.any(pending).as_py():
+            return found
+    rest = pc.indices_nonzero(pending)
+    flags = _cells_matching(rule, texts.take(rest).to_pylist(), keyword_needed=False)
+    return pc.or_(found, _row_mask(rest.filter(pa.array(flags, pa.bool_())), len(texts)))
+
+
+def _cells_matching(rule: Rule, texts: Sequence[str | None], *, keyword_needed: bool) -> list[bool]:
+    """Exact per-cell check (keyword distance, ignore words, validator) for cells the regex hit.
+
+    The Python part is the match enumeration of these cells; the validator runs once,
+    vectorised, over every match of every cell.
+    """
+    owners: list[int] = []
+    found: list[str] = []
+    keywords = _keyword_pattern(rule.keywords) if keyword_needed else None
+    for index, text in enumerate(texts):
+        if text is None:
+            continue
+        keyword_ends = [m.end() for m in keywords.finditer(text)] if keywords is not None else []
+        if keywords is not None and not keyword_ends:
+            continue
+        for match in rule.python.finditer(text):
+            matched = match.group(0)
+            if rule.ignore_words and any(word in matched for word in rule.ignore_words):
+                continue
+            if keywords is not None and not any(
+                end <= match.start() + 1 and match.end() - end <= rule.distance for end in keyword_ends
+            ):
+                continue
+            owners.append(index)
+            found.append(matched)
+    flags = [False] * len(texts)
+    if not found:
+        return flags
+    valid = run_check(rule.check, pa.array(found, pa.string())).to_pylist()
+    for owner, is_valid in zip(owners, valid, strict=True):
+        if is_valid:
+            flags[owner] = True
+    return flags
+
+
+def _flatten(batch: pa.RecordBatch) -> list[tuple[str, pa.Array]]:
+    """Columns with nested structs flattened to dotted names; lists and maps are skipped."""
+    columns: list[tuple[str, pa.Array]] = []
+
+    def visit(name: str, array: pa.Array) -> None:
+        if pa.types.is_struct(array.type):
+            for child_index in range(array.type.num_fields):
+                child = array.type.field(child_index)
+                visit(f"{name}.{child.name}", array.field(child_index))
+        elif pa.types.is_list(array.type) or pa.types.is_large_list(array.type) or pa.types.is_map(array.type):
+            return
+        else:
+            columns.append((name, array))
+
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        visit(name, column)
+    return columns
+
+
+def classify_source(
+    source: Source,
+    *,
+    key: str,
+    bucket: str | None = None,
+    custom_identifiers: Sequence[CustomIdentifier] = (),
+    managed_identifier_ids: Sequence[str] | None = None,
+    sample: int | None = None,
+    fmt: str | None = None,
+    account_id: str = "000000000000",
+    region: str = "us-east-1",
+    batch_size: int = 65536,
+) -> Finding | None:
+    """Scan a CSV/TSV, JSON/JSON Lines or Parquet table; a Macie finding, or None if nothing found.
+
+    ``key`` is the object key (it names the table, DMS layout ``<schema>/<table>/<file>``, and
+    gives the format when ``fmt`` is None); ``sample`` limits the scan to the first rows.
+    """
+    kind = format_of(key, fmt)
+    managed = select_managed(list(managed_identifier_ids) if managed_identifier_ids is not None else None)
+    rules = rules_for(managed, custom_identifiers, account_id, region)
+    reader = open_batches(source, fmt=kind, batch_size=batch_size, key=key)
+    scanners: dict[str, ColumnScanner] = {}
+    tallies: dict[tuple[str, bool], _Tally] = {}
+    row_base = 0
+    size = len(source) if isinstance(source, bytes) else None
+    for batch in reader:
+        if sample is not None and row_base >= sample:
+            break
+        if sample is not None and row_base + batch.num_rows > sample:
+            batch = batch.slice(0, sample - row_base)
+        for name, column in _flatten(batch):
+            scanner = scanners.get(name)
+            if scanner is None:
+                scanner = scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
+            strings = as_strings(column)
+            rows_by_type: dict[tuple[str, bool], list[pa.Array]] = {}
+            for position, rows in scanner.scan(strings).items():
+                rule = rules[position]
+                rows_by_type.setdefault((rule.type, rule.custom), []).append(rows)
+                tallies.setdefault((rule.type, rule.custom), _Tally(rule))
+            for type_key, row_arrays in rows_by_type.items():
+                # several rules of one type may hit the same cell: count it once
+                rows = row_arrays[0] if len(row_arrays) == 1 else pc.unique(pa.concat_arrays(row_arrays))
+                tally = tallies[type_key]
+                tally.count += len(rows)
+                tally.columns[name] = tally.columns.get(name, 0) + len(rows)
+                if len(tally.occurrences) < MAX_OCCURRENCES:
+                    first = pc.sort_indices(rows)[:MAX_OCCURRENCES] if len(row_arrays) > 1 else None
+                    chosen = rows.take(first) if first is not None else rows.slice(0, MAX_OCCURRENCES)
+                    tally.occurrences.extend((row_base + row, scanner.index, name) for row in chosen.to_pylist())
+        row_base += batch.num_rows
+    if not tallies:
+        return None
+    if size is None and isinstance(source, str | os.PathLike):
+        size = os.path.getsize(source)
+    structured_cells = kind in ("csv", "tsv")
+    detections = tuple(_detection(tally, structured_cells) for tally in tallies.values())
+    return Finding(
+        bucket=bucket or "local",
+        key=key,
+        table=table_from_key(key),
+        detections=detections,
+        account_id=account_id,
+        region=region,
+        size_classified=size,
+        mime_type=_MIME[kind],
+    )
+
+
+_MIME = {
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/parquet",
+}
+
+
+def _detection(tally: _Tally, csv_like: bool) -> Detection:
+    rule = tally.rule
+    ordered = sorted(set(tally.occurrences))[:MAX_OCCURRENCES]
+    if csv_like:
+        cells = tuple(Cell(row=row + 2, column=index + 1, column_name=name) for row, index, name in ordered)
+        records: tuple[Record, ...] = ()
+    else:
+        cells = ()
+        records = tuple(Record(record_index=row, json_path=json_path_for(name)) for row, _, name in ordered)
+    return Detection(
+        type=rule.type,
+        count=tally.count,
+        columns=tuple(tally.columns),
+        column_counts=dict(tally.columns),
+        custom=rule.custom,
+        category=rule.category,
+        arn=rule.arn,
+        cells=cells,
+        records=records,
+    )

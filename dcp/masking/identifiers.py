@@ -1,0 +1,544 @@
+"""Data identifiers: Macie's managed identifiers (IDs, categories, keywords) and custom ones.
+
+Each managed identifier carries Amazon Macie's own ID and sensitive-data category, so a
+finding written by dcp reads like one written by Macie and the masking policy can be keyed
+by the same IDs in both worlds.
+
+Matching is described as data here and executed in :mod:`dcp.masking.detect`: every
+:class:`PatternRule` is a regular expression in the syntax shared by RE2 (used by
+``pyarrow.compute`` for the vectorised prefilter) and Python's ``re`` (used for the exact
+check on the few cells that passed the prefilter), optionally followed by a validator from
+:mod:`dcp.masking.checks` (Luhn, IBAN mod-97, ...).
+
+Keyword semantics follow Macie: keywords are case-insensitive, must precede the match
+within ``maximum_match_distance`` characters (counted from the end of the keyword to the end
+of the match), and in structured data (CSV, JSON, Parquet) a keyword in the column name or
+JSON path counts as a keyword near every value of that column.
+
+Two identifiers are dcp extensions rather than Macie managed identifiers, because Macie (v2)
+has no managed identifier for them: ``EMAIL_ADDRESS`` and ``IP_ADDRESS``
+(``macie_managed=False``). They are reported in ``sensitiveData`` under
+``PERSONAL_INFORMATION`` like a managed type; real Macie would need a custom identifier.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+DEFAULT_MAXIMUM_MATCH_DISTANCE = 50
+
+
+class Category(StrEnum):
+    """Macie's sensitive-data categories (``sensitiveData[].category``)."""
+
+    FINANCIAL_INFORMATION = "FINANCIAL_INFORMATION"
+    PERSONAL_INFORMATION = "PERSONAL_INFORMATION"
+    CREDENTIALS = "CREDENTIALS"
+    CUSTOM_IDENTIFIER = "CUSTOM_IDENTIFIER"
+
+
+#: Finding type suffix (``SensitiveData:S3Object/<suffix>``) for a finding whose detections
+#: all fall in one category.
+FINDING_TYPE_SUFFIX: Mapping[Category, str] = {
+    Category.FINANCIAL_INFORMATION: "Financial",
+    Category.PERSONAL_INFORMATION: "Personal",
+    Category.CREDENTIALS: "Credentials",
+    Category.CUSTOM_IDENTIFIER: "CustomIdentifier",
+}
+
+
+class Check(StrEnum):
+    """Validators applied after a regex match (implemented in :mod:`dcp.masking.checks`)."""
+
+    NONE = "none"
+    LUHN_CARD = "luhn_card"
+    IBAN = "iban"
+    SSN = "ssn"
+    PHONE_DIGITS = "phone_digits"
+    NAME = "name"
+
+
+@dataclass(frozen=True)
+class PatternRule:
+    """One way of recognising an identifier: a regex, its validator, and whether it needs a keyword."""
+
+    regex: str
+    keyword_required: bool = False
+    check: Check = Check.NONE
+
+
+@dataclass(frozen=True)
+class ManagedIdentifier:
+    """A managed data identifier with Macie's ID and category."""
+
+    id: str
+    category: Category
+    description: str
+    rules: tuple[PatternRule, ...]
+    keywords: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ("Any",)
+    macie_managed: bool = True
+    #: other IDs Macie uses for the same detector (for example the no-keyword card variant)
+    aliases: tuple[str, ...] = ()
+    maximum_match_distance: int = DEFAULT_MAXIMUM_MATCH_DISTANCE
+
+    @property
+    def finding_type_suffix(self) -> str:
+        return FINDING_TYPE_SUFFIX[self.category]
+
+
+@dataclass(frozen=True)
+class CustomIdentifier:
+    """A Macie custom data identifier (CreateCustomDataIdentifier semantics).
+
+    ``keywords`` are case-insensitive and must precede the match by at most
+    ``maximum_match_distance`` characters (1-300, default 50); ``ignore_words`` are
+    case-sensitive and drop a match whose text contains any of them.
+    """
+
+    name: str
+    regex: str
+    keywords: tuple[str, ...] = ()
+    ignore_words: tuple[str, ...] = ()
+    maximum_match_distance: int = DEFAULT_MAXIMUM_MATCH_DISTANCE
+    arn: str | None = None
+    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a custom data identifier needs a name")
+        if not 1 <= self.maximum_match_distance <= 300:
+            raise ValueError(
+                f"custom identifier {self.name!r}: maximum_match_distance must be 1-300, "
+                f"got {self.maximum_match_distance}"
+            )
+        try:
+            compiled = re.compile(self.regex)
+        except re.error as exc:
+            raise ValueError(f"custom identifier {self.name!r}: invalid regex: {exc}") from exc
+        object.__setattr__(self, "keywords", tuple(self.keywords))
+        object.__setattr__(self, "ignore_words", tuple(self.ignore_words))
+        object.__setattr__(self, "_compiled", compiled)
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        return self._compiled
+
+    def finding_arn(self, account_id: str, region: str) -> str:
+        """The ARN a finding names this identifier by (a stable placeholder when none was given)."""
+        return self.arn or f"arn:aws:macie2:{region}:{account_id}:custom-data-identifier/{self.name}"
+
+
+#: The project's default custom identifier: the sample bank table's account numbers.
+DEFAULT_CUSTOM_IDENTIFIERS: tuple[CustomIdentifier, ...] = (CustomIdentifier(name="account_number", regex=r"XYZ-\d+"),)
+
+# --- building blocks -----------------------------------------------------------------------
+_YEAR = r"(?:19|20)\d{2}"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_MONTH_NAME = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_LOWER = "a-zß-öø-ÿ"
+_NAME_WORD = rf"[{_UPPER}][{_LOWER}']+(?:-[{_UPPER}](?:[{_LOWER}']+|\.))*"
+
+# BBANs may be written whole or in groups separated by spaces or hyphens (NWBK 6016 1331 9268 19)
+_BANK_KEYWORDS = (
+    "account code",
+    "accountno#",
+    "accountnumber#",
+    "code bancaire",
+    "bank account",
+    "bank acct",
+    "account number",
+    "account no",
+    "acct",
+    "bban",
+    "kontonummer",
+    "konto",
+    "numéro de compte",
+    "numero de compte",
+    "compte",
+    "rib",
+    "sort code",
+    "conto",
+    "numero di conto",
+    "cuenta",
+    "número de cuenta",
+    "ccc",
+)
+
+MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
+    ManagedIdentifier(
+        id="CREDIT_CARD_NUMBER",
+        aliases=("CREDIT_CARD_NUMBER_(NO_KEYWORD)",),
+        category=Category.FINANCIAL_INFORMATION,
+        description="Credit card number (issuer prefix, length and Luhn check)",
+        rules=(
+            # without a keyword only the common 14-16 digit lengths count; a digit run that is
+            # the fraction of a decimal number ("0.4111...") never does
+            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){13,15}\d\b", check=Check.LUHN_CARD),
+            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){11,18}\d\b", keyword_required=True, check=Check.LUHN_CARD),
+        ),
+        keywords=("credit card", "card number", "card no", "cc#", "ccn", "visa", "mastercard", "amex"),
+    ),
+    ManagedIdentifier(
+        id="CREDIT_CARD_EXPIRATION",
+        category=Category.FINANCIAL_INFORMATION,
+        description="Credit card expiration date (MM/YY, MM/YYYY, MM-YY)",
+        rules=(PatternRule(r"\b(?:0[1-9]|1[0-2]) ?[/-] ?(?:20)?\d{2}\b", keyword_required=True),),
+        keywords=(
+            "exp",
+            "exp date",
+            "expiration",
+            "expiration date",
+            "expiry",
+            "expires",
+            "valid thru",
+            "valid through",
+            "good thru",
+            "ablaufdatum",
+            "gültig bis",
+            "date d'expiration",
+            "scadenza",
+            "caducidad",
+        ),
+    ),
+    ManagedIdentifier(
+        id="CREDIT_CARD_SECURITY_CODE",
+        category=Category.FINANCIAL_INFORMATION,
+        description="Card verification code (3-4 digits)",
+        rules=(PatternRule(r"\b\d{3,4}\b", keyword_required=True),),
+        keywords=(
+            "cvv",
+            "cvv2",
+            "cvc",
+            "cvc2",
+            "cid",
+            "csc",
+            "security code",
+            "card verification",
+            "verification code",
+            "kartenprüfnummer",
+            "cryptogramme",
+        ),
+    ),
+    ManagedIdentifier(
+        id="INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+        aliases=("IBAN",),
+        category=Category.FINANCIAL_INFORMATION,
+        description="IBAN (country length and ISO 7064 mod-97 check)",
+        rules=(PatternRule(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", check=Check.IBAN),),
+        keywords=("iban",),
+    ),
+    ManagedIdentifier(
+        id="BANK_ACCOUNT_NUMBER",
+        category=Category.FINANCIAL_INFORMATION,
+        description="Canadian and US bank account number (9-17 digits)",
+        rules=(PatternRule(r"\b\d{9,17}\b", keyword_required=True),),
+        keywords=(  # Macie's list for this identifier
+            "bank account",
+            "bank acct",
+            "checking account",
+            "checking acct",
+            "deposit account",
+            "deposit acct",
+            "savings account",
+            "savings acct",
+            "chequing account",
+            "chequing acct",
+        ),
+        countries=("CA", "US"),
+    ),
+    ManagedIdentifier(
+        id="UK_BANK_ACCOUNT_NUMBER",
+        category=Category.FINANCIAL_INFORMATION,
+        description="UK BBAN (bank code, sort code, account number)",
+        rules=(
+            PatternRule(r"\b[A-Z]{4}(?:[ -]?\d){14}\b", keyword_required=True),
+            PatternRule(r"\b\d{2}-\d{2}-\d{2} ?\d{8}\b", keyword_required=True),
+        ),
+        keywords=_BANK_KEYWORDS,
+        countries=("GB",),
+    ),
+    ManagedIdentifier(
+        id="GERMANY_BANK_ACCOUNT_NUMBER",
+        category=Category.FINANCIAL_INFORMATION,
+        description="German BBAN (8-digit BLZ + 10-digit account)",
+        rules=(PatternRule(r"\b\d(?:[ -]?\d){17}\b", keyword_required=True),),
+        keywords=_BANK_KEYWORDS,
+        countries=("DE",),
+    ),
+    ManagedIdentifier(
+        id="FRANCE_BANK_ACCOUNT_NUMBER",
+        category=Category.FINANCIAL_INFORMATION,
+        description="French BBAN / RIB (bank, branch, account, key: 23 characters)",
+        rules=(PatternRule(r"\b\d(?:[ -]?\d){9}(?:[ -]?[A-Z0-9]){11}(?:[ -]?\d){2}\b", keyword_required=True),),
+        keywords=_BANK_KEYWORDS,
+        countries=("FR",),
+    ),
+    ManagedIdentifier(
+        id="SPAIN_BANK_ACCOUNT_NUMBER",
+        category=Category.FINANCIAL_INFORMATION,
+        description="Spanish BBAN / CCC (20 digits)",
+        rules=(PatternRule(r"\b\d(?:[ -]?\d){19}\b", keyword_required=True),),
+        keywords=_BANK_KEYWORDS,
+        countries=("ES",),
+    ),
+    ManagedIdentifier(
+        id="ITALY_BANK_ACCOUNT_NUMBER",
+        category=Category.FINANCIAL_INFORMATION,
+        description="Italian BBAN (CIN letter, ABI, CAB, 12-character account)",
+        rules=(PatternRule(r"\b[A-Z](?:[ -]?\d){10}(?:[ -]?[A-Z0-9]){12}\b", keyword_required=True),),
+        keywords=_BANK_KEYWORDS,
+        countries=("IT",),
+    ),
+    ManagedIdentifier(
+        id="NAME",
+        category=Category.PERSONAL_INFORMATION,
+        description="Full name: a known first name followed by one or more capitalised names",
+        rules=(
+            PatternRule(
+                rf"(?:^|[^A-Za-z{_UPPER}{_LOWER}'-])(?:{_NAME_WORD})(?: (?:{_NAME_WORD}|[{_UPPER}]\.))*"
+                rf" (?:[{_LOWER}]{{1,4}} ){{0,2}}[{_UPPER}][{_UPPER}{_LOWER}'-]+",
+                check=Check.NAME,
+            ),
+        ),
+        keywords=("name", "full name", "first name", "last name", "surname", "nom", "nachname"),
+    ),
+    ManagedIdentifier(
+        id="DATE_OF_BIRTH",
+        category=Category.PERSONAL_INFORMATION,
+        description="Birth date (ISO, European and US numeric forms, month names)",
+        rules=(
+            PatternRule(
+                rf"\b(?:{_YEAR}[-/.]{_MONTH}[-/.]{_DAY}|{_DAY}[-/.]{_MONTH}[-/.]{_YEAR}"
+                rf"|{_MONTH}/{_DAY}/{_YEAR}|{_MONTH_NAME}\.? {_DAY},? {_YEAR}"
+                rf"|{_DAY}\.? {_MONTH_NAME}\.? {_YEAR})\b",
+                keyword_required=True,
+            ),
+        ),
+        keywords=(
+            "birth",
+            "birthdate",
+            "birthday",
+            "birth date",
+            "date of birth",
+            "dob",
+            "bday",
+            "born",
+            "geburtsdatum",
+            "geboren",
+            "date de naissance",
+            "né le",
+            "née le",
+            "fecha de nacimiento",
+            "data di nascita",
+        ),
+    ),
+    ManagedIdentifier(
+        id="PHONE_NUMBER",
+        category=Category.PERSONAL_INFORMATION,
+        description="Phone number (international, US, and separated national forms)",
+        rules=(
+            # +49 (0) 374 068124, +1-733-874-0681, 0044 20 7946 0958 (but not 0.0012345678)
+            PatternRule(
+                r"(?:\+|(?:^|[^\w.,])00)\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d(?:[ .-]?\d){5,13}\b",
+                check=Check.PHONE_DIGITS,
+            ),
+            # (733)874-0681, 733.874.0681, 733-874-0681x241
+            PatternRule(r"(?:\(\d{3}\) ?|\b\d{3}[.-])\d{3}[.-]\d{4}(?:\D|$)", check=Check.PHONE_DIGITS),
+            # (0114) 496 0318, (02199) 35181: a national area code in parentheses
+            PatternRule(r"\(0\d{1,5}\) ?\d{2,4}[ -]?\d{3,6}\b", check=Check.PHONE_DIGITS),
+            # 01 23 45 67 89, 01.23.45.67.89
+            PatternRule(r"\b0[1-9](?: \d{2}){4}\b|\b0[1-9](?:\.\d{2}){4}\b", check=Check.PHONE_DIGITS),
+            # bare national digits only with a keyword: 0251586834
+            PatternRule(
+                r"\b0\d{2,4}[ /-]?\d{3,4}[ -]?\d{3,5}\b|\b\d{10,11}\b",
+                keyword_required=True,
+                check=Check.PHONE_DIGITS,
+            ),
+        ),
+        keywords=(
+            "phone",
+            "telephone",
+            "tel",
+            "mobile",
+            "cell",
+            "fax",
+            "telefon",
+            "téléphone",
+            "portable",
+            "handy",
+            "telefono",
+            "teléfono",
+            "contact number",
+        ),
+        countries=("BR", "CA", "FR", "DE", "IT", "ES", "GB", "US"),
+    ),
+    ManagedIdentifier(
+        id="ADDRESS",
+        category=Category.PERSONAL_INFORMATION,
+        description="Mailing address: a street line followed by a postal-code/locality line",
+        rules=(
+            # US: 4978 Chapman Bypass\nSanchezfurt, MT 87630
+            PatternRule(r"\b\d{1,6} [^\n,]+(?:\n|, )[^\n,]+, [A-Z]{2} \d{5}(?:-\d{4})?\b"),
+            # DE/IT/FR: Patbergallee 8449\n90736 Stollberg ; 78, rue de Voisin\n31861 Legros
+            PatternRule(rf"[^\n]*\d{{1,5}}[a-z]?(?:,? [^\n]*)?(?:\n|, )\d{{4,5}},? [{_UPPER}]"),
+            # ES: Alameda Teresita Valle 48 Piso 4 \nMálaga, 26778
+            PatternRule(rf"[^\n]* \d{{1,5}}[^\n]*(?:\n|, )[{_UPPER}][^\n,]*, \d{{5}}\b"),
+            # FR/DE without a house number: boulevard Mallet\n20749 Perrot
+            PatternRule(rf"[^\n]+\n\d{{4,5}},? [{_UPPER}][^\n]*"),
+            # GB: 40 Smart Point\nEast Harrietport\nN8 8HN ; Flat 95E\nConnor Vista\nTurnermouth\nLS41 1PL
+            PatternRule(r"[^\n]*\d[^\n]*(?:\n[^\n]+){0,3}(?:\n|, )[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"),
+            # US military: Unit 5131 Box 3735\nDPO AE 63763
+            PatternRule(r"[^\n]+(?:\n|, )(?:APO|FPO|DPO) A[AEP] \d{5}\b"),
+        ),
+        keywords=("address", "street", "adresse", "anschrift", "indirizzo", "dirección"),
+        countries=("AU", "CA", "FR", "DE", "IT", "ES", "GB", "US"),
+    ),
+    ManagedIdentifier(
+        id="USA_SOCIAL_SECURITY_NUMBER",
+        category=Category.PERSONAL_INFORMATION,
+        description="US Social Security number (area/group/serial rules)",
+        rules=(PatternRule(r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b", True, Check.SSN),),
+        keywords=("ssn", "ssns", "ssn#", "ss#", "ssid", "social security", "social security number"),
+        countries=("US",),
+    ),
+    ManagedIdentifier(
+        id="USA_PASSPORT_NUMBER",
+        category=Category.PERSONAL_INFORMATION,
+        description="US passport number (9 digits, or a letter and 8 digits)",
+        rules=(PatternRule(r"\b[A-Z]?\d{8,9}\b", keyword_required=True),),
+        keywords=("passport", "passport number", "passport no", "passport#"),
+        countries=("US",),
+    ),
+    ManagedIdentifier(
+        id="UK_PASSPORT_NUMBER",
+        category=Category.PERSONAL_INFORMATION,
+        description="UK passport number (9 digits)",
+        rules=(PatternRule(r"\b\d{9}\b", keyword_required=True),),
+        keywords=("passport", "passport number", "passport no"),
+        countries=("GB",),
+    ),
+    ManagedIdentifier(
+        id="GERMANY_PASSPORT_NUMBER",
+        category=Category.PERSONAL_INFORMATION,
+        description="German passport number (9 characters of a restricted alphabet)",
+        rules=(PatternRule(r"\b[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}\b", keyword_required=True),),
+        keywords=("passport", "reisepass", "reisepassnummer", "passnummer"),
+        countries=("DE",),
+    ),
+    ManagedIdentifier(
+        id="FRANCE_PASSPORT_NUMBER",
+        category=Category.PERSONAL_INFORMATION,
+        description="French passport number (2 digits, 2 letters, 5 digits)",
+        rules=(PatternRule(r"\b\d{2}[A-Z]{2}\d{5}\b", keyword_required=True),),
+        keywords=("passport", "passeport", "numéro de passeport"),
+        countries=("FR",),
+    ),
+    ManagedIdentifier(
+        id="AWS_CREDENTIALS",
+        category=Category.CREDENTIALS,
+        description="AWS access key ID or secret access key near an AWS keyword",
+        rules=(
+            PatternRule(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", keyword_required=True),
+            PatternRule(r"(?:^|[^A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?:[^A-Za-z0-9/+=]|$)", keyword_required=True),
+        ),
+        keywords=(
+            "aws_secret_access_key",
+            "aws secret access key",
+            "secret access key",
+            "aws_access_key_id",
+            "access key id",
+            "aws secret",
+            "secret key",
+            "aws key",
+        ),
+    ),
+    ManagedIdentifier(
+        id="EMAIL_ADDRESS",
+        category=Category.PERSONAL_INFORMATION,
+        description="Email address (dcp extension: not a Macie managed identifier)",
+        rules=(PatternRule(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),),
+        keywords=("email", "e-mail", "mail"),
+        macie_managed=False,
+    ),
+    ManagedIdentifier(
+        id="IP_ADDRESS",
+        category=Category.PERSONAL_INFORMATION,
+        description="IPv4 or IPv6 address (dcp extension: not a Macie managed identifier)",
+        rules=(
+            PatternRule(r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"),
+            PatternRule(r"\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b"),
+        ),
+        keywords=("ip", "ip address", "ipv4", "ipv6", "client ip", "remote addr"),
+        macie_managed=False,
+    ),
+)
+
+_BY_ID: dict[str, ManagedIdentifier] = {}
+for _identifier in MANAGED_IDENTIFIERS:
+    _BY_ID[_identifier.id] = _identifier
+    for _alias in _identifier.aliases:
+        _BY_ID[_alias] = _identifier
+
+
+def managed_identifier(identifier_id: str) -> ManagedIdentifier:
+    """The managed identifier with this Macie ID (or alias); KeyError names the valid IDs."""
+    try:
+        return _BY_ID[identifier_id.upper()]
+    except KeyError:
+        valid = ", ".join(sorted(i.id for i in MANAGED_IDENTIFIERS))
+        raise KeyError(f"unknown managed data identifier {identifier_id!r}; valid IDs: {valid}") from None
+
+
+def select_managed(identifier_ids: tuple[str, ...] | list[str] | None) -> tuple[ManagedIdentifier, ...]:
+    """The identifiers a classification run uses: all when ``identifier_ids`` is None."""
+    if identifier_ids is None:
+        return MANAGED_IDENTIFIERS
+    chosen: dict[str, ManagedIdentifier] = {}
+    for identifier_id in identifier_ids:
+        identifier = managed_identifier(identifier_id)
+        chosen[identifier.id] = identifier
+    return tuple(chosen.values())
+
+
+def canonical_type(type_id: str) -> str:
+    """A detected type's canonical spelling: a managed identifier's ID for it or an alias, else upper case."""
+    identifier = _BY_ID.get(type_id.upper())
+    return identifier.id if identifier else type_id.upper()
+
+
+def category_of(type_id: str) -> Category:
+    """The category of a detected type (custom names fall in CUSTOM_IDENTIFIER)."""
+    identifier = _BY_ID.get(type_id.upper())
+    return identifier.category if identifier else Category.CUSTOM_IDENTIFIER
+
+
+MANAGED_SELECTORS = ("ALL", "RECOMMENDED", "INCLUDE", "EXCLUDE", "NONE")
+
+
+def managed_ids_for_selector(selector: str, identifier_ids: Sequence[str] = ()) -> list[str] | None:
+    """The managed identifier IDs a Macie ``managedDataIdentifierSelector`` means (None: all).
+
+    As Macie defines it: ALL and RECOMMENDED use the (recommended) managed identifiers — here
+    every one dcp implements —, INCLUDE only ``identifier_ids``, EXCLUDE all but
+    ``identifier_ids``, NONE none (custom identifiers only). IDs dcp does not implement are
+    skipped: a detector cannot run without its rules.
+    """
+    chosen = {_BY_ID[i.upper()].id for i in identifier_ids if i.upper() in _BY_ID}
+    if selector in ("ALL", "RECOMMENDED"):
+        return None
+    if selector == "INCLUDE":
+        return [i.id for i in MANAGED_IDENTIFIERS if i.id in chosen]
+    if selector == "EXCLUDE":
+        return [i.id for i in MANAGED_IDENTIFIERS if i.id not in chosen]
+    if selector == "NONE":
+        return []
+    raise ValueError(f"unknown managedDataIdentifierSelector {selector!r}; one of {', '.join(MANAGED_SELECTORS)}")

@@ -1,0 +1,158 @@
+"""The demo's checks and views: what each persona sees, whether revealed values match the source,
+what a CDC round changed in the masked table. Nothing here returns plaintext of a flagged column
+for printing: comparisons yield counts and booleans only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from dcp.aws.session import AwsContext
+from dcp.pipeline.errors import AccessRefused, PipelineError
+from dcp.pipeline.lake import read_parquet_prefix
+from dcp.pipeline.query import QueryResult, query_as
+from dcp.pipeline.reveal import reveal_as
+from dcp.pipeline.seed import PRIMARY_KEY, TableRows
+from dcp.stack.names import StackNames
+
+ZONES = ("raw", "masked", "encrypted")
+
+
+@dataclass(frozen=True)
+class AccessCell:
+    persona: str
+    zone: str
+    readable: bool
+    detail: str
+
+
+def zone_database(names: StackNames, zone: str) -> str:
+    return {
+        "raw": names.raw_database,
+        "masked": names.masked_database,
+        "encrypted": names.encrypted_database,
+    }[zone]
+
+
+def try_query(aws: AwsContext, names: StackNames, persona: str, sql: str) -> QueryResult | str:
+    """The result, or Athena's one-line refusal."""
+    try:
+        return query_as(aws, names.persona_role_arn(persona), names.workgroup, sql, timeout=120)
+    except AccessRefused as exc:
+        return str(exc)
+    except PipelineError as exc:
+        return str(exc)
+
+
+def access_matrix(aws: AwsContext, names: StackNames, personas: Sequence[str], table: str) -> list[AccessCell]:
+    """persona x zone: can the persona read `table` there (one row, as Athena and Lake Formation say)?"""
+    out = []
+    for persona in personas:
+        for zone in ZONES:
+            database = zone_database(names, zone)
+            result = try_query(aws, names, persona, f'SELECT count(*) AS n FROM "{database}"."{table}"')
+            if isinstance(result, str):
+                out.append(AccessCell(persona, zone, False, "no"))
+                continue
+            kind = {"raw": "plaintext", "masked": "masked", "encrypted": "ciphertext"}[zone]
+            out.append(AccessCell(persona, zone, True, kind))
+    return out
+
+
+def can_decrypt(aws: AwsContext, names: StackNames, persona: str, table: str) -> str:
+    """'yes' or the reason KMS (or S3) refused `persona`."""
+    try:
+        reveal_as(aws, names, names.persona_role_arn(persona), table, limit=1)
+    except AccessRefused:
+        return "no (KMS denies)"
+    except PipelineError as exc:
+        return f"no ({exc})"
+    return "yes"
+
+
+def matrix_rows(cells: Sequence[AccessCell], decrypt: Mapping[str, str]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for cell in cells:
+        row = rows.setdefault(cell.persona, {"persona": cell.persona})
+        row[cell.zone] = cell.detail
+    for persona, verdict in decrypt.items():
+        rows.setdefault(persona, {"persona": persona})["decrypt"] = verdict
+    return list(rows.values())
+
+
+@dataclass(frozen=True)
+class RevealCheck:
+    table: str
+    rows: int
+    columns: tuple[str, ...]
+    equal: bool
+    mismatched: int
+
+
+def compare_with_source(revealed: pa.Table, decrypted: Sequence[str], source: TableRows) -> RevealCheck:
+    """Do the decrypted columns equal the seeded values, row by row (matched by primary key)?"""
+    by_id = {row[source.columns.index(PRIMARY_KEY)]: row for row in source.rows}
+    ids = [int(i) for i in revealed.column(PRIMARY_KEY).to_pylist()]
+    mismatched = 0
+    for column in decrypted:
+        if column not in source.columns:
+            continue
+        i = source.columns.index(column)
+        for key, value in zip(ids, revealed.column(column).to_pylist(), strict=True):
+            expected = by_id.get(key)
+            if expected is None or (expected[i] if expected[i] is None else str(expected[i])) != value:
+                mismatched += 1
+    missing = len(set(by_id) ^ set(ids))
+    return RevealCheck(
+        source.name,
+        revealed.num_rows,
+        tuple(decrypted),
+        mismatched == 0 and missing == 0,
+        mismatched + missing,
+    )
+
+
+def masked_rows(aws: AwsContext, names: StackNames, table: str) -> dict[int, dict[str, Any]]:
+    """id -> masked row, read from the curated bucket's Parquet (as the caller)."""
+    data = read_parquet_prefix(aws, names.curated_bucket, names.masked_prefix(table))
+    if data is None:
+        return {}
+    return {int(r[PRIMARY_KEY]): r for r in data.to_pylist()}
+
+
+@dataclass(frozen=True)
+class CdcChange:
+    rows_before: int
+    rows_after: int
+    inserted: int
+    deleted: int
+    changed: int
+    example: tuple[int, str, Any, Any] | None  # id, column, masked before, masked after
+
+
+def cdc_change(
+    before: Mapping[int, Mapping[str, Any]], after: Mapping[int, Mapping[str, Any]], column: str
+) -> CdcChange:
+    """How the masked table moved between two snapshots; an example of a changed masked value
+    (in `column` when that changed, else in the first column that did)."""
+    common = set(before) & set(after)
+    changed = [i for i in sorted(common) if before[i] != after[i]]
+    example = None
+    for i in changed:
+        differing = [c for c in after[i] if c != PRIMARY_KEY and before[i].get(c) != after[i].get(c)]
+        if differing:
+            name = column if column in differing else differing[0]
+            example = (i, name, before[i].get(name), after[i].get(name))
+            break
+    return CdcChange(
+        len(before),
+        len(after),
+        len(set(after) - set(before)),
+        len(set(before) - set(after)),
+        len(changed),
+        example,
+    )

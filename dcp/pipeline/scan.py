@@ -1,0 +1,147 @@
+"""The Macie stage: one classification job over the raw bucket, its findings per table and column."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from dcp.aws.session import AwsContext
+from dcp.config import MacieSettings
+from dcp.pipeline.errors import PipelineError
+from dcp.pipeline.waiting import Deadline, poll
+from dcp.stack.names import StackNames
+
+JOB_DONE = frozenset({"COMPLETE", "CANCELLED", "PAUSED", "USER_PAUSED", "IDLE"})
+
+
+def custom_identifier_ids(aws: AwsContext, wanted: Sequence[str]) -> list[str]:
+    """IDs of the custom data identifiers called `wanted` (ListCustomDataIdentifiers)."""
+    if not wanted:
+        return []
+    macie = aws.client("macie2")
+    by_name: dict[str, str] = {}
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = macie.list_custom_data_identifiers(**kwargs)
+        for item in page.get("items", []):
+            by_name[item["name"]] = item["id"]
+        token = page.get("nextToken")
+        if not token:
+            break
+        kwargs["nextToken"] = token
+    missing = [n for n in wanted if n not in by_name]
+    if missing:
+        raise PipelineError(
+            f"Macie has no custom data identifier named {', '.join(missing)}; run `dcp up` to create it"
+        )
+    return [by_name[n] for n in wanted]
+
+
+def custom_identifier_name(prefix: str, name: str) -> str:
+    """The Macie name `dcp up` gives a configured custom identifier (names are account-wide)."""
+    return f"{prefix}-{name}"
+
+
+def job_request(
+    names: StackNames, macie: MacieSettings, account_id: str, custom_ids: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    """CreateClassificationJob arguments: one ONE_TIME job over the raw bucket."""
+    request: dict[str, Any] = {
+        "clientToken": uuid.uuid4().hex,
+        "jobType": "ONE_TIME",
+        "name": f"{names.prefix}-scan-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}",
+        "description": f"dcp scan of {names.raw_bucket}",
+        "s3JobDefinition": {"bucketDefinitions": [{"accountId": account_id, "buckets": [names.raw_bucket]}]},
+        "managedDataIdentifierSelector": macie.managed_identifier_selection,
+        "tags": dict(names.tags()),
+    }
+    if custom_ids:
+        request["customDataIdentifierIds"] = list(custom_ids)
+    if macie.managed_identifier_selection in ("INCLUDE", "EXCLUDE"):
+        request["managedDataIdentifierIds"] = list(macie.managed_identifier_ids)
+    return request
+
+
+def start_job(aws: AwsContext, names: StackNames) -> str:
+    macie_settings = names.settings.macie
+    custom = custom_identifier_ids(
+        aws, [custom_identifier_name(names.prefix, c.name) for c in macie_settings.custom_identifiers]
+    )
+    request = job_request(names, macie_settings, aws.account_id, custom, datetime.now(UTC))
+    return str(aws.client("macie2").create_classification_job(**request)["jobId"])
+
+
+def wait_job(
+    aws: AwsContext,
+    job_id: str,
+    deadline: Deadline,
+    on_each: Callable[[Mapping[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    macie = aws.client("macie2")
+    job = poll(
+        lambda: macie.describe_classification_job(jobId=job_id),
+        lambda j: j.get("jobStatus") in JOB_DONE,
+        deadline,
+        interval=0.5,
+        max_interval=10.0,
+        describe=lambda j: str(j.get("jobStatus")),
+        on_each=on_each,
+    )
+    status = job.get("jobStatus")
+    if status != "COMPLETE" and not (status == "IDLE" and job.get("jobType") == "ONE_TIME"):
+        error = (job.get("lastRunErrorStatus") or {}).get("code", "")
+        raise PipelineError(f"the Macie job {job_id} ended {status}{' (' + error + ')' if error else ''}")
+    return dict(job)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def job_findings(aws: AwsContext, job_id: str) -> list[Any]:
+    """The job's findings, parsed by the one finding parser (ListFindings by jobId + GetFindings)."""
+    from dcp.masking.findings import Finding
+
+    macie = aws.client("macie2")
+    ids: list[str] = []
+    kwargs: dict[str, Any] = {
+        "findingCriteria": {"criterion": {"classificationDetails.jobId": {"eq": [job_id]}}},
+        "maxResults": 50,
+    }
+    while True:
+        page = macie.list_findings(**kwargs)
+        ids.extend(page.get("findingIds", []))
+        token = page.get("nextToken")
+        if not token:
+            break
+        kwargs["nextToken"] = token
+    findings: list[Any] = []
+    for start in range(0, len(ids), 50):
+        raw = macie.get_findings(findingIds=ids[start : start + 50]).get("findings", [])
+        findings.extend(Finding.from_json(json.dumps(raw, default=_json_default)).findings)
+    return findings
+
+
+def findings_rows(findings: Iterable[Any]) -> list[dict[str, Any]]:
+    """table, column, detected types and occurrence count — one row per flagged column."""
+    merged: dict[tuple[str, str], dict[str, int]] = {}
+    for finding in findings:
+        for detection in finding.detections:
+            columns = detection.columns or ("?",)
+            for column in columns:
+                types = merged.setdefault((finding.table, column), {})
+                types[detection.type] = types.get(detection.type, 0) + int(detection.count)
+    return [
+        {
+            "table": table,
+            "column": column,
+            "types": ", ".join(sorted(types)),
+            "occurrences": sum(types.values()),
+        }
+        for (table, column), types in sorted(merged.items())
+    ]

@@ -1,0 +1,3 @@
+"""Athena queries on DuckDB over Glue tables, enforcing Lake Formation column permissions."""
+
+from dcp.sandbox.emulators.athena import responses as responses

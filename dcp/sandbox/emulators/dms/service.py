@@ -1,0 +1,207 @@
+"""DMS tasks of one account/region: resolve endpoints from moto's records and run replications."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dcp.lambdas.dburl import sqlalchemy_url
+from dcp.sandbox.emulators.dms.models import (
+    Replication,
+    ReplicationError,
+    SourceSpec,
+    TaskRun,
+    now,
+    selection_rules,
+    target_spec,
+)
+from dcp.sandbox.emulators.glue import s3io
+
+log = logging.getLogger("dcp.sandbox")
+
+START_TYPES = ("start-replication", "resume-processing", "reload-target")
+_ENGINES = {
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "aurora": "mysql",
+    "aurora-mysql": "mysql",
+    "postgres": "postgres",
+    "aurora-postgresql": "postgres",
+}
+
+
+class TaskStateError(Exception):
+    """The task is not in a state that allows the request (InvalidResourceStateFault)."""
+
+
+def _dms_backend(account_id: str, region: str) -> Any:
+    from moto.dms.models import dms_backends
+
+    return dms_backends[account_id][region]
+
+
+def _endpoint_by_arn(account_id: str, region: str, arn: str) -> Any:
+    for endpoint in _dms_backend(account_id, region).endpoints.values():
+        if endpoint.endpoint_arn == arn:
+            return endpoint
+    raise ReplicationError(f"endpoint {arn} does not exist")
+
+
+def _secret(account_id: str, region: str, secret_id: str) -> dict[str, Any]:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    try:
+        value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)  # type: ignore[arg-type]
+        return dict(json.loads(value["SecretString"]))
+    except Exception as exc:
+        raise ReplicationError(f"cannot read the source secret {secret_id}: {type(exc).__name__}") from None
+
+
+def source_spec(account_id: str, region: str, endpoint: Any, table_mappings: str | None) -> SourceSpec:
+    """The source endpoint as a SQLAlchemy URL: its secret, or its own server/port/user/password.
+
+    A ServerName naming a sandbox RDS instance (its identifier or moto's fake DNS name) is
+    replaced by where that instance's data really lives.
+    """
+    from dcp.sandbox.emulators.rds.responses import backings
+
+    settings = endpoint.my_sql_settings or endpoint.postgre_sql_settings or {}
+    secret_id = settings.get("SecretsManagerSecretId")
+    engine = _ENGINES.get(str(endpoint.engine_name).lower())
+    if secret_id:
+        secret = _secret(account_id, region, secret_id)
+        secret.setdefault("engine", engine or "mysql")
+    else:
+        if engine is None and not str(endpoint.server_name or "").startswith("/"):
+            raise ReplicationError(f"the sandbox cannot read a {endpoint.engine_name} source")
+        secret = {
+            "engine": engine or "mysql",
+            "host": endpoint.server_name,
+            "port": endpoint.port,
+            "username": endpoint.username,
+            "password": endpoint.password,
+            "dbname": endpoint.database_name,
+        }
+    host = str(secret.get("host") or "")
+    store = backings[(account_id, region)].by_address(host) or backings[(account_id, region)].by_address(
+        host.split(".", 1)[0]
+    )
+    if store is not None:
+        secret["host"], secret["port"] = store.address, store.port
+        secret.setdefault("dbname", store.database)
+    database = str(secret.get("dbname") or endpoint.database_name or "")
+    secret["dbname"] = database
+    try:
+        url = sqlalchemy_url(secret)
+    except ValueError as exc:
+        raise ReplicationError(str(exc)) from None
+    return SourceSpec(url=url, database=database or "main", rules=selection_rules(table_mappings))
+
+
+class DmsTasks:
+    """The sandbox's side of every replication task of one account/region."""
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self.account_id, self.region = account_id, region
+        self.runs: dict[str, TaskRun] = {}
+        self.lock = threading.Lock()
+
+    def run_of(self, arn: str) -> TaskRun:
+        with self.lock:
+            run = self.runs.get(arn)
+            if run is None:
+                run = self.runs[arn] = TaskRun(arn)
+            return run
+
+    def task(self, arn: str) -> Any:
+        task = _dms_backend(self.account_id, self.region).replication_tasks.get(arn)
+        if task is None:
+            raise KeyError(arn)
+        return task
+
+    def start(self, arn: str, start_type: str, state_dir: Path) -> TaskRun:
+        task = self.task(arn)
+        run = self.run_of(arn)
+        if start_type not in START_TYPES:
+            raise ValueError(f"StartReplicationTaskType must be one of {', '.join(START_TYPES)}")
+        with self.lock:
+            if run.status in ("starting", "running", "stopping"):
+                raise TaskStateError(f"Replication task is {run.status}")
+            run.status, run.stop_reason, run.failure = "starting", None, None
+            run.stop_requested.clear()
+            run.start, run.stop = now(), None
+            run.fresh_start = run.fresh_start or run.start
+            run.started_monotonic = time.monotonic()
+        task.status, task.start_date = "starting", run.start
+        workdir = state_dir / "dms" / task.id
+        thread = threading.Thread(
+            target=self._execute, args=(task, run, start_type, workdir), name=f"dms-{task.id}", daemon=True
+        )
+        run.thread = thread
+        thread.start()
+        return run
+
+    def _execute(self, task: Any, run: TaskRun, start_type: str, workdir: Path) -> None:
+        try:
+            source = source_spec(
+                self.account_id,
+                self.region,
+                _endpoint_by_arn(self.account_id, self.region, task.source_endpoint_arn),
+                task.table_mappings,
+            )
+            target_endpoint = _endpoint_by_arn(self.account_id, self.region, task.target_endpoint_arn)
+            if str(target_endpoint.engine_name).lower() != "s3":
+                raise ReplicationError("the sandbox's DMS replicates to S3 targets only")
+            target = target_spec(target_endpoint.s3_settings, target_endpoint.extra_connection_attributes)
+            Replication(run, task.id, task.migration_type, source, target, workdir, self._upload).execute(
+                start_type
+            )
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, ReplicationError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ReplicationError):
+                log.exception("sandbox: DMS task %s failed", task.id)
+            self._finish(task, run, "failed", "Stop Reason FATAL_ERROR", _scrub(message))
+            return
+        if run.stop_requested.is_set():
+            self._finish(task, run, "stopped", "Stop Reason NORMAL")
+        elif task.migration_type == "full-load":
+            self._finish(task, run, "stopped", "Stop Reason FULL_LOAD_ONLY_FINISHED")
+        else:
+            # full-load-and-cdc / cdc: the task keeps running (replicating changes) until stopped.
+            task.status = run.status = "running"
+
+    def _finish(self, task: Any, run: TaskRun, status: str, reason: str, failure: str | None = None) -> None:
+        with self.lock:
+            run.elapsed_ms = int((time.monotonic() - run.started_monotonic) * 1000)
+            run.status, run.stop_reason, run.failure = status, reason, failure
+            run.stop = now()
+        task.status, task.stop_date = status, run.stop
+
+    def stop(self, arn: str) -> TaskRun:
+        task = self.task(arn)
+        run = self.run_of(arn)
+        if run.status not in ("running", "starting"):
+            raise TaskStateError("Replication task is not running")
+        run.stop_requested.set()
+        thread = run.thread
+        if thread is not None and thread.is_alive():
+            with self.lock:
+                run.status = "stopping"
+            task.status = "stopping"
+            # The loader notices at its next batch and finishes as stopped.
+        else:
+            self._finish(task, run, "stopped", "Stop Reason NORMAL")
+        return run
+
+    def _upload(self, bucket: str, key: str, path: Path) -> None:
+        s3io.upload(self.account_id, bucket, key, path, content_type="text/csv")
+
+
+def _scrub(message: str) -> str:
+    """Drop credentials of any URL from an error message (it becomes LastFailureMessage)."""
+    return re.sub(r"://[^@\s/]+@", "://***@", message)[:1000]

@@ -1,0 +1,3 @@
+"""Glue crawlers, job runs and workflows that run (moto only stores their definitions)."""
+
+from dcp.sandbox.emulators.glue import responses as responses

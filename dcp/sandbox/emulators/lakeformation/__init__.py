@@ -1,0 +1,3 @@
+"""Lake Formation: per-key LF-tag assignment and the state Athena enforces."""
+
+from dcp.sandbox.emulators.lakeformation import responses as responses

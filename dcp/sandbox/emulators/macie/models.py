@@ -1,0 +1,468 @@
+"""Macie's behaviour: custom identifiers, classification jobs scanning S3 with dcp's detector, findings.
+
+A classification job runs on a background thread: it lists the objects of the job's buckets
+(`s3JobDefinition.bucketDefinitions`, or every bucket of the account for `bucketCriteria`),
+keeps those its `scoping` includes and does not exclude (OBJECT_KEY STARTS_WITH/EQ,
+OBJECT_EXTENSION EQ/NE, OBJECT_SIZE comparisons), classifies each CSV/TSV/JSON/JSON Lines/
+Parquet object with :func:`dcp.masking.detect.classify_source` using the job's custom and
+managed identifiers, stores one finding per object with sensitive data, and when the scan is
+done publishes them to EventBridge, up to 10 per PutEvents (source `aws.macie`, detail-type
+`Macie Finding`, detail = the finding), so rules and their Firehose targets fire. Publishing
+at the end stands in for Firehose's buffering: a job's findings land in one S3 object per 10,
+as a real buffered stream would usually deliver them, not one object (and one downstream
+Lambda run) per finding. Status goes RUNNING -> COMPLETE (or CANCELLED when
+UpdateClassificationJob cancels it; ERROR is reported in `lastRunErrorStatus`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dcp.sandbox.dispatch import AccountRegionStore, AwsError
+
+log = logging.getLogger("dcp.sandbox")
+
+SUPPORTED_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class CustomDataIdentifierRecord:
+    id: str
+    arn: str
+    name: str
+    regex: str
+    description: str = ""
+    keywords: list[str] = field(default_factory=list)
+    ignore_words: list[str] = field(default_factory=list)
+    maximum_match_distance: int = 50
+    severity_levels: list[dict[str, Any]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=_now)
+    deleted: bool = False
+
+    def detector(self) -> Any:
+        from dcp.masking.identifiers import CustomIdentifier
+
+        return CustomIdentifier(name=self.name, regex=self.regex, keywords=tuple(self.keywords),
+                                ignore_words=tuple(self.ignore_words),
+                                maximum_match_distance=self.maximum_match_distance, arn=self.arn)
+
+    def to_full(self) -> dict[str, Any]:
+        return {"arn": self.arn, "createdAt": self.created_at, "deleted": self.deleted,
+                "description": self.description, "id": self.id, "ignoreWords": self.ignore_words,
+                "keywords": self.keywords, "maximumMatchDistance": self.maximum_match_distance,
+                "name": self.name, "regex": self.regex, "severityLevels": self.severity_levels,
+                "tags": self.tags}
+
+    def to_summary(self) -> dict[str, Any]:
+        return {"arn": self.arn, "createdAt": self.created_at, "description": self.description,
+                "id": self.id, "name": self.name}
+
+
+@dataclass
+class ClassificationJob:
+    id: str
+    arn: str
+    name: str
+    job_type: str
+    s3_job_definition: dict[str, Any]
+    client_token: str
+    description: str = ""
+    custom_data_identifier_ids: list[str] = field(default_factory=list)
+    managed_data_identifier_selector: str = "RECOMMENDED"
+    managed_data_identifier_ids: list[str] = field(default_factory=list)
+    sampling_percentage: int = 100
+    initial_run: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=_now)
+    status: str = "RUNNING"
+    last_run_time: datetime | None = None
+    error: str | None = None
+    objects_to_process: int = 0
+    objects_processed: int = 0
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def to_full(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "clientToken": self.client_token, "createdAt": self.created_at,
+            "customDataIdentifierIds": self.custom_data_identifier_ids, "description": self.description,
+            "initialRun": self.initial_run, "jobArn": self.arn, "jobId": self.id, "jobStatus": self.status,
+            "jobType": self.job_type,
+            "lastRunErrorStatus": {"code": "ERROR" if self.error else "NONE"},
+            "managedDataIdentifierIds": self.managed_data_identifier_ids,
+            "managedDataIdentifierSelector": self.managed_data_identifier_selector,
+            "name": self.name, "s3JobDefinition": self.s3_job_definition,
+            "samplingPercentage": self.sampling_percentage,
+            "statistics": {
+                "approximateNumberOfObjectsToProcess": float(self.objects_to_process),
+                "numberOfRuns": 1.0,
+            },
+            "tags": self.tags,
+        }
+        if self.last_run_time is not None:
+            out["lastRunTime"] = self.last_run_time
+        return out
+
+    def to_summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"createdAt": self.created_at, "jobId": self.id, "jobStatus": self.status,
+                               "jobType": self.job_type, "name": self.name,
+                               "lastRunErrorStatus": {"code": "ERROR" if self.error else "NONE"}}
+        if self.s3_job_definition.get("bucketDefinitions"):
+            out["bucketDefinitions"] = self.s3_job_definition["bucketDefinitions"]
+        if self.s3_job_definition.get("bucketCriteria"):
+            out["bucketCriteria"] = self.s3_job_definition["bucketCriteria"]
+        return out
+
+
+# ---- scoping
+def _term_matches(term: dict[str, Any], key: str, size: int) -> bool:
+    comparator = term.get("comparator", "EQ")
+    values = [str(v) for v in term.get("values") or []]
+    what = term.get("key")
+    if what == "OBJECT_KEY":
+        if comparator == "STARTS_WITH":
+            return any(key.startswith(v) for v in values)
+        if comparator == "EQ":
+            return key in values
+        if comparator == "NE":
+            return key not in values
+        if comparator == "CONTAINS":
+            return any(v in key for v in values)
+        return False
+    if what == "OBJECT_EXTENSION":
+        extension = key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
+        wanted = [v.lower().lstrip(".") for v in values]
+        return extension in wanted if comparator != "NE" else extension not in wanted
+    if what == "OBJECT_SIZE":
+        limit = int(values[0]) if values else 0
+        return {"EQ": size == limit, "NE": size != limit, "GT": size > limit, "GTE": size >= limit,
+                "LT": size < limit, "LTE": size <= limit}.get(comparator, False)
+    return True  # OBJECT_LAST_MODIFIED_DATE and tag terms: not evaluated, everything is in scope
+
+
+def _scope_terms(block: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [item["simpleScopeTerm"] for item in (block or {}).get("and") or [] if item.get("simpleScopeTerm")]
+
+
+def in_scope(scoping: dict[str, Any] | None, key: str, size: int) -> bool:
+    """Whether an object is in a job's scope: every include term holds and no exclude term does."""
+    scoping = scoping or {}
+    if not all(_term_matches(t, key, size) for t in _scope_terms(scoping.get("includes"))):
+        return False
+    return not any(_term_matches(t, key, size) for t in _scope_terms(scoping.get("excludes")))
+
+
+# ---- finding criteria
+def _value_at(document: Any, path: str) -> Any:
+    value = document
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _criterion_holds(finding: dict[str, Any], path: str, condition: dict[str, Any]) -> bool:
+    value = _value_at(finding, path)
+    text = str(value).lower() if isinstance(value, bool) else None if value is None else str(value)
+    if condition.get("eq") and text not in [str(v) for v in condition["eq"]]:
+        return False
+    if condition.get("eqExactMatch") and text not in [str(v) for v in condition["eqExactMatch"]]:
+        return False
+    if condition.get("neq") and text in [str(v) for v in condition["neq"]]:
+        return False
+    for op, test in (("gt", lambda a, b: a > b), ("gte", lambda a, b: a >= b),
+                     ("lt", lambda a, b: a < b), ("lte", lambda a, b: a <= b)):
+        if condition.get(op) is None:
+            continue
+        number = _as_number(value)
+        if number is None or not test(number, float(condition[op])):
+            return False
+    return True
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:  # timestamps compare as epoch milliseconds, as Macie's API takes them
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
+        except ValueError:
+            return None
+    return None
+
+
+def finding_matches(finding: dict[str, Any], criteria: dict[str, Any] | None) -> bool:
+    criterion = (criteria or {}).get("criterion") or {}
+    if "archived" not in criterion and finding.get("archived"):
+        return False
+    return all(_criterion_holds(finding, path, cond or {}) for path, cond in criterion.items())
+
+
+# ---- text test (TestCustomDataIdentifier)
+def count_matches(regex: str, text: str, keywords: Iterable[str] = (), ignore_words: Iterable[str] = (),
+                  maximum_match_distance: int = 50) -> int:
+    """Matches of a custom identifier in free text, with Macie's keyword and ignore-word rules."""
+    from dcp.masking.identifiers import CustomIdentifier
+
+    identifier = CustomIdentifier(name="test", regex=regex, keywords=tuple(keywords),
+                                  ignore_words=tuple(ignore_words),
+                                  maximum_match_distance=maximum_match_distance)
+    matches = [m for m in identifier.compiled.finditer(text) if m.group(0)]
+    matches = [m for m in matches if not any(w in m.group(0) for w in identifier.ignore_words)]
+    if identifier.keywords:
+        words = "|".join(re.escape(k) for k in sorted(identifier.keywords, key=len, reverse=True))
+        ends = [k.end() for k in re.finditer(f"(?:{words})", text, re.IGNORECASE)]
+        matches = [m for m in matches
+                   if any(end <= m.start() + 1 and m.end() - end <= identifier.maximum_match_distance
+                          for end in ends)]
+    return len(matches)
+
+
+# ---- the per account/region state
+class MacieModel:
+    """One account's Macie in one region."""
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.lock = threading.RLock()
+        self.custom_identifiers: dict[str, CustomDataIdentifierRecord] = {}
+        self.jobs: dict[str, ClassificationJob] = {}
+        self.findings: dict[str, dict[str, Any]] = {}
+
+    # custom data identifiers
+    def create_custom_data_identifier(self, params: dict[str, Any]) -> CustomDataIdentifierRecord:
+        name = params["name"]
+        try:
+            re.compile(params["regex"])
+        except re.error as exc:
+            raise AwsError("ValidationException", f"The regular expression is not valid: {exc}") from exc
+        distance = int(params.get("maximumMatchDistance") or 50)
+        if not 1 <= distance <= 300:
+            raise AwsError("ValidationException", "maximumMatchDistance must be between 1 and 300")
+        with self.lock:
+            if any(c.name == name and not c.deleted for c in self.custom_identifiers.values()):
+                raise AwsError("ConflictException", f"A custom data identifier named {name} already exists")
+            identifier_id = str(uuid.uuid4())
+            record = CustomDataIdentifierRecord(
+                id=identifier_id,
+                arn=f"arn:aws:macie2:{self.region}:{self.account_id}:custom-data-identifier/{identifier_id}",
+                name=name, regex=params["regex"], description=params.get("description") or "",
+                keywords=list(params.get("keywords") or []), ignore_words=list(params.get("ignoreWords") or []),
+                maximum_match_distance=distance, severity_levels=list(params.get("severityLevels") or []),
+                tags=dict(params.get("tags") or {}),
+            )
+            self.custom_identifiers[identifier_id] = record
+            return record
+
+    def get_custom_data_identifier(self, identifier_id: str) -> CustomDataIdentifierRecord:
+        record = self.custom_identifiers.get(identifier_id)
+        if record is None:
+            raise AwsError("ResourceNotFoundException", f"custom data identifier {identifier_id} not found")
+        return record
+
+    def delete_custom_data_identifier(self, identifier_id: str) -> None:
+        record = self.get_custom_data_identifier(identifier_id)
+        if record.deleted:
+            raise AwsError("ResourceNotFoundException", f"custom data identifier {identifier_id} not found")
+        record.deleted = True  # Macie soft-deletes: jobs that use it keep working
+
+    # classification jobs
+    def create_job(self, params: dict[str, Any]) -> ClassificationJob:
+        with self.lock:
+            token = params["clientToken"]
+            for job in self.jobs.values():
+                if job.client_token == token:
+                    return job  # idempotent retry
+            for identifier_id in params.get("customDataIdentifierIds") or []:
+                record = self.custom_identifiers.get(identifier_id)
+                if record is None or record.deleted:
+                    raise AwsError("ValidationException", f"custom data identifier {identifier_id} does not exist")
+            if params.get("jobType") not in ("ONE_TIME", "SCHEDULED"):
+                raise AwsError("ValidationException", "jobType must be ONE_TIME or SCHEDULED")
+            definition = params["s3JobDefinition"]
+            if not definition.get("bucketDefinitions") and not definition.get("bucketCriteria"):
+                raise AwsError("ValidationException", "s3JobDefinition needs bucketDefinitions or bucketCriteria")
+            job_id = uuid.uuid4().hex
+            job = ClassificationJob(
+                id=job_id,
+                arn=f"arn:aws:macie2:{self.region}:{self.account_id}:classification-job/{job_id}",
+                name=params["name"], job_type=params["jobType"], s3_job_definition=definition,
+                client_token=token, description=params.get("description") or "",
+                custom_data_identifier_ids=list(params.get("customDataIdentifierIds") or []),
+                managed_data_identifier_selector=params.get("managedDataIdentifierSelector") or "RECOMMENDED",
+                managed_data_identifier_ids=list(params.get("managedDataIdentifierIds") or []),
+                sampling_percentage=int(params.get("samplingPercentage") or 100),
+                initial_run=bool(params.get("initialRun", True)), tags=dict(params.get("tags") or {}),
+            )
+            self.jobs[job_id] = job
+        thread = threading.Thread(target=self._run_job, args=(job,), name=f"macie-job-{job_id}", daemon=True)
+        thread.start()
+        return job
+
+    def get_job(self, job_id: str) -> ClassificationJob:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise AwsError("ResourceNotFoundException", f"classification job {job_id} not found")
+        return job
+
+    def update_job(self, job_id: str, status: str) -> None:
+        job = self.get_job(job_id)
+        with self.lock:
+            if status == "CANCELLED":
+                if job.status in ("COMPLETE", "CANCELLED"):
+                    raise AwsError("ValidationException", f"the job is {job.status} and cannot be cancelled")
+                job.cancel.set()
+                job.status = "CANCELLED"
+            elif status in ("RUNNING", "USER_PAUSED"):
+                if job.status in ("COMPLETE", "CANCELLED"):
+                    raise AwsError("ValidationException", f"the job is {job.status}")
+            else:
+                raise AwsError("ValidationException", f"jobStatus {status} is not a valid update")
+
+    def _managed_ids(self, job: ClassificationJob) -> list[str] | None:
+        from dcp.masking.identifiers import MANAGED_IDENTIFIERS, managed_identifier
+
+        known = []
+        for identifier_id in job.managed_data_identifier_ids:
+            try:
+                known.append(managed_identifier(identifier_id).id)
+            except KeyError:
+                continue  # a Macie identifier dcp's detector does not implement
+        selector = job.managed_data_identifier_selector
+        if selector == "INCLUDE":
+            return known
+        if selector == "NONE":
+            return []
+        if selector == "EXCLUDE":
+            return [i.id for i in MANAGED_IDENTIFIERS if i.id not in set(known)]
+        return None  # ALL / RECOMMENDED: every managed identifier
+
+    def _objects(self, job: ClassificationJob) -> list[tuple[str, str, int]]:
+        from moto.s3.models import s3_backends
+
+        s3 = s3_backends[self.account_id]["aws"]
+        definition = job.s3_job_definition
+        buckets: list[str] = []
+        for bucket_definition in definition.get("bucketDefinitions") or []:
+            buckets.extend(bucket_definition.get("buckets") or [])
+        if definition.get("bucketCriteria"):
+            buckets.extend(name for name in list(s3.buckets) if name not in buckets)
+        objects = []
+        for name in buckets:
+            bucket = s3.buckets.get(name)
+            if bucket is None:
+                continue
+            for key_name, key in list(bucket.keys.items()):
+                key_obj = key[-1] if isinstance(key, list) else key
+                if key_name.endswith("/") or not key_name.lower().endswith(SUPPORTED_SUFFIXES):
+                    continue
+                size = int(getattr(key_obj, "size", 0))
+                if in_scope(definition.get("scoping"), key_name, size):
+                    objects.append((name, key_name, size))
+        return sorted(objects)
+
+    def _run_job(self, job: ClassificationJob) -> None:
+        from moto.s3.models import s3_backends
+
+        from dcp.masking.detect import classify_source
+
+        try:
+            objects = self._objects(job)
+            job.objects_to_process = len(objects)
+            job.last_run_time = _now()
+            custom = [self.custom_identifiers[i].detector() for i in job.custom_data_identifier_ids
+                      if i in self.custom_identifiers]
+            managed = self._managed_ids(job)
+            s3 = s3_backends[self.account_id]["aws"]
+            produced: list[dict[str, Any]] = []
+            for bucket, key, _size in objects:
+                if job.cancel.is_set():
+                    break
+                try:
+                    s3_object = s3.get_object(bucket, key)
+                    if s3_object is None:
+                        continue
+                    body = s3_object.value
+                    finding = classify_source(body, key=key, bucket=bucket, custom_identifiers=custom,
+                                              managed_identifier_ids=managed, account_id=self.account_id,
+                                              region=self.region)
+                except Exception as exc:
+                    log.warning("sandbox: Macie job %s could not classify s3://%s/%s: %s",
+                                job.id, bucket, key, type(exc).__name__)
+                    continue
+                finally:
+                    job.objects_processed += 1
+                if finding is not None:
+                    produced.append(self._record_finding(job, finding.to_json()))
+            # Published together at the end, as Firehose's buffering would deliver them together.
+            self._publish(produced)
+            with self.lock:
+                if job.status == "RUNNING":
+                    job.status = "COMPLETE"
+        except Exception as exc:
+            log.exception("sandbox: Macie job %s failed", job.id)
+            job.error = type(exc).__name__
+            with self.lock:
+                if job.status == "RUNNING":
+                    job.status = "COMPLETE"
+        finally:
+            job.done.set()
+
+    def _record_finding(self, job: ClassificationJob, finding: dict[str, Any]) -> dict[str, Any]:
+        details = finding.setdefault("classificationDetails", {})
+        details["jobId"] = job.id
+        details["jobArn"] = job.arn
+        details["detailedResultsLocation"] = None
+        now = _iso(_now())
+        finding["createdAt"] = finding["updatedAt"] = now
+        with self.lock:
+            self.findings[finding["id"]] = finding
+        return finding
+
+    def _publish(self, findings: list[dict[str, Any]]) -> None:
+        """Findings to EventBridge, up to 10 per PutEvents (one Firehose object per batch)."""
+        from dcp.sandbox.emulators.events.models import MAX_ENTRIES, publish_events
+
+        for start in range(0, len(findings), MAX_ENTRIES):
+            entries = [
+                {
+                    "Source": "aws.macie",
+                    "DetailType": "Macie Finding",
+                    "Detail": json.dumps(f),
+                    "Resources": [],
+                }
+                for f in findings[start : start + MAX_ENTRIES]
+            ]
+            publish_events(self.account_id, self.region, entries)
+
+    # findings
+    def list_findings(self, criteria: dict[str, Any] | None,
+                      sort: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            found = [f for f in self.findings.values() if finding_matches(f, criteria)]
+        if sort and sort.get("attributeName"):
+            attribute = sort["attributeName"]
+            found.sort(key=lambda f: str(_value_at(f, attribute)), reverse=sort.get("orderBy") == "DESC")
+        return found
+
+
+macie_models: AccountRegionStore[MacieModel] = AccountRegionStore(MacieModel)

@@ -1,0 +1,55 @@
+"""RDS: after moto creates or deletes a DB instance, create or remove its backing database."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dcp.sandbox.dispatch import AccountRegionStore, Call, after
+from dcp.sandbox.emulators.rds.models import (
+    BackingError,
+    RdsBackings,
+    install_address_override,
+    patch_endpoint,
+)
+
+log = logging.getLogger("dcp.sandbox")
+backings: AccountRegionStore[RdsBackings] = AccountRegionStore(lambda account, region: RdsBackings())
+install_address_override()
+
+
+def moto_instance(account_id: str, region: str, instance_id: str) -> Any | None:
+    from moto.rds.models import rds_backends
+
+    return rds_backends[account_id][region].databases.get(instance_id)
+
+
+@after("rds", "CreateDBInstance")
+def create_backing(call: Call, status: int) -> None:
+    if status >= 300:
+        return
+    p = call.params
+    instance_id = p["DBInstanceIdentifier"]
+    db = moto_instance(call.account_id, call.region, instance_id)
+    if db is None:
+        return
+    try:
+        store = backings[(call.account_id, call.region)].provision(
+            instance_id=instance_id,
+            db_name=p.get("DBName") or "",
+            username=p.get("MasterUsername") or "admin",
+            password=p.get("MasterUserPassword") or "",
+            state_dir=call.sandbox.state_dir,
+            source_url=call.sandbox.source_url,
+        )
+    except BackingError as exc:
+        log.error("sandbox: RDS %s: %s", instance_id, exc)
+        db.status = "failed"
+        return
+    patch_endpoint(db, store)
+
+
+@after("rds", "DeleteDBInstance")
+def delete_backing(call: Call, status: int) -> None:
+    if status < 300:
+        backings[(call.account_id, call.region)].remove(call.params["DBInstanceIdentifier"])

@@ -1,0 +1,387 @@
+"""The dispatcher: WSGI middleware that names each request's AWS operation and serves it.
+
+For every request it finds the service (the SigV4 credential scope), the operation (moto's
+botocore-model routers: `Action` for query, `X-Amz-Target` for json, method + requestUri for
+rest-json/rest-xml), parses the parameters per the operation's input shape, checks required
+members, and then either calls the dcp emulator registered for that operation
+(:mod:`dcp.sandbox.dispatch`) and serialises its result per the service's protocol, or hands
+the untouched request to moto's WSGI application. After-hooks run once the response is known.
+
+Every failure becomes an AWS-shaped error in the request's protocol; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from dcp.sandbox.dispatch import (
+    FORWARD,
+    AwsError,
+    Call,
+    RawRequest,
+    SandboxConfig,
+    after_hooks_for,
+    current_call,
+    handler_for,
+    set_active_config,
+)
+from dcp.sandbox.identity import Credential, parse_authorization, resolve_principal
+
+log = logging.getLogger("dcp.sandbox")
+
+# moto warns when an error code is not modelled (KMS has no AccessDeniedException shape);
+# AWS itself returns such codes, so the warning is noise here.
+warnings.filterwarnings("ignore", message=r".*does not match an error shape.*", category=UserWarning)
+
+HEALTH_PATH = "/_dcp/health"
+SERVER_NAME = "dcp-sandbox"
+
+# SigV4 signing names that differ from botocore's service names.
+SIGNING_ALIASES = {"eventbridge": "events", "execute-api": "apigateway"}
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class _ServiceError(Exception):
+    """An AwsError in the form moto's serializers understand (`code`, `message`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def default_moto_app() -> WsgiApp:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the whole body once and put it back so moto can read it again."""
+    from werkzeug.wsgi import get_input_stream
+
+    body = get_input_stream(environ).read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["wsgi.input_terminated"] = False
+    return body
+
+
+def _credential_from_query(query_string: str) -> Credential | None:
+    """The credential of a presigned URL (`X-Amz-Credential=AK/DATE/REGION/SERVICE/aws4_request`)."""
+    from urllib.parse import parse_qs
+
+    values = parse_qs(query_string).get("X-Amz-Credential")
+    if not values:
+        return None
+    parts = values[0].split("/")
+    if len(parts) != 5:
+        return None
+    return Credential(access_key=parts[0], region=parts[2], service=parts[3])
+
+
+def _body_is_json(protocol: str, operation_model: Any) -> bool:
+    """Whether the request body must be a JSON document (not a raw blob/string payload)."""
+    if protocol == "json":
+        return True
+    if protocol != "rest-json":
+        return False
+    shape = operation_model.input_shape
+    payload = shape.serialization.get("payload") if shape is not None else None
+    if payload is None:
+        return True
+    return bool(shape.members[payload].type_name == "structure")
+
+
+def missing_required(params: Any, shape: Any, path: str = "") -> list[str]:
+    """Required members absent from `params` (recursively through structures).
+
+    Lists and maps count as present when absent: the query protocol omits empty lists on
+    the wire, so their absence cannot be told from an empty value.
+    """
+    if shape is None or getattr(shape, "type_name", None) != "structure" or not isinstance(params, dict):
+        return []
+    missing: list[str] = []
+    for name in shape.required_members:
+        member = shape.members.get(name)
+        if member is None:
+            continue
+        if params.get(name) is None and member.type_name not in ("list", "map"):
+            missing.append(f"{path}{name}")
+    for name, member in shape.members.items():
+        value = params.get(name)
+        if isinstance(value, dict) and member.type_name == "structure":
+            missing.extend(missing_required(value, member, f"{path}{name}."))
+        elif isinstance(value, list) and member.type_name == "list":
+            for index, item in enumerate(value):
+                missing.extend(missing_required(item, member.member, f"{path}{name}[{index}]."))
+    return missing
+
+
+class Dispatcher:
+    """WSGI app: dcp emulators first, moto otherwise."""
+
+    def __init__(self, config: SandboxConfig, moto_app: WsgiApp | None = None) -> None:
+        self.config = config
+        self.moto_app = moto_app or default_moto_app()
+        set_active_config(config)
+
+    def health(self) -> dict[str, Any]:
+        """The `/_dcp/health` document: who answers, and which emulators serve what."""
+        from dcp.sandbox.dispatch import registered_operations
+        from dcp.sandbox.emulators import FAILED
+
+        services = sorted({service for service, _ in registered_operations()})
+        return {
+            "server": SERVER_NAME,
+            "pid": os.getpid(),
+            "status": "ok",
+            "emulated_services": services,
+            "failed_emulators": dict(FAILED),
+        }
+
+    # ---- WSGI entry
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._dispatch(environ, start_response)
+        except Exception:  # the server must survive anything a request does
+            log.exception("sandbox: unhandled error in dispatcher")
+            return self._respond(start_response, 500, {"Content-Type": "application/json"},
+                                 json.dumps({"__type": "InternalFailure",
+                                             "message": "internal error in the dcp sandbox"}))
+
+    def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            return self._respond(
+                start_response,
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps(self.health()),
+            )
+        body = _read_body(environ)
+        if path.startswith("/moto-api"):
+            return self.moto_app(environ, start_response)
+        credential = parse_authorization(environ.get("HTTP_AUTHORIZATION")) or _credential_from_query(
+            environ.get("QUERY_STRING", ""))
+        if credential is None:
+            return self._to_moto(environ, start_response, None, None)
+        service = SIGNING_ALIASES.get(credential.service, credential.service)
+
+        from moto.core.request import Request, determine_request_protocol
+        from moto.core.routing import get_service_router
+        from moto.core.utils import get_service_model
+        from werkzeug.exceptions import NotFound
+
+        try:
+            service_model = get_service_model(service)
+        except Exception:
+            return self._to_moto(environ, start_response, None, None)
+        try:
+            protocol = determine_request_protocol(service_model, environ.get("CONTENT_TYPE"))
+        except NotImplementedError:
+            protocol = str(service_model.protocol)
+        request = Request(dict(environ, **{"wsgi.input": io.BytesIO(body)}))
+        try:
+            operation_model, uri_params = get_service_router(service).match(request)
+        except (NotFound, NotImplementedError):
+            if service == "s3":
+                return self._to_moto(environ, start_response, None, None)
+            code = "InvalidAction" if protocol in ("query", "ec2") else "UnknownOperationException"
+            return self._error(start_response, service_model, None, protocol,
+                               AwsError(code, f"the {service} API has no such operation", 400))
+        operation = operation_model.name
+        handler = handler_for(service, operation)
+        hooks = after_hooks_for(service, operation)
+
+        params: dict[str, Any] = {}
+        if handler is not None or hooks or service != "s3":
+            from moto.core.parse import PROTOCOL_PARSERS
+
+            try:
+                if body.strip() and _body_is_json(protocol, operation_model):
+                    json.loads(body)
+                parser = PROTOCOL_PARSERS[protocol](operation_model)
+                params = dict(parser.parse({
+                    "method": request.method,
+                    "values": request.values,
+                    "headers": request.headers,
+                    "body": body,
+                    "url_path": request.path,
+                    "url_params": uri_params,
+                }))
+            except Exception as exc:
+                log.info("sandbox: cannot parse %s.%s: %s", service, operation, exc)
+                code = "MalformedQueryString" if protocol in ("query", "ec2") else "SerializationException"
+                return self._error(start_response, service_model, operation_model, protocol,
+                                   AwsError(code, f"the {operation} request body could not be parsed", 400))
+            missing = missing_required(params, operation_model.input_shape)
+            if missing:
+                return self._error(start_response, service_model, operation_model, protocol, AwsError(
+                    "ValidationException",
+                    f"{len(missing)} validation error(s) detected: missing required parameter(s) "
+                    + ", ".join(missing), 400))
+
+        principal = resolve_principal(credential.access_key)
+        call = Call(
+            service=service,
+            operation=operation,
+            params=params,
+            account_id=principal.account,
+            region=credential.region,
+            principal=principal,
+            sandbox=self.config,
+            request=RawRequest(
+                method=request.method,
+                path=request.path,
+                query_string=environ.get("QUERY_STRING", ""),
+                headers={k: v for k, v in request.headers.items()},
+                body=body,
+            ),
+        )
+        if handler is None:
+            return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
+
+        try:
+            output = handler(call)
+        except AwsError as exc:
+            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
+        except Exception:
+            log.exception("sandbox: emulator %s.%s failed", service, operation)
+            return self._error(start_response, service_model, operation_model, protocol,
+                               AwsError("InternalFailure", f"the sandbox's {operation} emulator failed", 500),
+                               call, hooks)
+        if output is FORWARD:
+            return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
+        status, headers, payload = self._serialize(service_model, operation_model, protocol, output or {})
+        self._run_hooks(call, hooks, status)
+        return self._respond(start_response, status, headers, payload)
+
+    # ---- moto
+    def _to_moto(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        call: Call | None,
+        hooks: list[Any] | None,
+        operation_model: Any = None,
+        protocol: str | None = None,
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"] = status
+            captured["headers"] = headers
+
+            def write(data: bytes) -> None:  # pragma: no cover - moto's Flask apps never write()
+                raise RuntimeError("write() is not supported")
+
+            return write
+
+        token = current_call.set(call)
+        try:
+            result = self.moto_app(environ, capture)
+        except Exception:
+            log.exception("sandbox: moto failed on %s", call.operation if call else environ.get("PATH_INFO"))
+            if call is None or operation_model is None:
+                raise
+            from moto.core.utils import get_service_model
+
+            return self._error(start_response, get_service_model(call.service), operation_model,
+                               protocol or "json",
+                               AwsError("InternalFailure",
+                                        f"the sandbox cannot serve {call.operation} with these parameters", 500))
+        finally:
+            current_call.reset(token)
+        status_line = captured.get("status", "500 INTERNAL SERVER ERROR")
+        headers = captured.get("headers", [])
+        status = int(status_line.split(" ", 1)[0])
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        if status >= 500 and "html" in content_type and call is not None and operation_model is not None:
+            # moto crashed (e.g. NotImplementedError): answer like AWS would.
+            if hasattr(result, "close"):
+                result.close()
+            from moto.core.utils import get_service_model
+
+            return self._error(start_response, get_service_model(call.service), operation_model,
+                               protocol or "json",
+                               AwsError("InternalFailure",
+                                        f"the sandbox cannot serve {call.operation} with these parameters", 500))
+        start_response(status_line, headers)
+        if call is not None and hooks:
+            self._run_hooks(call, hooks, status)
+        return result
+
+    # ---- serialisation
+    @staticmethod
+    def _serialize(service_model: Any, operation_model: Any, protocol: str,
+                   result: Any) -> tuple[int, dict[str, str], str | bytes]:
+        from moto.core.serialize import get_serializer_class
+
+        serializer = get_serializer_class(service_model.service_name, protocol)(operation_model)
+        response = serializer.serialize(result)
+        headers = {str(k): str(v) for k, v in response["headers"].items()}
+        headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        status = int(response["status_code"])
+        output_shape = getattr(operation_model, "output_shape", None)
+        if isinstance(result, dict) and output_shape is not None:
+            for name, member in output_shape.members.items():
+                if member.serialization.get("location") == "statusCode" and result.get(name) is not None:
+                    status = int(result[name])  # e.g. Lambda Invoke's 202 for Event invocations
+        return status, headers, response["body"]
+
+    def _error(
+        self,
+        start_response: StartResponse,
+        service_model: Any,
+        operation_model: Any,
+        protocol: str,
+        error: AwsError,
+        call: Call | None = None,
+        hooks: list[Any] | None = None,
+    ) -> Iterable[bytes]:
+        from moto.core.model import OperationModel
+
+        if operation_model is None:
+            operation_model = OperationModel({}, service_model)
+        status, headers, payload = self._serialize(service_model, operation_model, protocol,
+                                                   _ServiceError(error.code, error.message))
+        if error.status is not None:
+            status = error.status
+        if call is not None and hooks:
+            self._run_hooks(call, hooks, status)
+        return self._respond(start_response, status, headers, payload)
+
+    @staticmethod
+    def _run_hooks(call: Call, hooks: list[Any], status: int) -> None:
+        for hook in hooks:
+            try:
+                hook(call, status)
+            except Exception:
+                log.exception("sandbox: after-hook %s for %s.%s failed", getattr(hook, "__name__", hook),
+                              call.service, call.operation)
+
+    @staticmethod
+    def _respond(start_response: StartResponse, status: int, headers: dict[str, str],
+                 body: str | bytes | None) -> list[bytes]:
+        from http import HTTPStatus
+
+        payload = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        header_list = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+        header_list.append(("Content-Length", str(len(payload))))
+        start_response(f"{status} {reason}", header_list)
+        return [payload]

@@ -1,0 +1,1 @@
+"""The deploy engine: the stack as data (build), planner, executor and sweeper."""

@@ -1,0 +1,412 @@
+"""DMS in the sandbox copies a real database into S3 as DMS does: full load, then change files.
+
+Sources: the SQLite file behind a sandbox RDS instance (reached through its Secrets Manager
+secret, as the deployed stack does), and real MariaDB and PostgreSQL servers (reached through
+the endpoint's own server/port/user/password). Outside CI an unreachable server skips its test;
+with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sandbox_fixture import SandboxServer
+
+from dcp.lambdas.dburl import sqlalchemy_url
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"
+ROWS = [
+    (1, "Ann Lee", "a@example.com", 10.5),
+    (2, 'Bob "the" Builder', None, 0.0),
+    (3, "Cruz, Maria", "m@example.com", None),
+    (4, "multi\nline", "d@example.com", 3.25),
+]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+def server_engine(url: str) -> sa.Engine:
+    """An engine on a test server; skip (or fail in CI) when the server is unreachable."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        engine.dispose()
+        message = f"{url.split('://')[0]} server at {url.split('@')[-1]} unreachable: {type(exc).__name__}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return engine
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def create_customer(conn: sa.Connection, schema: str | None, table: str) -> sa.Table:
+    md = sa.MetaData(schema=schema)
+    t = sa.Table(
+        table,
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("name", sa.String(100)),
+        sa.Column("email", sa.String(100)),
+        sa.Column("balance", sa.Float),
+    )
+    md.create_all(conn)
+    conn.execute(t.insert(), [dict(zip(("id", "name", "email", "balance"), r, strict=True)) for r in ROWS])
+    return t
+
+
+def expected(rows: list[tuple[Any, ...]]) -> list[list[str]]:
+    return [["" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in r] for r in rows]
+
+
+def read_csv(sb: SandboxServer, bucket: str, key: str) -> list[list[str]]:
+    body = sb.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return list(csv.reader(io.StringIO(body, newline="")))
+
+
+class Replication:
+    """DMS endpoints and a task around one source, driven through boto3."""
+
+    def __init__(
+        self,
+        sb: SandboxServer,
+        source: dict[str, Any],
+        bucket: str,
+        mappings: dict[str, Any],
+        migration_type: str = "full-load-and-cdc",
+        s3_extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.sb, self.dms, self.bucket = sb, sb.client("dms"), bucket
+        name = unique("t")
+        sb.client("s3").create_bucket(Bucket=bucket)
+        src = self.dms.create_endpoint(EndpointIdentifier=f"{name}-src", EndpointType="source", **source)[
+            "Endpoint"
+        ]
+        tgt = self.dms.create_endpoint(
+            EndpointIdentifier=f"{name}-tgt",
+            EndpointType="target",
+            EngineName="s3",
+            S3Settings={
+                "BucketName": bucket,
+                "BucketFolder": "dms",
+                "AddColumnName": True,
+                "ServiceAccessRoleArn": "arn:aws:iam::123456789012:role/dms-s3",
+                **(s3_extra or {}),
+            },
+        )["Endpoint"]
+        ri = self.dms.create_replication_instance(
+            ReplicationInstanceIdentifier=f"{name}-ri", ReplicationInstanceClass="dms.t3.micro"
+        )["ReplicationInstance"]
+        self.arn = self.dms.create_replication_task(
+            ReplicationTaskIdentifier=name,
+            SourceEndpointArn=src["EndpointArn"],
+            TargetEndpointArn=tgt["EndpointArn"],
+            ReplicationInstanceArn=ri["ReplicationInstanceArn"],
+            MigrationType=migration_type,
+            TableMappings=json.dumps(mappings),
+        )["ReplicationTask"]["ReplicationTaskArn"]
+
+    def describe(self) -> dict[str, Any]:
+        tasks = self.dms.describe_replication_tasks(
+            Filters=[{"Name": "replication-task-arn", "Values": [self.arn]}]
+        )["ReplicationTasks"]
+        return dict(tasks[0])
+
+    def run(self, start_type: str) -> dict[str, Any]:
+        self.dms.start_replication_task(ReplicationTaskArn=self.arn, StartReplicationTaskType=start_type)
+
+        def settled() -> dict[str, Any] | None:
+            d = self.describe()
+            if d["Status"] == "failed":
+                raise AssertionError(d.get("LastFailureMessage"))
+            loaded = d["Status"] == "running" and d["ReplicationTaskStats"]["FullLoadProgressPercent"] == 100
+            tables = self.dms.describe_table_statistics(ReplicationTaskArn=self.arn)["TableStatistics"]
+            done = tables and all(t["TableState"] == "Table completed" for t in tables)
+            return d if (d["Status"] == "stopped" or loaded) and done else None
+
+        return dict(wait_for(settled, what="the replication task"))
+
+    def stop(self) -> None:
+        self.dms.stop_replication_task(ReplicationTaskArn=self.arn)
+        wait_for(lambda: self.describe()["Status"] == "stopped", what="the task to stop")
+
+    def keys(self, prefix: str) -> list[str]:
+        listing = self.sb.client("s3").list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        tables = self.dms.describe_table_statistics(ReplicationTaskArn=self.arn)["TableStatistics"]
+        return {t["TableName"]: t for t in tables}
+
+
+def mapping(schema: str, table: str = "%") -> dict[str, Any]:
+    return {
+        "rules": [
+            {
+                "rule-type": "selection",
+                "rule-id": "1",
+                "rule-name": "1",
+                "rule-action": "include",
+                "object-locator": {"schema-name": schema, "table-name": table},
+            }
+        ]
+    }
+
+
+def full_load_then_cdc(rep: Replication, schema: str, table: str, engine: sa.Engine, t: sa.Table) -> None:
+    """The behaviour every source must show: exact full load, then I/U/D change rows."""
+    d = rep.run("start-replication")
+    assert d["ReplicationTaskStats"]["TablesLoaded"] == 1
+    prefix = f"dms/{schema}/{table}/"
+    assert rep.keys(prefix) == [f"{prefix}LOAD00000001.csv"]
+    rows = read_csv(rep.sb, rep.bucket, f"{prefix}LOAD00000001.csv")
+    assert rows[0] == ["id", "name", "email", "balance"]
+    assert rows[1:] == expected(ROWS)
+    assert rep.stats()[table]["FullLoadRows"] == len(ROWS)
+
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.id == 2).values(email="bob@example.com"))
+        conn.execute(t.delete().where(t.c.id == 3))
+        conn.execute(t.insert().values(id=5, name="Eve", email=None, balance=1.5))
+    rep.stop()
+    rep.run("resume-processing")
+    changes = [k for k in rep.keys(prefix) if not k.endswith("LOAD00000001.csv")]
+    assert len(changes) == 1 and changes[0].removeprefix(prefix)[:8].isdigit()
+    cdc = read_csv(rep.sb, rep.bucket, changes[0])
+    assert cdc[0] == ["Op", "id", "name", "email", "balance"]
+    assert sorted(cdc[1:]) == sorted(
+        [
+            ["I", "5", "Eve", "", "1.5"],
+            ["U", "2", 'Bob "the" Builder', "bob@example.com", "0"],
+            ["D", "3", "Cruz, Maria", "m@example.com", ""],
+        ]
+    )
+    s = rep.stats()[table]
+    assert (s["Inserts"], s["Updates"], s["Deletes"]) == (1, 1, 1)
+
+
+def test_sqlite_rds_instance_full_load_and_cdc_through_its_secret(sandbox_server: SandboxServer) -> None:
+    sb = sandbox_server
+    rds, sm = sb.client("rds"), sb.client("secretsmanager")
+    instance, db_name = unique("src").replace("_", "-"), "dataset"
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance,
+        DBInstanceClass="db.t3.micro",
+        Engine="mysql",
+        AllocatedStorage=20,
+        MasterUsername="dcpadmin",
+        MasterUserPassword="not-a-real-pass-1",
+        DBName=db_name,
+    )
+    endpoint = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]["Endpoint"]
+    assert endpoint["Port"] == 0 and endpoint["Address"].endswith(f"/rds/{instance}.sqlite")
+    secret = {
+        "engine": "mysql",
+        "host": endpoint["Address"],
+        "port": endpoint["Port"],
+        "username": "dcpadmin",
+        "password": "not-a-real-pass-1",
+        "dbname": db_name,
+    }
+    secret_arn = sm.create_secret(Name=unique("db"), SecretString=json.dumps(secret))["ARN"]
+    engine = sa.create_engine(sqlalchemy_url(secret))  # what the seeding Lambda does
+    with engine.begin() as conn:
+        t = create_customer(conn, None, "customer")
+    rep = Replication(
+        sb,
+        {"EngineName": "mysql", "MySQLSettings": {"SecretsManagerSecretId": secret_arn}},
+        unique("raw").replace("_", "-"),
+        mapping(db_name),
+    )
+    try:
+        full_load_then_cdc(rep, db_name, "customer", engine, t)
+    finally:
+        engine.dispose()
+    rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+    assert not os.path.exists(endpoint["Address"])
+
+
+def test_mariadb_full_load_and_cdc(sandbox_server: SandboxServer) -> None:
+    admin = server_engine(MARIADB_ADMIN)
+    schema = unique("dcp_dms")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{schema}`"))
+    engine = sa.create_engine(f"mysql+pymysql://root@127.0.0.1:3306/{schema}")
+    try:
+        with engine.begin() as conn:
+            t = create_customer(conn, None, "customer")
+        rep = Replication(
+            sandbox_server,
+            {
+                "EngineName": "mariadb",
+                "ServerName": "127.0.0.1",
+                "Port": 3306,
+                "Username": "root",
+                "Password": "",
+                "DatabaseName": schema,
+            },
+            unique("raw").replace("_", "-"),
+            mapping(schema),
+        )
+        full_load_then_cdc(rep, schema, "customer", engine, t)
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{schema}`"))
+        admin.dispose()
+
+
+def test_postgres_full_load_and_cdc_splits_files_and_filters_tables(sandbox_server: SandboxServer) -> None:
+    engine = server_engine(PG_ADMIN)
+    schema = unique("dcp_dms")
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            t = create_customer(conn, schema, "customer")
+            other = sa.Table(
+                "audit", sa.MetaData(schema=schema), sa.Column("id", sa.Integer, primary_key=True)
+            )
+            other.create(conn)
+        rep = Replication(
+            sandbox_server,
+            {
+                "EngineName": "postgres",
+                "ServerName": "127.0.0.1",
+                "Port": 5432,
+                "Username": "postgres",
+                "Password": "unused",
+                "DatabaseName": "test",
+            },
+            unique("raw").replace("_", "-"),
+            mapping(schema, "cust%"),
+        )
+        full_load_then_cdc(rep, schema, "customer", engine, t)
+        assert rep.keys(f"dms/{schema}/audit/") == []
+
+        # a reload writes the full table again, split at MaxFileSize (1 KB here)
+        with engine.begin() as conn:
+            conn.execute(
+                t.insert(),
+                [{"id": i, "name": f"n{i}" * 10, "email": None, "balance": i} for i in range(6, 60)],
+            )
+        split = Replication(
+            sandbox_server,
+            {
+                "EngineName": "postgres",
+                "ServerName": "127.0.0.1",
+                "Port": 5432,
+                "Username": "postgres",
+                "Password": "unused",
+                "DatabaseName": "test",
+            },
+            unique("raw").replace("_", "-"),
+            mapping(schema, "customer"),
+            migration_type="full-load",
+            s3_extra={"MaxFileSize": 1},
+        )
+        d = split.run("start-replication")
+        assert d["Status"] == "stopped" and d["StopReason"] == "Stop Reason FULL_LOAD_ONLY_FINISHED"
+        files = split.keys(f"dms/{schema}/customer/")
+        assert len(files) > 2 and files[1].endswith("LOAD00000002.csv")
+        loaded = [row for f in files for row in read_csv(sandbox_server, split.bucket, f)[1:]]
+        with engine.connect() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+        assert len(loaded) == count == split.stats()["customer"]["FullLoadRows"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["postgres", "mariadb"])
+def server_sandbox(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str, SandboxServer]]:
+    """A second sandbox whose RDS instances live on a real PostgreSQL or MariaDB server."""
+    from dcp.sandbox import control
+
+    admin_url = PG_ADMIN if request.param == "postgres" else MARIADB_ADMIN
+    server_engine(admin_url).dispose()
+    state_dir = tmp_path_factory.mktemp(f"{request.param}-sandbox") / ".dcp"
+    started = control.start(state_dir, source_url=admin_url)
+    assert started.url and started.pid
+    try:
+        yield request.param, admin_url, SandboxServer(url=started.url, pid=started.pid, state_dir=state_dir)
+    finally:
+        control.stop(state_dir)
+
+
+def test_rds_instance_on_a_server_creates_database_and_login(
+    server_sandbox: tuple[str, str, SandboxServer],
+) -> None:
+    engine_name, admin_url, sb = server_sandbox
+    rds = sb.client("rds")
+    instance, db_name, user = unique("src").replace("_", "-"), unique("dcp_rds"), unique("dcp_user")
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance,
+        DBInstanceClass="db.t3.micro",
+        Engine=engine_name.replace("mariadb", "mysql"),
+        AllocatedStorage=20,
+        MasterUsername=user,
+        MasterUserPassword="Sandbox-pass-123",
+        DBName=db_name,
+    )
+    endpoint = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]["Endpoint"]
+    port = 5432 if engine_name == "postgres" else 3306
+    assert (endpoint["Address"], endpoint["Port"]) == ("127.0.0.1", port)
+    secret = {
+        "engine": engine_name,
+        "host": endpoint["Address"],
+        "port": endpoint["Port"],
+        "username": user,
+        "password": "Sandbox-pass-123",
+        "dbname": db_name,
+    }
+    engine = sa.create_engine(sqlalchemy_url(secret))
+    admin = server_engine(admin_url)
+    try:
+        with engine.begin() as conn:  # the new login may create and fill tables in the new database
+            conn.execute(sa.text("CREATE TABLE t (id int primary key)"))
+            conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+        engine.dispose()
+        rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+        query = (
+            "SELECT count(*) FROM pg_database WHERE datname = :d"
+            if engine_name == "postgres"
+            else "SELECT count(*) FROM information_schema.schemata WHERE schema_name = :d"
+        )
+        with admin.connect() as conn:
+            assert conn.execute(sa.text(query), {"d": db_name}).scalar_one() == 0
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            if engine_name == "postgres":
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+                conn.execute(sa.text(f'DROP ROLE IF EXISTS "{user}"'))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{db_name}`"))
+                for host in ("%", "localhost"):
+                    conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+        admin.dispose()

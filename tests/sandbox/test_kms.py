@@ -1,0 +1,139 @@
+"""KMS in the sandbox honours the key policy, IAM policies and grants for the calling role."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from sandbox_fixture import SandboxServer
+
+ACCOUNT = "123456789012"
+
+
+def key_policy(*allowed_roles: str, deny: dict[str, Any] | None = None) -> str:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "Root",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+    ]
+    if allowed_roles:
+        statements.append(
+            {
+                "Sid": "Use",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(allowed_roles)},
+                "Action": ["kms:Decrypt", "kms:Generate*", "kms:Encrypt"],
+                "Resource": "*",
+            }
+        )
+    if deny:
+        statements.append(deny)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def code(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(error.value.response["Error"]["Code"])
+
+
+@pytest.fixture(scope="module")
+def roles(sandbox_server: SandboxServer) -> dict[str, str]:
+    return {
+        name: sandbox_server.create_role(f"kms-{name}") for name in ("ml", "analyst", "auditor", "denied")
+    }
+
+
+def test_only_roles_the_key_policy_allows_can_decrypt(
+    sandbox_server: SandboxServer, roles: dict[str, str]
+) -> None:
+    sb = sandbox_server
+    kms = sb.client("kms")
+    key_id = kms.create_key(Policy=key_policy(roles["ml"]))["KeyMetadata"]["KeyId"]
+    context = {"table": "card", "column": "card_number"}
+    data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)
+
+    ml = sb.client("kms", sb.assume(roles["ml"]))
+    assert (
+        ml.decrypt(CiphertextBlob=data_key["CiphertextBlob"], EncryptionContext=context)["Plaintext"]
+        == data_key["Plaintext"]
+    )
+    assert ml.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)["KeyId"].endswith(
+        key_id
+    )
+
+    analyst = sb.client("kms", sb.assume(roles["analyst"]))
+    with pytest.raises(ClientError) as denied:
+        analyst.decrypt(CiphertextBlob=data_key["CiphertextBlob"], EncryptionContext=context)
+    assert code(denied) == "AccessDeniedException"
+    assert "assumed-role/kms-analyst/" in denied.value.response["Error"]["Message"]
+    assert "Plaintext" not in denied.value.response
+    with pytest.raises(ClientError) as denied_generate:
+        analyst.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+    assert code(denied_generate) == "AccessDeniedException"
+    with pytest.raises(ClientError) as denied_reencrypt:
+        analyst.re_encrypt(
+            CiphertextBlob=data_key["CiphertextBlob"],
+            SourceEncryptionContext=context,
+            DestinationKeyId=key_id,
+        )
+    assert code(denied_reencrypt) == "AccessDeniedException"
+
+
+def test_iam_policy_counts_when_the_key_policy_delegates_to_the_account(
+    sandbox_server: SandboxServer, roles: dict[str, str]
+) -> None:
+    sb = sandbox_server
+    kms, iam = sb.client("kms"), sb.client("iam")
+    key = kms.create_key(Policy=key_policy())["KeyMetadata"]
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"secret")["CiphertextBlob"]
+    auditor = sb.client("kms", sb.assume(roles["auditor"]))
+    with pytest.raises(ClientError):
+        auditor.decrypt(CiphertextBlob=blob)
+    iam.put_role_policy(
+        RoleName="kms-auditor",
+        PolicyName="decrypt",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"]}],
+            }
+        ),
+    )
+    auditor = sb.client("kms", sb.assume(roles["auditor"]))
+    assert auditor.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+
+
+def test_explicit_deny_wins_and_grants_add_access(
+    sandbox_server: SandboxServer, roles: dict[str, str]
+) -> None:
+    sb = sandbox_server
+    kms = sb.client("kms")
+    deny = {"Effect": "Deny", "Principal": {"AWS": roles["denied"]}, "Action": "kms:Decrypt", "Resource": "*"}
+    key_id = kms.create_key(Policy=key_policy(roles["denied"], deny=deny))["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    denied = sb.client("kms", sb.assume(roles["denied"]))
+    with pytest.raises(ClientError) as error:
+        denied.decrypt(CiphertextBlob=blob)
+    assert code(error) == "AccessDeniedException"
+    assert denied.encrypt(KeyId=key_id, Plaintext=b"y")["KeyId"].endswith(key_id)  # only Decrypt is denied
+
+    analyst = sb.client("kms", sb.assume(roles["analyst"]))
+    with pytest.raises(ClientError):
+        analyst.decrypt(CiphertextBlob=blob)
+    kms.create_grant(KeyId=key_id, GranteePrincipal=roles["analyst"], Operations=["Decrypt"])
+    assert analyst.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
+
+
+def test_the_admin_and_unknown_keys_behave_like_aws(sandbox_server: SandboxServer) -> None:
+    kms = sandbox_server.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]  # default policy: the account root
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"z")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"z"
+    with pytest.raises(ClientError) as missing:
+        kms.encrypt(KeyId="alias/does-not-exist", Plaintext=b"z")
+    assert code(missing) == "NotFoundException"

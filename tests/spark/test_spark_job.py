@@ -1,0 +1,176 @@
+"""The mask-PII job on Spark (local mode) writes what the Arrow engine writes, and no plaintext."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from gluejob_lake import (
+    SAMPLE_COLUMNS,
+    SAMPLE_POLICY,
+    TOKEN_KEY,
+    Lake,
+    as_read_by_the_job,
+    assert_no_plaintext,
+    decrypt_columns,
+    finding_for,
+    put_sample_tables,
+)
+
+from dcp.gluejob.arrow_engine import run_table_arrow
+from dcp.gluejob.job import run_job
+from dcp.gluejob.keys import create_table_key
+from dcp.gluejob.output import OutputTarget
+from dcp.gluejob.rawdata import discover_tables, sample_schema
+from dcp.gluejob.spark_engine import run_table_spark
+from dcp.gluejob.tablejob import JobSecrets, TableJob
+from dcp.masking.plan import MaskingPlan
+from dcp.masking.policy import Action
+from dcp.masking.sample_data import generate_table
+
+pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark")]
+
+SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "mask_pii.py"
+
+KEY_COLUMN = {"customer": "id", "bank": "id", "card": "id", "orders": "order_id"}
+
+
+def encrypt_action_columns(table: str) -> list[str]:
+    return [c for c, t in SAMPLE_COLUMNS.get(table, {}).items() if SAMPLE_POLICY.action_for(t) is Action.ENCRYPT]
+
+
+def snapshot(lake: Lake, run_id: str) -> dict[tuple[str, str], pa.Table]:
+    """Every output table of one run, sorted by key, with its encrypted columns decrypted."""
+    out = {}
+    for table, key in KEY_COLUMN.items():
+        masked = lake.read("masked", table, run_id)
+        if encrypt_action_columns(table):
+            masked = decrypt_columns(masked, lake.crypto("masked", table, run_id), encrypt_action_columns(table))
+        out["masked", table] = masked.sort_by(key).replace_schema_metadata(None)
+        if table in SAMPLE_COLUMNS:
+            encrypted = lake.read("encrypted", table, run_id)
+            plain = decrypt_columns(encrypted, lake.crypto("encrypted", table, run_id), list(SAMPLE_COLUMNS[table]))
+            out["encrypted", table] = plain.sort_by(key).replace_schema_metadata(None)
+    return out
+
+
+def test_spark_output_equals_the_arrow_engine_on_the_sample_tables(lake: Lake, spark: Any) -> None:
+    raw = put_sample_tables(lake, 3000, files=2)
+    args = lake.args(policy=SAMPLE_POLICY)
+
+    arrow_run = run_job(args, clients=lake.clients())
+    expected = snapshot(lake, arrow_run.run_id)
+    spark_run = run_job(args, clients=lake.clients(), spark=spark)
+    actual = snapshot(lake, spark_run.run_id)
+
+    assert actual.keys() == expected.keys()
+    for name, table in expected.items():
+        assert actual[name].equals(table), f"{name} differs between the engines"
+    for table in SAMPLE_COLUMNS:
+        assert actual["encrypted", table].equals(raw[table].sort_by("id"))
+    assert [t.rows for t in spark_run.tables] == [3000] * 4
+    assert max(t.masked_parts for t in spark_run.tables) >= 2  # the rows were spread over the workers
+    assert all(spark_run.run_id in key for key in lake.object_keys())  # the Arrow run's output was replaced
+    assert assert_no_plaintext(lake, raw) > 5000
+
+
+def test_with_one_data_key_both_engines_write_identical_cells(lake: Lake, spark: Any, tmp_path: Path) -> None:
+    raw = put_sample_tables(lake, 2000, decoys=())
+    s3 = lake.s3
+    bank = discover_tables(s3, lake.raw_bucket, lake.raw_prefix, ["bank"])[0]
+    schema = sample_schema(s3, bank, tmp_path)
+    finding = finding_for(lake.raw_bucket, lake.raw_key("bank", "LOAD00000001.csv"), SAMPLE_COLUMNS["bank"])
+    plan = MaskingPlan.from_findings([finding], SAMPLE_POLICY, {"bank": schema}).tables["bank"]
+    secrets = JobSecrets(TOKEN_KEY, create_table_key(lake.client("kms"), lake.key_id, "bank")[1])
+
+    def job(run_id: str) -> TableJob:
+        return TableJob(bank, schema, plan, OutputTarget(lake.curated_bucket, "bank", run_id), batch_size=700)
+
+    run_table_arrow(s3, job("arrow"), secrets)
+    parts = run_table_spark(spark, job("spark"), secrets)
+
+    assert len([p for p in parts if p.kind == "masked"]) == 2
+    for kind in ("masked", "encrypted"):
+        arrow_out = lake.read(kind, "bank", "arrow").sort_by("id")
+        spark_out = lake.read(kind, "bank", "spark").sort_by("id")
+        assert arrow_out.schema.metadata == spark_out.schema.metadata  # wrapped key, algorithm, columns
+        siv = ["account_number"]  # joinable: deterministic AES-SIV, equal ciphertexts
+        assert arrow_out.select(siv).equals(spark_out.select(siv))
+        gcm = [
+            c for c in SAMPLE_COLUMNS["bank"] if c not in siv and c in arrow_out.column_names and kind == "encrypted"
+        ]
+        crypto = secrets.table_key.crypto() if secrets.table_key else None
+        assert crypto is not None
+        rest = [c for c in arrow_out.column_names if c not in gcm]
+        assert arrow_out.select(rest).equals(spark_out.select(rest))
+        assert decrypt_columns(arrow_out, crypto, gcm).equals(decrypt_columns(spark_out, crypto, gcm))
+    revealed = decrypt_columns(lake.read("encrypted", "bank", "spark"), crypto, list(SAMPLE_COLUMNS["bank"]))
+    assert revealed.sort_by("id").replace_schema_metadata(None).equals(raw["bank"].sort_by("id"))
+
+
+def test_spark_applies_inserts_updates_and_deletes_like_the_arrow_engine(lake: Lake, spark: Any) -> None:
+    rows = 1500
+    customer = as_read_by_the_job(generate_table("customer", rows, seed=7))
+    first_key = lake.put_raw("customer", "LOAD00000001.csv", customer)
+    replacements = as_read_by_the_job(generate_table("customer", 400, seed=8)).drop_columns(["id"])
+    rng = random.Random(3)
+    expected = {row["id"]: row for row in customer.to_pylist()}
+    fresh = iter(replacements.to_pylist())
+    for name in ("20240101-101500123.csv", "20240101-120000000.csv", "20240102-000000001.csv"):
+        changes = []
+        for _ in range(120):
+            op = rng.choice("IUD")
+            key = str(rng.randint(1, rows + 60))  # beyond the full load: inserts of new keys
+            row = {"Op": op, "id": key, **next(fresh)} if op != "D" else {"Op": "D", **expected.get(key, {"id": key})}
+            changes.append(row)
+            if op == "D":
+                expected.pop(key, None)
+            else:
+                expected[key] = {k: v for k, v in row.items() if k != "Op"}
+        frame = pa.Table.from_pylist(changes, schema=pa.schema([("Op", pa.string()), *customer.schema]))
+        lake.put_raw("customer", name, frame)
+    lake.put_findings([finding_for(lake.raw_bucket, first_key, SAMPLE_COLUMNS["customer"])])
+    args = lake.args(policy=SAMPLE_POLICY)
+
+    arrow_run = run_job(args, clients=lake.clients())
+    arrow_masked = lake.read("masked", "customer", arrow_run.run_id).sort_by("id")
+    spark_run = run_job(args, clients=lake.clients(), spark=spark)
+    spark_masked = lake.read("masked", "customer", spark_run.run_id).sort_by("id")
+
+    assert spark_masked.equals(arrow_masked)
+    assert spark_masked.column("id").to_pylist() == sorted(expected)
+    revealed = decrypt_columns(
+        lake.read("encrypted", "customer"),
+        lake.crypto("encrypted", "customer"),
+        list(SAMPLE_COLUMNS["customer"]),
+    )
+    assert revealed.sort_by("id").to_pylist() == [expected[k] for k in sorted(expected)]
+    assert spark_run.tables[0].rows == len(expected)
+
+
+def test_the_script_runs_the_spark_engine_under_plain_python(lake: Lake) -> None:
+    """``python glue_jobs/mask_pii.py --engine spark`` off Glue: its own local session and workers."""
+    key = lake.put_raw("people", "LOAD00000001.csv", pa.table({"id": ["1", "2"], "name": ["Ann Lee", "Bo Ek"]}))
+    lake.put_findings([finding_for(lake.raw_bucket, key, {"name": "NAME"})])
+    env = {**os.environ, "AWS_ENDPOINT_URL": lake.endpoint}
+    env.pop("PYSPARK_PYTHON", None)  # the job must find its own interpreter for the workers
+
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), *lake.cli_args(engine="spark")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["engine"] == "spark"
+    assert lake.read("masked", "people").sort_by("id").column("name").to_pylist() == ["****", "****"]
