@@ -4,7 +4,8 @@
 
 moto answers in microseconds, so an artificial per-call latency (a botocore `before-call` hook
 that sleeps, default 20 ms) models network round-trips; the figures say which latency they used.
-Macie custom data identifiers are left out of the config (moto does not implement them).
+Macie custom data identifiers are served by the sandbox's Macie emulator (moto lacks them), as in
+the tests (tests/aws/aws_account.py).
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "aws"))  # moto_fixes: moto corrections shared with the tests
+sys.path.insert(0, str(ROOT / "tests" / "aws"))  # aws_account: the moto account the tests use
 
 os.environ.update(
     {
@@ -34,15 +34,14 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
-from moto import mock_aws  # noqa: E402
-from moto_fixes import conditional_bucket_policies, few_managed_policies  # noqa: E402
+from aws_account import moto_account  # noqa: E402
 
 from dcp.aws.session import AwsContext  # noqa: E402
 from dcp.config import parse_settings  # noqa: E402
 from dcp.stack import deploy  # noqa: E402
 
 READS = ("Describe", "Get", "List", "Head", "BatchGet")
-SETTINGS = parse_settings("endpoint: aws\nproject: {prefix: bench}\nmacie: {custom_identifiers: []}\n")
+SETTINGS = parse_settings("endpoint: aws\nproject: {prefix: bench}\n")
 
 
 class Meter:
@@ -64,12 +63,6 @@ class Meter:
         self.calls = self.mutating = 0
 
 
-@contextmanager
-def account() -> Iterator[None]:
-    with mock_aws(), conditional_bucket_policies(), few_managed_policies():
-        yield
-
-
 def context(meter: Meter) -> AwsContext:
     ctx = AwsContext.create(region="us-east-1")
     ctx.session.events.register("before-call", meter.before_call)
@@ -85,13 +78,13 @@ def timed(meter: Meter, fn: Callable[[], Any]) -> tuple[float, int, int, Any]:
 
 def warm_up() -> None:
     """Import and initialise moto's backends once, so the first timed run is not charged for it."""
-    with account():
+    with moto_account():
         deploy.plan(SETTINGS, context(Meter(0.0)))
 
 
 def lifecycle(latency: float, workers: int) -> list[tuple[str, float, int, int]]:
     rows = []
-    with account():
+    with moto_account():
         meter = Meter(latency)
         deploy.plan(SETTINGS, context(Meter(0.0)))  # backends of this account initialised, untimed
         for label, fn in (

@@ -48,7 +48,7 @@ class ProjectSettings:
 @dataclass(frozen=True)
 class SourceSettings:
     engine: str = "mysql"
-    version: str = "8.0"
+    version: str = ""
     instance_class: str = "db.t3.micro"
     allocated_storage_gb: int = 20
     db_name: str = "dataset"
@@ -369,7 +369,7 @@ def _source(root: dict[str, _Node], top: _Node) -> SourceSettings:
         )
     return SourceSettings(
         engine=_get(s, "engine", lambda n: n.string(choices=ENGINES), d.engine),
-        version=_get(s, "version", lambda n: n.string(), d.version),
+        version=_get(s, "version", _engine_version, d.version),
         instance_class=_get(s, "instance_class", _instance_class("db."), d.instance_class),
         allocated_storage_gb=_get(s, "allocated_storage_gb", lambda n: n.integer(20, 65536), 20),
         db_name=db_name,
@@ -377,6 +377,13 @@ def _source(root: dict[str, _Node], top: _Node) -> SourceSettings:
         tables=tables,
         sandbox_url=url,
     )
+
+
+def _engine_version(node: _Node) -> str:
+    text = node.string()
+    if text and not re.match(r"^\d+(\.\d+){0,2}$", text):
+        raise node.fail(f"{text!r} is not an engine version like 8.0 or 16.4 (empty: the engine's default)")
+    return text
 
 
 def _redact_url(url: str) -> str:

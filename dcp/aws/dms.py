@@ -7,7 +7,7 @@ ModifyReplicationTask; those update paths follow the botocore model.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dcp.aws.refs import PENDING
@@ -59,6 +59,41 @@ def _iam_not_ready(exc: Exception) -> bool:
     )
 
 
+def _create_when_roles_ready(create: Callable[[], Any]) -> None:
+    """Create, retrying while DMS cannot assume its fresh roles yet; one that exists already is fine."""
+    ignore_codes(lambda: retry_while(create, _iam_not_ready), "ResourceAlreadyExistsFault")
+
+
+class _Described(Resource):
+    """A DMS resource found by `describe`; deleting it waits until `describe` no longer finds it."""
+
+    noun = ""  # how messages name it: "DMS task"
+    delete_delay = 5.0  # seconds between checks while it is deleted
+    delete_tolerates: tuple[str, ...] = ()  # errors of the delete call meaning "already going"
+
+    def describe(self, ctx: AwsContext) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def delete_found(self, ctx: AwsContext, found: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def before_delete(self, ctx: AwsContext, found: Mapping[str, Any]) -> None:
+        """What must happen before the delete call (nothing by default)."""
+
+    def delete(self, ctx: AwsContext) -> None:
+        found = self.describe(ctx)
+        if found is None:
+            return
+        self.before_delete(ctx, found)
+        ignore_codes(lambda: self.delete_found(ctx, found), *GONE, *self.delete_tolerates)
+        wait_until(
+            lambda: self.describe(ctx) is None,
+            what=f"{self.noun} {self.physical} to be deleted",
+            deadline_seconds=DELETE_SECONDS,
+            delay=self.delete_delay,
+        )
+
+
 class SubnetGroup(Resource):
     kind = "dms.subnet-group"
 
@@ -67,7 +102,7 @@ class SubnetGroup(Resource):
         self.subnets = tuple(subnets)
 
     def subnet_ids(self) -> list[str]:
-        return sorted(self.refs.subnet_id(s) or PENDING for s in self.subnets)
+        return self.refs.subnet_ids(self.subnets)
 
     def desired(self) -> dict[str, Any]:
         return {"exists": True}
@@ -85,19 +120,14 @@ class SubnetGroup(Resource):
         return {"exists": True, "_state": g.get("SubnetGroupStatus", "")}
 
     def create(self, ctx: AwsContext) -> None:
-        try:
-            retry_while(
-                lambda: ctx.client("dms").create_replication_subnet_group(
-                    ReplicationSubnetGroupIdentifier=self.physical,
-                    ReplicationSubnetGroupDescription=f"dcp stack {self.names.prefix}",
-                    SubnetIds=self.subnet_ids(),
-                    Tags=tag_list(self.tags),
-                ),
-                _iam_not_ready,
+        _create_when_roles_ready(
+            lambda: ctx.client("dms").create_replication_subnet_group(
+                ReplicationSubnetGroupIdentifier=self.physical,
+                ReplicationSubnetGroupDescription=f"dcp stack {self.names.prefix}",
+                SubnetIds=self.subnet_ids(),
+                Tags=tag_list(self.tags),
             )
-        except Exception as exc:
-            if not is_code(exc, "ResourceAlreadyExistsFault"):
-                raise
+        )
 
     def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
         ctx.client("dms").modify_replication_subnet_group(
@@ -111,8 +141,11 @@ class SubnetGroup(Resource):
         )
 
 
-class ReplicationInstance(Resource):
+class ReplicationInstance(_Described):
     kind = "dms.replication-instance"
+    noun = "DMS instance"
+    delete_delay = 15.0
+    delete_tolerates = ("InvalidResourceStateFault",)
 
     def __init__(self, refs: Any, *, security_group: str, depends_on: Sequence[str]) -> None:
         super().__init__("dms-instance", refs.names.replication_instance, refs, depends_on)
@@ -150,23 +183,18 @@ class ReplicationInstance(Resource):
         )
 
     def create(self, ctx: AwsContext) -> None:
-        try:
-            retry_while(
-                lambda: ctx.client("dms").create_replication_instance(
-                    ReplicationInstanceIdentifier=self.physical,
-                    ReplicationInstanceClass=self.names.settings.dms.instance_class,
-                    AllocatedStorage=20,
-                    VpcSecurityGroupIds=[self.refs.security_group_id(self.security_group)],
-                    ReplicationSubnetGroupIdentifier=self.names.replication_subnet_group,
-                    MultiAZ=False,
-                    PubliclyAccessible=False,
-                    Tags=tag_list(self.tags),
-                ),
-                _iam_not_ready,
+        _create_when_roles_ready(
+            lambda: ctx.client("dms").create_replication_instance(
+                ReplicationInstanceIdentifier=self.physical,
+                ReplicationInstanceClass=self.names.settings.dms.instance_class,
+                AllocatedStorage=20,
+                VpcSecurityGroupIds=[self.refs.security_group_id(self.security_group)],
+                ReplicationSubnetGroupIdentifier=self.names.replication_subnet_group,
+                MultiAZ=False,
+                PubliclyAccessible=False,
+                Tags=tag_list(self.tags),
             )
-        except Exception as exc:
-            if not is_code(exc, "ResourceAlreadyExistsFault"):
-                raise
+        )
         self.wait(ctx)
 
     def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
@@ -183,27 +211,15 @@ class ReplicationInstance(Resource):
         if "tags" in changed:
             dms.add_tags_to_resource(ResourceArn=current["_arn"], Tags=tag_list(self.tags))
 
-    def delete(self, ctx: AwsContext) -> None:
-        d = self.describe(ctx)
-        if d is None:
-            return
-        ignore_codes(
-            lambda: ctx.client("dms").delete_replication_instance(ReplicationInstanceArn=d["ReplicationInstanceArn"]),
-            *GONE,
-            "InvalidResourceStateFault",
-        )
-        wait_until(
-            lambda: self.describe(ctx) is None,
-            what=f"DMS instance {self.physical} to be deleted",
-            deadline_seconds=DELETE_SECONDS,
-            delay=15,
-        )
+    def delete_found(self, ctx: AwsContext, found: Mapping[str, Any]) -> None:
+        ctx.client("dms").delete_replication_instance(ReplicationInstanceArn=found["ReplicationInstanceArn"])
 
 
-class Endpoint(Resource):
+class Endpoint(_Described):
     """The source (the RDS database, credentials from the secret) or the S3 target (the raw bucket)."""
 
     kind = "dms.endpoint"
+    noun = "DMS endpoint"
 
     def __init__(self, role: str, refs: Any, depends_on: Sequence[str]) -> None:
         name = refs.names.source_endpoint if role == "source" else refs.names.target_endpoint
@@ -273,16 +289,11 @@ class Endpoint(Resource):
         }
 
     def create(self, ctx: AwsContext) -> None:
-        try:
-            retry_while(
-                lambda: ctx.client("dms").create_endpoint(
-                    EndpointIdentifier=self.physical, Tags=tag_list(self.tags), **self.spec(ctx)
-                ),
-                _iam_not_ready,
+        _create_when_roles_ready(
+            lambda: ctx.client("dms").create_endpoint(
+                EndpointIdentifier=self.physical, Tags=tag_list(self.tags), **self.spec(ctx)
             )
-        except Exception as exc:
-            if not is_code(exc, "ResourceAlreadyExistsFault"):
-                raise
+        )
 
     def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
         dms = ctx.client("dms")
@@ -291,21 +302,14 @@ class Endpoint(Resource):
         if "tags" in changed:
             dms.add_tags_to_resource(ResourceArn=current["_arn"], Tags=tag_list(self.tags))
 
-    def delete(self, ctx: AwsContext) -> None:
-        d = self.describe(ctx)
-        if d is None:
-            return
-        ignore_codes(lambda: ctx.client("dms").delete_endpoint(EndpointArn=d["EndpointArn"]), *GONE)
-        wait_until(
-            lambda: self.describe(ctx) is None,
-            what=f"DMS endpoint {self.physical} to be deleted",
-            deadline_seconds=DELETE_SECONDS,
-            delay=5,
-        )
+    def delete_found(self, ctx: AwsContext, found: Mapping[str, Any]) -> None:
+        ctx.client("dms").delete_endpoint(EndpointArn=found["EndpointArn"])
 
 
-class ReplicationTask(Resource):
+class ReplicationTask(_Described):
     kind = "dms.replication-task"
+    noun = "DMS task"
+    delete_delay = 10.0
 
     def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
         super().__init__("dms-task", refs.names.replication_task, refs, depends_on)
@@ -390,17 +394,8 @@ class ReplicationTask(Resource):
                 delay=10,
             )
 
-    def delete(self, ctx: AwsContext) -> None:
-        d = self.describe(ctx)
-        if d is None:
-            return
-        self._stop(ctx, {"_arn": d["ReplicationTaskArn"], "_state": d.get("Status")})
-        ignore_codes(
-            lambda: ctx.client("dms").delete_replication_task(ReplicationTaskArn=d["ReplicationTaskArn"]), *GONE
-        )
-        wait_until(
-            lambda: self.describe(ctx) is None,
-            what=f"DMS task {self.physical} to be deleted",
-            deadline_seconds=DELETE_SECONDS,
-            delay=10,
-        )
+    def before_delete(self, ctx: AwsContext, found: Mapping[str, Any]) -> None:
+        self._stop(ctx, {"_arn": found["ReplicationTaskArn"], "_state": found.get("Status")})
+
+    def delete_found(self, ctx: AwsContext, found: Mapping[str, Any]) -> None:
+        ctx.client("dms").delete_replication_task(ReplicationTaskArn=found["ReplicationTaskArn"])

@@ -6,18 +6,26 @@ UpdateTrigger; the update paths follow the botocore model and are exercised on A
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
 from dcp.aws.session import AwsContext
 
 GONE = ("EntityNotFoundException",)
+#: What the job imports beyond the modules Glue provides: Glue 5.0's provided modules include
+#: pyarrow and boto3 but not `cryptography` (dcp.masking.crypto), which pip installs at job start.
+ADDITIONAL_PYTHON_MODULES = "cryptography"
 
 
 def _iam_retry(exc: Exception) -> bool:
     # A role created moments ago may not be assumable by Glue yet.
     return is_code(exc, "InvalidInputException") and "role" in str(exc).lower()
+
+
+def _create_when_role_ready(create: Callable[[], Any], *exists: str) -> None:
+    """Create, retrying while Glue cannot assume its fresh role yet; `exists` errors mean it is there."""
+    ignore_codes(lambda: retry_while(create, _iam_retry), *exists)
 
 
 class _Tagged(Resource):
@@ -113,11 +121,9 @@ class Crawler(_Tagged):
 
     def create(self, ctx: AwsContext) -> None:
         glue = ctx.client("glue")
-        try:
-            retry_while(lambda: glue.create_crawler(Name=self.physical, Tags=self.tags, **self.spec()), _iam_retry)
-        except Exception as exc:
-            if not is_code(exc, "AlreadyExistsException"):
-                raise
+        _create_when_role_ready(
+            lambda: glue.create_crawler(Name=self.physical, Tags=self.tags, **self.spec()), "AlreadyExistsException"
+        )
 
     def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
         if set(changed) - {"tags"}:
@@ -167,6 +173,7 @@ class Job(_Tagged):
             "--job-bookmark-option": "job-bookmark-enable",
             "--extra-py-files": self.extra_py_files,
             "--enable-metrics": "true",
+            "--additional-python-modules": ADDITIONAL_PYTHON_MODULES,
             **self.arguments,
         }
 
@@ -199,11 +206,11 @@ class Job(_Tagged):
 
     def create(self, ctx: AwsContext) -> None:
         glue = ctx.client("glue")
-        try:
-            retry_while(lambda: glue.create_job(Name=self.physical, Tags=self.tags, **self.spec()), _iam_retry)
-        except Exception as exc:
-            if not is_code(exc, "AlreadyExistsException", "IdempotentParameterMismatchException"):
-                raise
+        _create_when_role_ready(
+            lambda: glue.create_job(Name=self.physical, Tags=self.tags, **self.spec()),
+            "AlreadyExistsException",
+            "IdempotentParameterMismatchException",
+        )
 
     def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
         if set(changed) - {"tags"}:

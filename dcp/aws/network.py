@@ -45,6 +45,23 @@ class _Ec2(Resource):
     def tag_state(self, tags: Any) -> dict[str, str]:
         return tags_match(self.ec2_tags(), tag_dict(tags))
 
+    def delete_known(self, resource_id: str | None, ref: str, delete: Callable[[str], Any], gone: str) -> None:
+        """Delete the resource refs found (waiting out ENIs still using it), then forget its ID."""
+        if resource_id:
+            _delete_in_use(lambda: delete(resource_id), gone)
+        self.refs.forget(ref)
+
+
+class _ReplacedEc2(_Ec2):
+    """An EC2 resource AWS cannot modify in place: any change but its tags recreates it."""
+
+    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
+        if set(changed) - {"tags"}:
+            self.delete(ctx)
+            self.create(ctx)
+        elif "tags" in changed:
+            ctx.client("ec2").create_tags(Resources=[current["_id"]], Tags=tag_list(self.ec2_tags()))
+
 
 class Vpc(_Ec2):
     kind = "ec2.vpc"
@@ -97,13 +114,11 @@ class Vpc(_Ec2):
             )
 
     def delete(self, ctx: AwsContext) -> None:
-        vpc_id = self.refs.vpc_id()
-        if vpc_id:
-            _delete_in_use(lambda: ctx.client("ec2").delete_vpc(VpcId=vpc_id), "InvalidVpcID.NotFound")
-        self.refs.forget("vpc")
+        ec2 = ctx.client("ec2")
+        self.delete_known(self.refs.vpc_id(), "vpc", lambda i: ec2.delete_vpc(VpcId=i), "InvalidVpcID.NotFound")
 
 
-class Subnet(_Ec2):
+class Subnet(_ReplacedEc2):
     kind = "ec2.subnet"
 
     def __init__(self, index: int, refs: Any) -> None:
@@ -145,18 +160,14 @@ class Subnet(_Ec2):
             TagSpecifications=_spec("subnet", self.ec2_tags()),
         )
 
-    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
-        if set(changed) - {"tags"}:
-            self.delete(ctx)
-            self.create(ctx)
-        elif "tags" in changed:
-            ctx.client("ec2").create_tags(Resources=[current["_id"]], Tags=tag_list(self.ec2_tags()))
-
     def delete(self, ctx: AwsContext) -> None:
-        sid = self.refs.subnet_id(self.physical)
-        if sid:
-            _delete_in_use(lambda: ctx.client("ec2").delete_subnet(SubnetId=sid), "InvalidSubnetID.NotFound")
-        self.refs.forget(f"subnet:{self.physical}")
+        ec2 = ctx.client("ec2")
+        self.delete_known(
+            self.refs.subnet_id(self.physical),
+            f"subnet:{self.physical}",
+            lambda i: ec2.delete_subnet(SubnetId=i),
+            "InvalidSubnetID.NotFound",
+        )
 
 
 class SecurityGroup(_Ec2):
@@ -242,13 +253,16 @@ class SecurityGroup(_Ec2):
             ec2.create_tags(Resources=[gid], Tags=tag_list(self.ec2_tags()))
 
     def delete(self, ctx: AwsContext) -> None:
-        gid = self.refs.security_group_id(self.physical)
-        if gid:
-            _delete_in_use(lambda: ctx.client("ec2").delete_security_group(GroupId=gid), "InvalidGroup.NotFound")
-        self.refs.forget(f"sg:{self.physical}")
+        ec2 = ctx.client("ec2")
+        self.delete_known(
+            self.refs.security_group_id(self.physical),
+            f"sg:{self.physical}",
+            lambda i: ec2.delete_security_group(GroupId=i),
+            "InvalidGroup.NotFound",
+        )
 
 
-class Endpoint(_Ec2):
+class Endpoint(_ReplacedEc2):
     """A VPC endpoint: the S3 gateway (on the main route table) or an interface endpoint."""
 
     kind = "ec2.vpc-endpoint"
@@ -312,13 +326,6 @@ class Endpoint(_Ec2):
         else:
             kwargs.update(VpcEndpointType="Gateway", RouteTableIds=[self.refs.main_route_table_id()])
         ctx.client("ec2").create_vpc_endpoint(**kwargs)
-
-    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
-        if set(changed) - {"tags"}:
-            self.delete(ctx)
-            self.create(ctx)
-        elif "tags" in changed:
-            ctx.client("ec2").create_tags(Resources=[current["_id"]], Tags=tag_list(self.ec2_tags()))
 
     def delete(self, ctx: AwsContext) -> None:
         current = self.read(ctx)

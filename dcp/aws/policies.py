@@ -74,6 +74,16 @@ def secret_arn_pattern(names: StackNames, secret: str) -> str:
     return _arn(names, "secretsmanager", f"secret:{secret}-??????")
 
 
+#: Reading the Data Catalog's databases and tables, and their partitions.
+CATALOG_READ = ["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables"]
+PARTITION_READ = ["glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"]
+
+
+def _stack_databases(names: StackNames) -> list[str]:
+    """The stack's Glue databases: raw, findings, masked, encrypted."""
+    return [names.raw_database, names.findings_database, names.masked_database, names.encrypted_database]
+
+
 def glue_catalog(names: StackNames, databases: list[str]) -> list[str]:
     out = [_arn(names, "glue", "catalog")]
     for db in databases:
@@ -105,7 +115,7 @@ def glue_policy(names: StackNames, bucket_key: str) -> Doc:
     The data key is granted separately (data_key_grant), once the key exists.
     """
     raw, findings, curated, assets = (bucket_arn(names, k) for k in ("raw", "findings", "curated", "assets"))
-    dbs = [names.raw_database, names.findings_database, names.masked_database, names.encrypted_database]
+    dbs = _stack_databases(names)
     return _doc(
         _allow("ListBuckets", ["s3:ListBucket", "s3:GetBucketLocation"], [raw, findings, curated, assets]),
         _allow("ReadInputs", ["s3:GetObject"], [f"{raw}/*", f"{findings}/*", f"{assets}/glue/*"]),
@@ -113,16 +123,11 @@ def glue_policy(names: StackNames, bucket_key: str) -> Doc:
         _allow(
             "Catalog",
             [
-                "glue:GetDatabase",
-                "glue:GetDatabases",
-                "glue:GetTable",
-                "glue:GetTables",
+                *CATALOG_READ,
                 "glue:CreateTable",
                 "glue:UpdateTable",
                 "glue:DeleteTable",
-                "glue:GetPartition",
-                "glue:GetPartitions",
-                "glue:BatchGetPartition",
+                *PARTITION_READ,
                 "glue:CreatePartition",
                 "glue:BatchCreatePartition",
                 "glue:UpdatePartition",
@@ -191,7 +196,7 @@ def dms_s3_policy(names: StackNames, bucket_key: str) -> Doc:
 def persona_policy(names: StackNames, bucket_key: str) -> Doc:
     """Query through Athena in the stack's workgroup; data access is then Lake Formation's call."""
     results = bucket_arn(names, "athena-results")
-    dbs = [names.raw_database, names.findings_database, names.masked_database, names.encrypted_database]
+    dbs = _stack_databases(names)
     statements = [
         _allow(
             "Athena",
@@ -208,15 +213,7 @@ def persona_policy(names: StackNames, bucket_key: str) -> Doc:
         _allow("Results", ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [f"{results}/*"]),
         _allow(
             "Catalog",
-            [
-                "glue:GetDatabase",
-                "glue:GetDatabases",
-                "glue:GetTable",
-                "glue:GetTables",
-                "glue:GetPartition",
-                "glue:GetPartitions",
-                "glue:BatchGetPartition",
-            ],
+            [*CATALOG_READ, *PARTITION_READ],
             glue_catalog(names, dbs),
         ),
         _allow("LakeFormation", ["lakeformation:GetDataAccess"], "*"),

@@ -43,7 +43,7 @@ class SubnetGroup(Resource):
         self.subnets = tuple(subnets)
 
     def subnet_ids(self) -> list[str]:
-        return sorted(self.refs.subnet_id(s) or PENDING for s in self.subnets)
+        return self.refs.subnet_ids(self.subnets)
 
     def desired(self) -> dict[str, Any]:
         return {"subnets": self.subnet_ids()}

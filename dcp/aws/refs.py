@@ -8,7 +8,7 @@ Refs serves the planner (before `up`) and the executor (after the dependency was
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dcp.aws.resource import absent_on
@@ -107,6 +107,10 @@ class Refs:
             return str(subnets[0]["SubnetId"]) if subnets else None
 
         return self._cached(f"subnet:{name}", lookup)
+
+    def subnet_ids(self, names: Iterable[str]) -> list[str]:
+        """A subnet group's members: the subnets' IDs, sorted (PENDING for one not created yet)."""
+        return sorted(self.subnet_id(name) or PENDING for name in names)
 
     def security_group_id(self, name: str) -> str | None:
         def lookup() -> str | None:

@@ -208,20 +208,23 @@ def _reveal(app: App, rows: int, seed_value: int) -> None:
 
 def _cdc_round(ctx: click.Context, app: App, fraction: float, seed_value: int) -> None:
     from dcp.pipeline.demo import cdc_change, masked_rows
+    from dcp.pipeline.grant import load_findings, pii_columns
 
     names = stack_names(app)
     before = masked_rows(app.aws, names, "customer")
     ctx.invoke(_command(ctx, "seed"), update_fraction=fraction, seed_value=seed_value)
     ctx.invoke(_command(ctx, "scan"), wait=True)
     after = masked_rows(app.aws, names, "customer")
-    change = cdc_change(before, after, "mail")
+    flagged = pii_columns(load_findings(app.aws, names)).get("customer", set())
+    change = cdc_change(before, after, sorted(flagged))
     app.console.text(
         f"masked customer: {change.rows_before} rows before, {change.rows_after} after "
         f"({change.inserted} inserted, {change.deleted} deleted, {change.changed} changed)"
     )
     if change.example is not None:
         key, column, old, new = change.example
-        app.console.text(f"id {key}: masked {column} {old} → {new}")
+        kind = "masked" if column in flagged else "not flagged, kept"
+        app.console.text(f"id {key}: {column} ({kind}) {old} → {new}")
 
 
 def _matrix(app: App) -> list[dict[str, Any]]:

@@ -135,19 +135,23 @@ class CdcChange:
 
 
 def cdc_change(
-    before: Mapping[int, Mapping[str, Any]], after: Mapping[int, Mapping[str, Any]], column: str
+    before: Mapping[int, Mapping[str, Any]], after: Mapping[int, Mapping[str, Any]], prefer: Sequence[str] = ()
 ) -> CdcChange:
-    """How the masked table moved between two snapshots; an example of a changed masked value
-    (in `column` when that changed, else in the first column that did)."""
+    """How the masked table moved between two snapshots, with an example of a changed value: in
+    one of the `prefer` columns (the flagged ones) when one changed, else the first that did."""
     common = set(before) & set(after)
     changed = [i for i in sorted(common) if before[i] != after[i]]
-    example = None
+    example: tuple[int, str, Any, Any] | None = None
+    fallback: tuple[int, str, Any, Any] | None = None
     for i in changed:
         differing = [c for c in after[i] if c != PRIMARY_KEY and before[i].get(c) != after[i].get(c)]
-        if differing:
-            name = column if column in differing else differing[0]
-            example = (i, name, before[i].get(name), after[i].get(name))
+        preferred = [c for c in prefer if c in differing]
+        if preferred:
+            example = (i, preferred[0], before[i].get(preferred[0]), after[i].get(preferred[0]))
             break
+        if differing and fallback is None:
+            fallback = (i, differing[0], before[i].get(differing[0]), after[i].get(differing[0]))
+    example = example or fallback
     return CdcChange(
         len(before),
         len(after),

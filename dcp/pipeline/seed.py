@@ -83,16 +83,21 @@ def to_table_rows(name: str, data: Any) -> TableRows:
     return TableRows(name, columns, rows)
 
 
+def generate_arrow(table: str, rows: int, seed: int) -> pa.Table:
+    """Faker rows for `table` (customer, bank, card) as Arrow, identical for identical (rows, seed)."""
+    from dcp.masking.sample_data import generate_table
+
+    return generate_table(table, rows, seed)
+
+
 @lru_cache(maxsize=8)
 def generate(table: str, rows: int, seed: int) -> TableRows:
-    """Faker rows for `table` (customer, bank, card), identical for identical (rows, seed).
+    """The rows `dcp seed` writes for (table, rows, seed), as Python values.
 
     Cached: the demo and the tests compare against the rows they seeded in the same process.
     Callers must not modify the result.
     """
-    from dcp.masking.sample_data import generate_table
-
-    return to_table_rows(table, generate_table(table, rows, seed))
+    return to_table_rows(table, generate_arrow(table, rows, seed))
 
 
 def batches(rows: Sequence[list[Any]], *, max_rows: int = MAX_BATCH_ROWS) -> Iterator[Sequence[list[Any]]]:
@@ -178,9 +183,9 @@ class SeedClient:
             )
         return body if isinstance(body, dict) else {"result": body}
 
-    def create(self, data: TableRows) -> int:
+    def create(self, table: str, columns: Sequence[str]) -> int:
         """Create the table (an `id` primary key, text columns) if missing; its current row count."""
-        body = self.call({"table": data.name, "columns": list(data.columns), "rows": [], "mode": "create"})
+        body = self.call({"table": table, "columns": list(columns), "rows": [], "mode": "create"})
         return int(body.get("count", 0))
 
     def write(
@@ -217,16 +222,23 @@ class SeedCounts:
     total: int = 0
 
 
+CONVERT_ROWS = 50_000  # Arrow rows turned into Python values at a time: memory stays flat
+
+
 def seed_table(
     client: SeedClient, table: str, rows: int, seed: int, advance: Callable[[int], None] | None = None
 ) -> SeedCounts:
     """Make `table` hold exactly the `rows` Faker rows of `seed` (earlier rows are deleted first)."""
-    data = generate(table, rows, seed)
+    data = generate_arrow(table, rows, seed)
+    columns = tuple(data.column_names)
     deleted = 0
-    if client.create(data):
+    if client.create(table, columns):
         old = client.ids(table)
         deleted = client.write(table, [PRIMARY_KEY], [[i] for i in old], "delete")
-    inserted = client.write(table, data.columns, data.rows, "insert", advance)
+    inserted = 0
+    for start in range(0, data.num_rows, CONVERT_ROWS):
+        chunk = to_table_rows(table, data.slice(start, CONVERT_ROWS))
+        inserted += client.write(table, columns, chunk.rows, "insert", advance)
     return SeedCounts(table, inserted=inserted, deleted=deleted, total=client.count(table))
 
 

@@ -1,5 +1,10 @@
 """Corrections to moto 5.2.5 behaviour the stack depends on (AWS semantics, not our code).
 
+moto's in-process backends are not thread-safe: `up` and `down` run steps on several threads,
+and moto iterating its IAM roles while another thread creates one raises "dictionary changed
+size during iteration" (AWS serves concurrent calls). `one_request_at_a_time` serialises moto's
+handling of each request; the calls themselves, and the engine's threads, stay concurrent.
+
 moto evaluates bucket policies without request context: a statement's condition on a key the
 request does not provide counts as matched, so the stack's TLS-only statement
 (Deny s3:* when aws:SecureTransport is false) denies every object call. AWS treats a missing
@@ -9,11 +14,32 @@ makes a conditional statement inapplicable when moto has no context values to ev
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+#: Held while moto (or the Macie emulator, see aws_account) serves one request; reentrant, as a
+#: backend may call another through botocore on the same thread.
+BACKENDS_LOCK = threading.RLock()
+
+
+@contextmanager
+def one_request_at_a_time() -> Iterator[None]:
+    original = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with BACKENDS_LOCK:
+            return original(self, request)
+
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]
 
 
 @contextmanager

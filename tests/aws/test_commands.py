@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from aws_account import Env
 
 from dcp.cli import main
 

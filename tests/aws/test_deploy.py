@@ -7,10 +7,10 @@ import json
 import zipfile
 
 import pytest
-from conftest import Env, settings_with
+from aws_account import CallLog, Env, make_context, moto_account, settings_with
 from stack_checks import custom_identifiers, remaining, snapshot
 
-from dcp.config import Settings
+from dcp.config import Settings, default_settings
 from dcp.gluejob.args import job_args_from_mapping
 from dcp.stack import deploy
 from dcp.stack.build import build_stack
@@ -59,6 +59,7 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
     job = c("glue").get_job(JobName=names.glue_job)["Job"]
     assert job["DefaultArguments"]["--extra-py-files"].endswith("glue/dcp_masking.zip")
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
+    assert job["DefaultArguments"]["--additional-python-modules"] == "cryptography"  # not in Glue 5.0
     assert job["GlueVersion"] == "5.0"
     # the job's arguments are what glue_jobs/mask_pii.py accepts
     job_args = job_args_from_mapping(
@@ -157,11 +158,6 @@ def _expected_inventory() -> None:
     """The reference inventory, from one uninterrupted `up` in its own moto account."""
     if EXPECTED_INVENTORY:
         return
-    from conftest import CallLog, make_context, moto_account
-    from macie_fake import FakeCustomIdentifiers
-
-    from dcp.config import default_settings
-
     mp = pytest.MonkeyPatch()
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -171,7 +167,7 @@ def _expected_inventory() -> None:
         mp.setenv(key, value)
     try:
         with moto_account():
-            ctx = make_context(CallLog(), FakeCustomIdentifiers())
+            ctx = make_context(CallLog())
             settings = default_settings()
             assert deploy.up(settings, ctx).result.ok
             EXPECTED_INVENTORY.update(snapshot(build_stack(settings, ctx), ctx)["inventory"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import Env
+from aws_account import Env
 from sqlalchemy import create_engine
 
 from dcp.lambdas import package, seed, start_workflow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import Env
+from aws_account import Env
 from parliament import analyze_policy_string
 
 from dcp.aws.resource import policy_doc

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REGION, CallLog
+from aws_account import REGION, CallLog
 from moto_fixes import few_managed_policies
 from stack_checks import custom_identifiers, remaining
 

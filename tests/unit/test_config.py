@@ -27,6 +27,7 @@ MALFORMED: list[tuple[str, str, str, int | None]] = [
     ("reserved tag key", "project:\n  tags:\n    aws:owner: me\n", "project.tags.aws:owner", 3),
     ("bad endpoint", "endpoint: ftp://example\n", "endpoint", 1),
     ("unknown engine", "source:\n  engine: oracle\n", "source.engine", 2),
+    ("bad engine version", "source:\n  version: latest\n", "source.version", 2),
     ("tables not a list", "source:\n  tables: customer\n", "source.tables", 2),
     ("bad table name", "source:\n  tables: [customer, Bank!]\n", "source.tables[1]", 2),
     ("storage not an int", "source:\n  allocated_storage_gb: twenty\n", "source.allocated_storage_gb", 2),

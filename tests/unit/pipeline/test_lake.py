@@ -75,7 +75,7 @@ def test_revealed_columns_are_compared_with_the_source_by_key() -> None:
 def test_cdc_change_counts_and_shows_a_changed_masked_value() -> None:
     before = {1: {"id": 1, "mail": "tok_a"}, 2: {"id": 2, "mail": "tok_b"}, 3: {"id": 3, "mail": "tok_c"}}
     after = {1: {"id": 1, "mail": "tok_a"}, 2: {"id": 2, "mail": "tok_x"}, 4: {"id": 4, "mail": "tok_d"}}
-    change = cdc_change(before, after, "mail")
+    change = cdc_change(before, after, ["mail"])
     assert (change.rows_before, change.rows_after, change.inserted, change.deleted, change.changed) == (
         3,
         3,
@@ -99,4 +99,6 @@ def test_latest_job_is_the_newest_of_this_stack() -> None:
 def test_cdc_example_falls_back_to_any_column_that_changed() -> None:
     before = {1: {"id": 1, "mail": "****", "username": "u1"}}
     after = {1: {"id": 1, "mail": "****", "username": "u2"}}
-    assert cdc_change(before, after, "mail").example == (1, "username", "u1", "u2")
+    assert cdc_change(before, after, ["mail"]).example == (1, "username", "u1", "u2")
+    both = {1: {"id": 1, "mail": "t2", "username": "u2"}}
+    assert cdc_change(before, both, ["mail"]).example == (1, "mail", "****", "t2")
