@@ -64,17 +64,20 @@ class Database(_Tagged):
     def create(self, ctx: AwsContext) -> None:
         glue = ctx.client("glue")
         try:
-            glue.create_database(DatabaseInput={"Name": self.physical, "Description": self.description}, Tags=self.tags)
+            glue.create_database(DatabaseInput=self._input(), Tags=self.tags)
         except Exception as exc:
             if not is_code(exc, "AlreadyExistsException"):
                 raise
             self.update(ctx, {}, ["description", "tags"])
 
+    def _input(self) -> dict[str, Any]:
+        # No default grant to IAM_ALLOWED_PRINCIPALS on new tables: Lake Formation alone decides
+        # who reads them (the account-wide default would let any IAM principal with glue/s3 rights in).
+        return {"Name": self.physical, "Description": self.description, "CreateTableDefaultPermissions": []}
+
     def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
         if "description" in changed:
-            ctx.client("glue").update_database(
-                Name=self.physical, DatabaseInput={"Name": self.physical, "Description": self.description}
-            )
+            ctx.client("glue").update_database(Name=self.physical, DatabaseInput=self._input())
         if "tags" in changed:
             self.put_tags(ctx)
 

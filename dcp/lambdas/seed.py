@@ -3,6 +3,7 @@
 Event: {"table": str, "columns": [str], "rows": [[...]], "mode": "insert" | "upsert" | "delete" |
 "create" | "count" | "select_ids"}. `create` makes the table (an `id` BIGINT primary key and the
 columns as text) if it does not exist; rows carry `id` as their first column wherever ids matter.
+On PostgreSQL every mode works on `<dbname>.<table>` (see `source_schema`).
 Returns counts, never row values.
 """
 
@@ -34,12 +35,32 @@ def _engine(secret: dict[str, Any]) -> Any:
     return create_engine(sqlalchemy_url(secret), pool_pre_ping=True)
 
 
+def source_schema(engine: Any) -> str | None:
+    """The schema the source tables live in: on PostgreSQL one named like the database.
+
+    DMS's table mappings and the raw bucket's `<schema>/<table>/` layout name the schema after
+    the database (`source.db_name`); MySQL's schema is the database and SQLite has none (None:
+    the connection's default).
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    name = str(engine.url.database or "")
+    if not NAME.match(name):
+        raise ValueError(f"invalid database name {name!r} for the source schema")
+    return name
+
+
 def _table(engine: Any, name: str, columns: list[str], *, create: bool) -> Any:
     from sqlalchemy import BigInteger, Column, MetaData, Table, Text
+    from sqlalchemy.schema import CreateSchema
 
-    metadata = MetaData()
+    schema = source_schema(engine)
+    metadata = MetaData(schema=schema)
     if not create:
         return Table(name, metadata, autoload_with=engine)
+    if schema is not None:
+        with engine.begin() as conn:
+            conn.execute(CreateSchema(schema, if_not_exists=True))
     cols: list[Column[Any]] = [Column("id", BigInteger, primary_key=True, autoincrement=False)]
     cols += [Column(c, Text) for c in columns if c != "id"]
     table = Table(name, metadata, *cols)

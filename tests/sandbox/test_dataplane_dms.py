@@ -13,18 +13,26 @@ import io
 import json
 import os
 import secrets
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sandbox_fixture import SandboxServer
+from sandbox_fixture import SandboxServer, wait_for
 
 from dcp.lambdas.dburl import sqlalchemy_url
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"
+PG_SOURCE = {  # a DMS source endpoint on the PostgreSQL test server (trust auth: any password)
+    "EngineName": "postgres",
+    "ServerName": "127.0.0.1",
+    "Port": 5432,
+    "Username": "postgres",
+    "Password": "unused",
+    "DatabaseName": "test",
+}
 ROWS = [
     (1, "Ann Lee", "a@example.com", 10.5),
     (2, 'Bob "the" Builder', None, 0.0),
@@ -50,16 +58,6 @@ def server_engine(url: str) -> sa.Engine:
             pytest.fail(message)
         pytest.skip(message)
     return engine
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def create_customer(conn: sa.Connection, schema: str | None, table: str) -> sa.Table:
@@ -97,9 +95,10 @@ class Replication:
         mappings: dict[str, Any],
         migration_type: str = "full-load-and-cdc",
         s3_extra: dict[str, Any] | None = None,
+        name: str | None = None,
     ) -> None:
         self.sb, self.dms, self.bucket = sb, sb.client("dms"), bucket
-        name = unique("t")
+        name = name or unique("t")
         sb.client("s3").create_bucket(Bucket=bucket)
         src = self.dms.create_endpoint(EndpointIdentifier=f"{name}-src", EndpointType="source", **source)[
             "Endpoint"
@@ -127,6 +126,15 @@ class Replication:
             MigrationType=migration_type,
             TableMappings=json.dumps(mappings),
         )["ReplicationTask"]["ReplicationTaskArn"]
+        self.endpoint_arns = (src["EndpointArn"], tgt["EndpointArn"])
+        self.instance_arn = ri["ReplicationInstanceArn"]
+
+    def delete(self) -> None:
+        """What `dcp down` does: the task, its endpoints and its replication instance go."""
+        self.dms.delete_replication_task(ReplicationTaskArn=self.arn)
+        for arn in self.endpoint_arns:
+            self.dms.delete_endpoint(EndpointArn=arn)
+        self.dms.delete_replication_instance(ReplicationInstanceArn=self.instance_arn)
 
     def describe(self) -> dict[str, Any]:
         tasks = self.dms.describe_replication_tasks(
@@ -291,14 +299,7 @@ def test_postgres_full_load_and_cdc_splits_files_and_filters_tables(sandbox_serv
             other.create(conn)
         rep = Replication(
             sandbox_server,
-            {
-                "EngineName": "postgres",
-                "ServerName": "127.0.0.1",
-                "Port": 5432,
-                "Username": "postgres",
-                "Password": "unused",
-                "DatabaseName": "test",
-            },
+            PG_SOURCE,
             unique("raw").replace("_", "-"),
             mapping(schema, "cust%"),
         )
@@ -313,14 +314,7 @@ def test_postgres_full_load_and_cdc_splits_files_and_filters_tables(sandbox_serv
             )
         split = Replication(
             sandbox_server,
-            {
-                "EngineName": "postgres",
-                "ServerName": "127.0.0.1",
-                "Port": 5432,
-                "Username": "postgres",
-                "Password": "unused",
-                "DatabaseName": "test",
-            },
+            PG_SOURCE,
             unique("raw").replace("_", "-"),
             mapping(schema, "customer"),
             migration_type="full-load",
@@ -340,11 +334,62 @@ def test_postgres_full_load_and_cdc_splits_files_and_filters_tables(sandbox_serv
         engine.dispose()
 
 
-@pytest.fixture(params=["postgres", "mariadb"])
-def server_sandbox(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str, SandboxServer]]:
+@dataclass(frozen=True)
+class ServerSandbox:
     """A second sandbox whose RDS instances live on a real PostgreSQL or MariaDB server."""
+
+    engine: str  # postgres | mariadb
+    admin_url: str
+    sb: SandboxServer
+
+    def create_instance(self, user: str, db_name: str, password: str) -> tuple[str, dict[str, Any]]:
+        """A sandbox RDS instance (DBName, MasterUsername/Password); its id and RDS-style secret."""
+        rds = self.sb.client("rds")
+        instance = unique("src").replace("_", "-")
+        rds.create_db_instance(
+            DBInstanceIdentifier=instance,
+            DBInstanceClass="db.t3.micro",
+            Engine=self.engine.replace("mariadb", "mysql"),
+            AllocatedStorage=20,
+            MasterUsername=user,
+            MasterUserPassword=password,
+            DBName=db_name,
+        )
+        endpoint = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]["Endpoint"]
+        secret = {
+            "engine": self.engine,
+            "host": endpoint["Address"],
+            "port": endpoint["Port"],
+            "username": user,
+            "password": password,
+            "dbname": db_name,
+        }
+        return instance, secret
+
+    def delete_instance(self, instance: str) -> None:
+        self.sb.client("rds").delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+
+    def drop(self, user: str, *databases: str) -> None:
+        """Remove what a test left on the server: its databases and the login."""
+        admin = server_engine(self.admin_url)
+        try:
+            with admin.connect() as conn:
+                for db in databases:
+                    if self.engine == "postgres":
+                        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+                    else:
+                        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{db}`"))
+                if self.engine == "postgres":
+                    conn.execute(sa.text(f'DROP ROLE IF EXISTS "{user}"'))
+                else:
+                    for host in ("%", "localhost"):
+                        conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+        finally:
+            admin.dispose()
+
+
+@pytest.fixture(params=["postgres", "mariadb"])
+def server_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerSandbox]:
     from dcp.sandbox import control
 
     admin_url = PG_ADMIN if request.param == "postgres" else MARIADB_ADMIN
@@ -353,60 +398,129 @@ def server_sandbox(
     started = control.start(state_dir, source_url=admin_url)
     assert started.url and started.pid
     try:
-        yield request.param, admin_url, SandboxServer(url=started.url, pid=started.pid, state_dir=state_dir)
+        yield ServerSandbox(request.param, admin_url, SandboxServer(started.url, started.pid, state_dir))
     finally:
         control.stop(state_dir)
 
 
-def test_rds_instance_on_a_server_creates_database_and_login(
-    server_sandbox: tuple[str, str, SandboxServer],
-) -> None:
-    engine_name, admin_url, sb = server_sandbox
-    rds = sb.client("rds")
-    instance, db_name, user = unique("src").replace("_", "-"), unique("dcp_rds"), unique("dcp_user")
-    rds.create_db_instance(
-        DBInstanceIdentifier=instance,
-        DBInstanceClass="db.t3.micro",
-        Engine=engine_name.replace("mariadb", "mysql"),
-        AllocatedStorage=20,
-        MasterUsername=user,
-        MasterUserPassword="Sandbox-pass-123",
-        DBName=db_name,
-    )
-    endpoint = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]["Endpoint"]
-    port = 5432 if engine_name == "postgres" else 3306
-    assert (endpoint["Address"], endpoint["Port"]) == ("127.0.0.1", port)
-    secret = {
-        "engine": engine_name,
-        "host": endpoint["Address"],
-        "port": endpoint["Port"],
-        "username": user,
-        "password": "Sandbox-pass-123",
-        "dbname": db_name,
-    }
+def test_rds_instance_on_a_server_creates_database_and_login(server_sandbox: ServerSandbox) -> None:
+    server = server_sandbox
+    db_name, user = unique("dcp_rds"), unique("dcp_user")
+    instance, secret = server.create_instance(user, db_name, "Sandbox-pass-123")
+    port = 5432 if server.engine == "postgres" else 3306
+    assert (secret["host"], secret["port"]) == ("127.0.0.1", port)
     engine = sa.create_engine(sqlalchemy_url(secret))
-    admin = server_engine(admin_url)
+    admin = server_engine(server.admin_url)
     try:
         with engine.begin() as conn:  # the new login may create and fill tables in the new database
             conn.execute(sa.text("CREATE TABLE t (id int primary key)"))
             conn.execute(sa.text("INSERT INTO t VALUES (1)"))
         engine.dispose()
-        rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+        server.delete_instance(instance)
         query = (
             "SELECT count(*) FROM pg_database WHERE datname = :d"
-            if engine_name == "postgres"
+            if server.engine == "postgres"
             else "SELECT count(*) FROM information_schema.schemata WHERE schema_name = :d"
         )
         with admin.connect() as conn:
             assert conn.execute(sa.text(query), {"d": db_name}).scalar_one() == 0
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            if engine_name == "postgres":
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-                conn.execute(sa.text(f'DROP ROLE IF EXISTS "{user}"'))
-            else:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{db_name}`"))
-                for host in ("%", "localhost"):
-                    conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
         admin.dispose()
+        server.drop(user, db_name)
+
+
+def test_second_rds_instance_with_the_same_login_gets_its_own_password(server_sandbox: ServerSandbox) -> None:
+    """A second stack on the same server reuses the master username with a new password."""
+    server = server_sandbox
+    user, db_names = unique("dcp_user"), [unique("dcp_rds"), unique("dcp_rds")]
+    instances: list[str] = []
+    try:
+        for n, db_name in enumerate(db_names):
+            instance, secret = server.create_instance(user, db_name, f"Sandbox-pass-{n}")
+            instances.append(instance)
+        engine = sa.create_engine(sqlalchemy_url(secret))  # the second instance's password
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+        finally:
+            engine.dispose()
+    finally:
+        for instance in instances:
+            server.delete_instance(instance)
+        server.drop(user, *db_names)
+
+
+def test_recreated_task_with_the_same_name_starts_afresh(sandbox_server: SandboxServer, tmp_path: Any) -> None:
+    """`dcp down` then `dcp up` in one sandbox: the new task is ready and fully loads the new bucket."""
+    path = tmp_path / "source.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        create_customer(conn, None, "customer")
+    engine.dispose()
+    source = {"EngineName": "mysql", "ServerName": str(path), "Port": 0, "DatabaseName": "dataset"}
+    name, bucket = unique("t").replace("_", "-"), unique("raw").replace("_", "-")
+    first = Replication(sandbox_server, source, bucket, mapping("dataset"), name=name)
+    first.run("start-replication")
+    first.stop()
+    first.delete()
+    s3 = sandbox_server.client("s3")
+    s3.delete_object(Bucket=bucket, Key="dms/dataset/customer/LOAD00000001.csv")
+    s3.delete_bucket(Bucket=bucket)
+
+    second = Replication(sandbox_server, source, bucket, mapping("dataset"), name=name)
+    assert second.arn == first.arn
+    described = second.describe()
+    assert described["Status"] == "ready" and "ReplicationTaskStats" not in described
+    assert second.stats() == {}
+    second.run("start-replication")
+    assert second.keys("dms/dataset/customer/") == ["dms/dataset/customer/LOAD00000001.csv"]
+    assert second.stats()["customer"]["FullLoadRows"] == len(ROWS)
+
+
+def test_seed_lambda_tables_are_where_dms_reads_them(server_sandbox: ServerSandbox) -> None:
+    """The seed Lambda writes `<db_name>.<table>` (PostgreSQL: a schema named like the database);
+    DMS, mapping schema = db_name, full-loads it into `<db_name>/<table>/` as `dcp scan` expects."""
+    from dcp.lambdas.seed import handle
+
+    server = server_sandbox
+    db_name, user = unique("dataset"), unique("dcp_user")
+    instance, secret = server.create_instance(user, db_name, "Sandbox-pass-123")
+    engine = sa.create_engine(sqlalchemy_url(secret))
+    columns = ["id", "name"]
+    try:
+        assert handle({"mode": "create", "table": "customer", "columns": columns}, engine)["count"] == 0
+        rows = [[1, "Ann"], [2, "Bob"], [3, "Cy"]]
+        inserted = handle({"mode": "insert", "table": "customer", "columns": columns, "rows": rows}, engine)
+        assert inserted["inserted"] == 3
+        handle({"mode": "upsert", "table": "customer", "columns": columns, "rows": [[2, "Bea"]]}, engine)
+        deleted = handle({"mode": "delete", "table": "customer", "columns": ["id"], "rows": [[3]]}, engine)
+        assert deleted["deleted"] == 1
+        assert handle({"mode": "select_ids", "table": "customer"}, engine)["ids"] == [1, 2]
+        assert handle({"mode": "count", "table": "customer"}, engine)["count"] == 2
+        if server.engine == "postgres":
+            with engine.connect() as conn:
+                assert sa.inspect(conn).get_table_names(schema=db_name) == ["customer"]
+                assert "customer" not in sa.inspect(conn).get_table_names(schema="public")
+        rep = Replication(
+            server.sb,
+            {
+                "EngineName": server.engine,
+                "ServerName": secret["host"],
+                "Port": secret["port"],
+                "Username": user,
+                "Password": secret["password"],
+                "DatabaseName": db_name,
+            },
+            unique("raw").replace("_", "-"),
+            mapping(db_name),
+            migration_type="full-load",
+        )
+        rep.run("start-replication")
+        key = f"dms/{db_name}/customer/LOAD00000001.csv"
+        assert rep.keys("dms/") == [key]
+        assert read_csv(server.sb, rep.bucket, key) == [["id", "name"], ["1", "Ann"], ["2", "Bea"]]
+    finally:
+        engine.dispose()
+        server.delete_instance(instance)
+        server.drop(user, db_name)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 import secrets
-import time
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sandbox_fixture import SandboxServer
+from sandbox_fixture import SandboxServer, wait_for
 
 JOB_SCRIPT = """
 import sys
@@ -39,16 +37,6 @@ s3.put_object(Bucket=bucket, Key="marker/identity", Body=who.encode())
 HELPER = (
     "def transform(table):\n    return table.drop_columns([c for c in table.column_names if c == 'email'])\n"
 )
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Lake:

@@ -11,12 +11,11 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow.csv as pacsv
 import pytest
-from sandbox_fixture import SandboxServer
+from sandbox_fixture import SandboxServer, wait_for
 
 from dcp.masking.findings import Finding
 from dcp.masking.sample_data import generate_table
@@ -38,16 +37,6 @@ def handler(event, context):
                                        "bucket": record["s3"]["bucket"]["name"]}))
     return {"handled": len(event["Records"])}
 """
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def csv_bytes(table: str) -> bytes:

@@ -6,6 +6,7 @@ from typing import Any
 
 from dcp.sandbox.dispatch import AccountRegionStore, AwsError, Call, emulates
 from dcp.sandbox.emulators.athena.models import AthenaQueries, Caller, QueryExecution
+from dcp.sandbox.emulators.athena.workgroups import updated_configuration
 
 queries: AccountRegionStore[AthenaQueries] = AccountRegionStore(AthenaQueries)
 MAX_RESULTS = 1000
@@ -22,6 +23,19 @@ def _workgroup(call: Call, name: str) -> Any:
     if wg is None:
         raise AwsError("InvalidRequestException", f"WorkGroup {name} is not found.")
     return wg
+
+
+@emulates("athena", "UpdateWorkGroup")
+def update_work_group(call: Call) -> dict[str, Any]:
+    p = call.params
+    wg = _workgroup(call, p["WorkGroup"])
+    if "ConfigurationUpdates" in p:
+        wg.configuration = updated_configuration(wg.configuration or {}, p["ConfigurationUpdates"])
+    if "Description" in p:
+        wg.description = p["Description"]
+    if "State" in p:
+        wg.state = p["State"]
+    return {}
 
 
 @emulates("athena", "StartQueryExecution")

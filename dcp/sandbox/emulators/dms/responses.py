@@ -1,10 +1,12 @@
-"""DMS operations the sandbox runs (moto only stores tasks): start, stop, describe, statistics."""
+"""DMS operations the sandbox runs (moto only stores tasks): start, stop, describe, statistics;
+and the Modify*/AddTagsToResource operations moto lacks."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dcp.sandbox.dispatch import AccountRegionStore, AwsError, Call, after, emulates
+from dcp.sandbox.emulators.dms import definitions
 from dcp.sandbox.emulators.dms.service import DmsTasks, TaskStateError, _dms_backend
 
 tasks: AccountRegionStore[DmsTasks] = AccountRegionStore(DmsTasks)
@@ -52,6 +54,13 @@ def task_ready(call: Call, status: int) -> None:
     for task in _dms_backend(call.account_id, call.region).replication_tasks.values():
         if task.id == call.params.get("ReplicationTaskIdentifier") and task.status == "creating":
             task.status = "ready"
+
+
+@after("dms", "DeleteReplicationTask")
+def forget_task(call: Call, status: int) -> None:
+    """A task's run state and snapshots go with it, so a re-created task is not a resume."""
+    if status < 300:
+        _tasks(call).forget(call.params.get("ReplicationTaskArn", ""), call.sandbox.state_dir)
 
 
 @emulates("dms", "StartReplicationTask")
@@ -112,3 +121,43 @@ def describe_table_statistics(call: Call) -> dict[str, Any]:
     if marker + limit < len(stats):
         out["Marker"] = str(marker + limit)
     return out
+
+
+@emulates("dms", "ModifyReplicationTask")
+def modify_replication_task(call: Call) -> dict[str, Any]:
+    t = _tasks(call)
+    task = _task(call, t)
+    run = t.runs.get(task.arn)
+    if run is not None and run.status in ("starting", "running", "stopping"):
+        raise AwsError("InvalidResourceStateFault", f"Replication task is {run.status}; stop it first")
+    definitions.modify_task(task, call.params)
+    return {"ReplicationTask": describe(t, task)}
+
+
+@emulates("dms", "ModifyEndpoint")
+def modify_endpoint(call: Call) -> dict[str, Any]:
+    arn = call.params["EndpointArn"]
+    backend = _dms_backend(call.account_id, call.region)
+    endpoint = next((e for e in backend.endpoints.values() if e.endpoint_arn == arn), None)
+    if endpoint is None:
+        raise AwsError("ResourceNotFoundFault", "Endpoint not found")
+    definitions.modify_endpoint(endpoint, call.params)
+    return {"Endpoint": {k: v for k, v in endpoint.to_dict().items() if v is not None}}
+
+
+@emulates("dms", "ModifyReplicationSubnetGroup")
+def modify_replication_subnet_group(call: Call) -> dict[str, Any]:
+    name = call.params["ReplicationSubnetGroupIdentifier"]
+    group = _dms_backend(call.account_id, call.region).replication_subnet_groups.get(name)
+    if group is None:
+        raise AwsError("ResourceNotFoundFault", f"Replication subnet group {name} not found")
+    definitions.modify_subnet_group(group, call.params)
+    return {"ReplicationSubnetGroup": group.to_dict()}
+
+
+@emulates("dms", "AddTagsToResource")
+def add_tags_to_resource(call: Call) -> dict[str, Any]:
+    _dms_backend(call.account_id, call.region).tagger.tag_resource(
+        call.params["ResourceArn"], list(call.params["Tags"])
+    )
+    return {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -33,6 +34,14 @@ _ENGINES = {
     "postgres": "postgres",
     "aurora-postgresql": "postgres",
 }
+
+
+STOP_WAIT_SECONDS = 10.0  # how long deleting a task waits for its replication thread to stop
+
+
+def task_workdir(state_dir: Path, task_id: str) -> Path:
+    """Where a task keeps its change-capture snapshots and files being written."""
+    return state_dir / "dms" / task_id
 
 
 class TaskStateError(Exception):
@@ -138,7 +147,7 @@ class DmsTasks:
             run.fresh_start = run.fresh_start or run.start
             run.started_monotonic = time.monotonic()
         task.status, task.start_date = "starting", run.start
-        workdir = state_dir / "dms" / task.id
+        workdir = task_workdir(state_dir, task.id)
         thread = threading.Thread(
             target=self._execute, args=(task, run, start_type, workdir), name=f"dms-{task.id}", daemon=True
         )
@@ -197,6 +206,16 @@ class DmsTasks:
         else:
             self._finish(task, run, "stopped", "Stop Reason NORMAL")
         return run
+
+    def forget(self, arn: str, state_dir: Path) -> None:
+        """Drop a deleted task's run and snapshots: a new task of the same name starts afresh."""
+        with self.lock:
+            run = self.runs.pop(arn, None)
+        if run is not None:
+            run.stop_requested.set()
+            if run.thread is not None:
+                run.thread.join(timeout=STOP_WAIT_SECONDS)
+        shutil.rmtree(task_workdir(state_dir, arn.rsplit(":", 1)[-1]), ignore_errors=True)
 
     def _upload(self, bucket: str, key: str, path: Path) -> None:
         s3io.upload(self.account_id, bucket, key, path, content_type="text/csv")

@@ -1,11 +1,14 @@
-"""Glue operations the sandbox runs: crawls, job runs and workflow runs (moto keeps definitions)."""
+"""Glue operations the sandbox runs: crawls, job runs and workflow runs (moto keeps definitions),
+and the Update* operations on those definitions that moto lacks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from dcp.sandbox.dispatch import AccountRegionStore, AwsError, Call, emulates
+from dcp.sandbox.emulators.glue import definitions
 from dcp.sandbox.emulators.glue.models import (
     ConcurrentRunsExceeded,
     CrawlerNotRunningError,
@@ -31,6 +34,7 @@ class GlueRuntime:
         return cls(crawlers, jobs, Workflows(account_id, region, crawlers, jobs))
 
 
+T = TypeVar("T")
 runtimes: AccountRegionStore[GlueRuntime] = AccountRegionStore(GlueRuntime.create)
 
 
@@ -44,6 +48,16 @@ def _env(call: Call) -> JobEnvironment:
 
 def _not_found(what: str) -> AwsError:
     return AwsError("EntityNotFoundException", f"{what} not found")
+
+
+def _paged(call: Call, key: str, items: Sequence[T], render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """One page of `items` per the call's NextToken (an offset) and MaxResults, rendered, under `key`."""
+    start = int(call.params.get("NextToken") or 0)
+    size = int(call.params.get("MaxResults") or 100)
+    out: dict[str, Any] = {key: [render(i) for i in items[start : start + size]]}
+    if start + size < len(items):
+        out["NextToken"] = str(start + size)
+    return out
 
 
 def _crawler(call: Call, name: str) -> Any:
@@ -100,12 +114,7 @@ def get_crawler(call: Call) -> dict[str, Any]:
 def get_crawlers(call: Call) -> dict[str, Any]:
     rt = _rt(call)
     crawlers = glue_backend(call.account_id, call.region).get_crawlers()
-    start = int(call.params.get("NextToken") or 0)
-    size = int(call.params.get("MaxResults") or 100)
-    out: dict[str, Any] = {"Crawlers": [crawler_dict(rt, c) for c in crawlers[start : start + size]]}
-    if start + size < len(crawlers):
-        out["NextToken"] = str(start + size)
-    return out
+    return _paged(call, "Crawlers", crawlers, lambda c: crawler_dict(rt, c))
 
 
 @emulates("glue", "GetCrawlerMetrics")
@@ -115,6 +124,16 @@ def get_crawler_metrics(call: Call) -> dict[str, Any]:
         c.name for c in glue_backend(call.account_id, call.region).get_crawlers()
     ]
     return {"CrawlerMetricsList": [rt.crawlers.metrics(n) for n in names]}
+
+
+@emulates("glue", "UpdateCrawler")
+def update_crawler(call: Call) -> dict[str, Any]:
+    name = call.params["Name"]
+    crawler = _crawler(call, name)
+    if _rt(call).crawlers.runs_of(name).state != "READY":
+        raise AwsError("CrawlerRunningException", f"Crawler with name {name} is running")
+    definitions.update_crawler(crawler, call.params)
+    return {}
 
 
 # --------------------------------------------------------------------------- jobs
@@ -150,13 +169,7 @@ def get_job_run(call: Call) -> dict[str, Any]:
 @emulates("glue", "GetJobRuns")
 def get_job_runs(call: Call) -> dict[str, Any]:
     _job(call, call.params["JobName"])
-    runs = _rt(call).jobs.history(call.params["JobName"])
-    start = int(call.params.get("NextToken") or 0)
-    size = int(call.params.get("MaxResults") or 100)
-    out: dict[str, Any] = {"JobRuns": [r.to_dict() for r in runs[start : start + size]]}
-    if start + size < len(runs):
-        out["NextToken"] = str(start + size)
-    return out
+    return _paged(call, "JobRuns", _rt(call).jobs.history(call.params["JobName"]), lambda r: r.to_dict())
 
 
 @emulates("glue", "BatchStopJobRun")
@@ -178,6 +191,26 @@ def batch_stop_job_run(call: Call) -> dict[str, Any]:
                 }
             )
     return {"SuccessfulSubmissions": ok, "Errors": errors}
+
+
+@emulates("glue", "UpdateJob")
+def update_job(call: Call) -> dict[str, Any]:
+    name = call.params["JobName"]
+    definitions.update_job(_job(call, name), call.params["JobUpdate"])
+    return {"JobName": name}
+
+
+@emulates("glue", "UpdateTrigger")
+def update_trigger(call: Call) -> dict[str, Any]:
+    name = call.params["Name"]
+    trigger = glue_backend(call.account_id, call.region).triggers.get(name)
+    if trigger is None:
+        raise _not_found(f"Trigger {name}")
+    try:
+        definitions.update_trigger(trigger, call.params["TriggerUpdate"])
+    except definitions.DefinitionError as exc:
+        raise AwsError("InvalidInputException", str(exc)) from None
+    return {"Trigger": trigger.as_dict()}
 
 
 # --------------------------------------------------------------------------- workflows
@@ -218,14 +251,8 @@ def get_workflow_runs(call: Call) -> dict[str, Any]:
     name = call.params["Name"]
     _workflow(call, name)
     wfs = _rt(call).workflows
-    runs = wfs.history(name)
-    start = int(call.params.get("NextToken") or 0)
-    size = int(call.params.get("MaxResults") or 100)
     graph = bool(call.params.get("IncludeGraph"))
-    out: dict[str, Any] = {"Runs": [wfs.run_dict(r, graph) for r in runs[start : start + size]]}
-    if start + size < len(runs):
-        out["NextToken"] = str(start + size)
-    return out
+    return _paged(call, "Runs", wfs.history(name), lambda r: wfs.run_dict(r, graph))
 
 
 @emulates("glue", "GetWorkflow")

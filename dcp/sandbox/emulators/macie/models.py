@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dcp.masking.identifiers import MANAGED_SELECTORS, managed_ids_for_selector
 from dcp.sandbox.dispatch import AccountRegionStore, AwsError
 
 log = logging.getLogger("dcp.sandbox")
@@ -248,6 +249,17 @@ class MacieModel:
         self.jobs: dict[str, ClassificationJob] = {}
         self.findings: dict[str, dict[str, Any]] = {}
 
+    def tags_of(self, arn: str) -> dict[str, str]:
+        """The (mutable) tags of the custom data identifier or classification job `arn`."""
+        with self.lock:
+            for identifier in self.custom_identifiers.values():
+                if identifier.arn == arn and not identifier.deleted:
+                    return identifier.tags
+            for job in self.jobs.values():
+                if job.arn == arn:
+                    return job.tags
+        raise AwsError("ResourceNotFoundException", f"resource {arn} not found")
+
     # custom data identifiers
     def create_custom_data_identifier(self, params: dict[str, Any]) -> CustomDataIdentifierRecord:
         name = params["name"]
@@ -296,6 +308,12 @@ class MacieModel:
                 record = self.custom_identifiers.get(identifier_id)
                 if record is None or record.deleted:
                     raise AwsError("ValidationException", f"custom data identifier {identifier_id} does not exist")
+            selector = params.get("managedDataIdentifierSelector") or "RECOMMENDED"
+            if selector not in MANAGED_SELECTORS:
+                raise AwsError(
+                    "ValidationException",
+                    f"managedDataIdentifierSelector must be one of {', '.join(MANAGED_SELECTORS)}",
+                )
             if params.get("jobType") not in ("ONE_TIME", "SCHEDULED"):
                 raise AwsError("ValidationException", "jobType must be ONE_TIME or SCHEDULED")
             definition = params["s3JobDefinition"]
@@ -308,7 +326,7 @@ class MacieModel:
                 name=params["name"], job_type=params["jobType"], s3_job_definition=definition,
                 client_token=token, description=params.get("description") or "",
                 custom_data_identifier_ids=list(params.get("customDataIdentifierIds") or []),
-                managed_data_identifier_selector=params.get("managedDataIdentifierSelector") or "RECOMMENDED",
+                managed_data_identifier_selector=selector,
                 managed_data_identifier_ids=list(params.get("managedDataIdentifierIds") or []),
                 sampling_percentage=int(params.get("samplingPercentage") or 100),
                 initial_run=bool(params.get("initialRun", True)), tags=dict(params.get("tags") or {}),
@@ -337,24 +355,6 @@ class MacieModel:
                     raise AwsError("ValidationException", f"the job is {job.status}")
             else:
                 raise AwsError("ValidationException", f"jobStatus {status} is not a valid update")
-
-    def _managed_ids(self, job: ClassificationJob) -> list[str] | None:
-        from dcp.masking.identifiers import MANAGED_IDENTIFIERS, managed_identifier
-
-        known = []
-        for identifier_id in job.managed_data_identifier_ids:
-            try:
-                known.append(managed_identifier(identifier_id).id)
-            except KeyError:
-                continue  # a Macie identifier dcp's detector does not implement
-        selector = job.managed_data_identifier_selector
-        if selector == "INCLUDE":
-            return known
-        if selector == "NONE":
-            return []
-        if selector == "EXCLUDE":
-            return [i.id for i in MANAGED_IDENTIFIERS if i.id not in set(known)]
-        return None  # ALL / RECOMMENDED: every managed identifier
 
     def _objects(self, job: ClassificationJob) -> list[tuple[str, str, int]]:
         from moto.s3.models import s3_backends
@@ -391,7 +391,7 @@ class MacieModel:
             job.last_run_time = _now()
             custom = [self.custom_identifiers[i].detector() for i in job.custom_data_identifier_ids
                       if i in self.custom_identifiers]
-            managed = self._managed_ids(job)
+            managed = managed_ids_for_selector(job.managed_data_identifier_selector, job.managed_data_identifier_ids)
             s3 = s3_backends[self.account_id]["aws"]
             produced: list[dict[str, Any]] = []
             for bucket, key, _size in objects:

@@ -1,6 +1,7 @@
 """Macie2 operations (rest-json) served by :mod:`dcp.sandbox.emulators.macie.models`.
 
-EnableMacie/GetMacieSession/DisableMacie stay with moto.
+EnableMacie/GetMacieSession/DisableMacie stay with moto; UpdateMacieSession (which moto lacks)
+changes moto's session.
 """
 
 from __future__ import annotations
@@ -168,3 +169,30 @@ def get_finding_statistics(call: Call) -> dict[str, Any]:
     if call.params.get("size"):
         groups = groups[: int(call.params["size"])]
     return {"countsByGroup": groups}
+
+
+# ---- tags and the session
+@emulates("macie2", "TagResource")
+def tag_resource(call: Call) -> dict[str, Any]:
+    _model(call).tags_of(call.params["resourceArn"]).update(call.params.get("tags") or {})
+    return {}
+
+
+@emulates("macie2", "ListTagsForResource")
+def list_tags_for_resource(call: Call) -> dict[str, Any]:
+    return {"tags": dict(_model(call).tags_of(call.params["resourceArn"]))}
+
+
+@emulates("macie2", "UpdateMacieSession")
+def update_macie_session(call: Call) -> dict[str, Any]:
+    from moto.core.utils import utcnow
+    from moto.macie2.models import macie2_backends
+
+    session = macie2_backends[call.account_id][call.region].macie_session
+    if not session:
+        raise AwsError("AccessDeniedException", "Macie is not enabled for this account")
+    for member in ("status", "findingPublishingFrequency"):
+        if call.params.get(member):
+            session[member] = call.params[member]
+    session["updatedAt"] = utcnow()
+    return {}

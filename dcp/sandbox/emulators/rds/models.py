@@ -128,13 +128,12 @@ def _provision_server(
                     conn.execute(text(f"CREATE DATABASE `{db}`"))
                     created = True
                 for host in ("%", "localhost"):
-                    conn.execute(
-                        text(
-                            f"CREATE USER IF NOT EXISTS '{user}'@'{host}' "
-                            f"IDENTIFIED BY {_quote_literal(password)}"
-                        )
-                    )
-                    conn.execute(text(f"GRANT ALL ON `{db}`.* TO '{user}'@'{host}'"))
+                    login = f"'{user}'@'{host}'"
+                    identified = f"IDENTIFIED BY {_quote_literal(password)}"
+                    # IF NOT EXISTS keeps an existing login's old password: set this instance's.
+                    conn.execute(text(f"CREATE USER IF NOT EXISTS {login} {identified}"))
+                    conn.execute(text(f"ALTER USER {login} {identified}"))
+                    conn.execute(text(f"GRANT ALL ON `{db}`.* TO {login}"))
             else:
                 raise BackingError(
                     f"source URL dialect {backend!r} is not supported; use mysql or postgresql"
