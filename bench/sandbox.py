@@ -131,9 +131,7 @@ def main() -> int:
                 MasterUserPassword="bench-password-1",
                 DBName="dataset",
             )
-            path = rds.describe_db_instances(DBInstanceIdentifier="bench-source")["DBInstances"][0][
-                "Endpoint"
-            ]
+            path = rds.describe_db_instances(DBInstanceIdentifier="bench-source")["DBInstances"][0]["Endpoint"]
             con = sqlite3.connect(path["Address"])
             con.execute(
                 "CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT,"
@@ -217,9 +215,7 @@ def main() -> int:
                 glue.start_crawler(Name=name)
                 c = wait_for(
                     lambda: (
-                        (c := glue.get_crawler(Name=name)["Crawler"])["State"] == "READY"
-                        and "LastCrawl" in c
-                        and c
+                        (c := glue.get_crawler(Name=name)["Crawler"])["State"] == "READY" and "LastCrawl" in c and c
                     ),
                     600,
                     name,
@@ -281,9 +277,7 @@ def main() -> int:
                 )["QueryExecutionId"]
                 q = wait_for(
                     lambda: (
-                        (q := athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"])["Status"][
-                            "State"
-                        ]
+                        (q := athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"])["Status"]["State"]
                         in ("SUCCEEDED", "FAILED")
                         and q
                     ),
@@ -294,9 +288,7 @@ def main() -> int:
                     raise SystemExit(f"query failed: {q['Status'].get('StateChangeReason')}")
                 got = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1]["Data"][0]
                 if int(got["VarCharValue"]) != args.rows:
-                    raise SystemExit(
-                        f"count(*) over {db}.customer = {got['VarCharValue']}, expected {args.rows}"
-                    )
+                    raise SystemExit(f"count(*) over {db}.customer = {got['VarCharValue']}, expected {args.rows}")
 
             return run
 

@@ -149,14 +149,20 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="DCP_CONFIG",
-              help="Settings file (default: ./config.yaml, else built-in defaults).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="DCP_CONFIG",
+    help="Settings file (default: ./config.yaml, else built-in defaults).",
+)
 @click.option("--profile", envvar="AWS_PROFILE", help="AWS named profile.")
 @click.option("--region", help="AWS region (default: project.region in config).")
 @click.option("--endpoint-url", help="Send every AWS call here (also AWS_ENDPOINT_URL).")
 @click.option("--local", is_flag=True, help="Use the embedded sandbox (also DCP_LOCAL=1).")
-@click.option("--output", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True,
-              help="How results are printed.")
+@click.option(
+    "--output", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True, help="How results are printed."
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and AWS request details.")
 @click.version_option(package_name="dcp")

@@ -72,9 +72,7 @@ class DmsSettings:
 class MacieSettings:
     managed_identifier_selection: str = "RECOMMENDED"
     managed_identifier_ids: tuple[str, ...] = ()
-    custom_identifiers: tuple[CustomIdentifier, ...] = (
-        CustomIdentifier(name="account_number", regex=r"XYZ-\d+"),
-    )
+    custom_identifiers: tuple[CustomIdentifier, ...] = (CustomIdentifier(name="account_number", regex=r"XYZ-\d+"),)
 
 
 DEFAULT_MASKING_ACTIONS: Mapping[str, Action] = {
@@ -97,12 +95,15 @@ class MaskingSettings:
     partial_keep: int = 4
     joinable_types: tuple[str, ...] = DEFAULT_JOINABLE_TYPES
 
-    def to_policy(self) -> MaskingPolicy:
+    def to_policy(self, type_names: Mapping[str, str] | None = None) -> MaskingPolicy:
+        """The engine's policy; `type_names` renames types (a custom identifier's config name to
+        the name Macie reports it under, e.g. account_number -> <prefix>-account_number)."""
+        rename = dict(type_names or {})
         return MaskingPolicy(
-            actions=dict(self.actions),
+            actions={rename.get(t, t): a for t, a in self.actions.items()},
             default_action=self.default_action,
             partial_keep=self.partial_keep,
-            joinable_types=frozenset(self.joinable_types),
+            joinable_types=frozenset(rename.get(t, t) for t in self.joinable_types),
         )
 
 
@@ -192,9 +193,7 @@ class UnknownPersonaError(Exception):
 class _Node:
     """A YAML node with the file, line and key path an error message needs."""
 
-    def __init__(
-        self, node: yaml.Node | None, path: str, key_path: str, key_line: int | None = None
-    ) -> None:
+    def __init__(self, node: yaml.Node | None, path: str, key_path: str, key_line: int | None = None) -> None:
         self.node, self.file, self.key_path, self.key_line = node, path, key_path, key_line
 
     @property
@@ -217,9 +216,7 @@ class _Node:
 
     def mapping(self, allowed: tuple[str, ...] | None = None) -> dict[str, _Node]:
         """Children of a mapping; unknown keys are an error naming the allowed ones."""
-        if self.node is None or (
-            isinstance(self.node, yaml.ScalarNode) and self.node.tag == "tag:yaml.org,2002:null"
-        ):
+        if self.node is None or (isinstance(self.node, yaml.ScalarNode) and self.node.tag == "tag:yaml.org,2002:null"):
             return {}
         if not isinstance(self.node, yaml.MappingNode):
             raise self.fail(f"must be a mapping, got {_kind(self.node)}")
@@ -239,9 +236,7 @@ class _Node:
             return []
         if not isinstance(self.node, yaml.SequenceNode):
             raise self.fail(f"must be a list, got {_kind(self.node)}")
-        return [
-            _Node(n, self.file, f"{self.key_path}[{i}]") for i, n in enumerate(self.node.value)
-        ]
+        return [_Node(n, self.file, f"{self.key_path}[{i}]") for i, n in enumerate(self.node.value)]
 
     def string(self, *, choices: tuple[str, ...] | None = None, allow_empty: bool = True) -> str:
         value = self.value()
@@ -291,15 +286,11 @@ def _kind(node: yaml.Node | None) -> str:
     )
 
 
-def _section(
-    root: dict[str, _Node], name: str, parent: _Node, allowed: tuple[str, ...]
-) -> dict[str, _Node]:
+def _section(root: dict[str, _Node], name: str, parent: _Node, allowed: tuple[str, ...]) -> dict[str, _Node]:
     return root.get(name, parent.child(None, name)).mapping(allowed)
 
 
-def _get(
-    section: dict[str, _Node], key: str, parse: Callable[[_Node], Any], default: Any
-) -> Any:
+def _get(section: dict[str, _Node], key: str, parse: Callable[[_Node], Any], default: Any) -> Any:
     return parse(section[key]) if key in section else default
 
 
@@ -364,9 +355,7 @@ def _source(root: dict[str, _Node], top: _Node) -> SourceSettings:
         )
     url = _get(s, "sandbox_url", lambda n: n.string(), d.sandbox_url)
     if url and not re.match(r"^(sqlite|postgresql|mysql|mariadb)(\+\w+)?://", url):
-        raise s["sandbox_url"].fail(
-            f"{_redact_url(url)!r} is not a SQLAlchemy URL for sqlite, postgresql or mysql"
-        )
+        raise s["sandbox_url"].fail(f"{_redact_url(url)!r} is not a SQLAlchemy URL for sqlite, postgresql or mysql")
     return SourceSettings(
         engine=_get(s, "engine", lambda n: n.string(choices=ENGINES), d.engine),
         version=_get(s, "version", _engine_version, d.version),
@@ -410,9 +399,7 @@ def _dms(root: dict[str, _Node], top: _Node) -> DmsSettings:
     if mappings and not isinstance(mappings.get("rules"), list):
         raise s["table_mappings"].fail("must have a `rules` list, as DMS table mappings do")
     return DmsSettings(
-        migration_type=_get(
-            s, "migration_type", lambda n: n.string(choices=MIGRATION_TYPES), d.migration_type
-        ),
+        migration_type=_get(s, "migration_type", lambda n: n.string(choices=MIGRATION_TYPES), d.migration_type),
         instance_class=_get(s, "instance_class", _instance_class("dms."), d.instance_class),
         table_mappings=mappings,
     )
@@ -482,9 +469,7 @@ def _macie(root: dict[str, _Node], top: _Node) -> MacieSettings:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise s["custom_identifiers"].fail(f"duplicate custom identifier names: {', '.join(sorted(dupes))}")
-    return MacieSettings(
-        managed_identifier_selection=selection, managed_identifier_ids=ids, custom_identifiers=customs
-    )
+    return MacieSettings(managed_identifier_selection=selection, managed_identifier_ids=ids, custom_identifiers=customs)
 
 
 def _masking(root: dict[str, _Node], top: _Node) -> MaskingSettings:
@@ -496,9 +481,7 @@ def _masking(root: dict[str, _Node], top: _Node) -> MaskingSettings:
         actions[key] = Action(node.string(choices=ACTIONS))
     return MaskingSettings(
         actions=actions,
-        default_action=Action(
-            _get(s, "default_action", lambda n: n.string(choices=ACTIONS), Action.REDACT.value)
-        ),
+        default_action=Action(_get(s, "default_action", lambda n: n.string(choices=ACTIONS), Action.REDACT.value)),
         partial_keep=_get(s, "partial_keep", lambda n: n.integer(0, 64), 4),
         joinable_types=_get(s, "joinable_types", lambda n: n.strings(), DEFAULT_JOINABLE_TYPES),
     )
@@ -550,9 +533,7 @@ def _glue(root: dict[str, _Node], top: _Node, prefix: str) -> GlueSettings:
         encrypted_database=_get(s, "encrypted_database", _glue_name, "") or d.encrypted_database,
         findings_database=_get(s, "findings_database", _glue_name, "") or prefix.replace("-", "_"),
         glue_version=_get(s, "glue_version", lambda n: n.string(choices=("4.0", "5.0")), "5.0"),
-        worker_type=_get(
-            s, "worker_type", lambda n: n.string(choices=("G.1X", "G.2X", "G.4X", "G.8X")), "G.1X"
-        ),
+        worker_type=_get(s, "worker_type", lambda n: n.string(choices=("G.1X", "G.2X", "G.4X", "G.8X")), "G.1X"),
         number_of_workers=_get(s, "number_of_workers", lambda n: n.integer(2, 299), 2),
     )
     seen: dict[str, str] = {}
@@ -581,7 +562,9 @@ def _lakeformation(root: dict[str, _Node], top: _Node) -> LakeFormationSettings:
             raise s.get("tags", top).fail(f"the LF-tag `{required}` is required (dcp tags tables with it)")
     missing = {"raw", "masked", "encrypted"} - set(tags["zone"])
     if missing:
-        raise s["tags"].fail(f"the zone tag must allow raw, masked and encrypted (missing: {', '.join(sorted(missing))})")
+        raise s["tags"].fail(
+            f"the zone tag must allow raw, masked and encrypted (missing: {', '.join(sorted(missing))})"
+        )
     personas: dict[str, Persona] = {}
     persona_nodes = s["personas"].mapping() if "personas" in s else None
     if persona_nodes is None:
@@ -598,9 +581,7 @@ def _lakeformation(root: dict[str, _Node], top: _Node) -> LakeFormationSettings:
             expression: dict[str, tuple[str, ...]] = {}
             for key, values_node in gm["expression"].mapping().items():
                 if key not in tags:
-                    raise values_node.fail(
-                        f"unknown LF-tag {key!r}; defined tags: {', '.join(tags)}"
-                    )
+                    raise values_node.fail(f"unknown LF-tag {key!r}; defined tags: {', '.join(tags)}")
                 values = values_node.strings()
                 unknown = [v for v in values if v not in tags[key]]
                 if unknown or not values:
@@ -634,16 +615,10 @@ def _default_personas() -> dict[str, Persona]:
     """The personas of config.yaml's defaults (used when the file has no `personas` key)."""
     sel = ("SELECT", "DESCRIBE")
     return {
-        "lf-admin": Persona(
-            "lf-admin", admin=True, grants=(LfGrant({"zone": ("raw", "masked", "encrypted")}, sel),)
-        ),
+        "lf-admin": Persona("lf-admin", admin=True, grants=(LfGrant({"zone": ("raw", "masked", "encrypted")}, sel),)),
         "analyst": Persona("analyst", grants=(LfGrant({"zone": ("masked",)}, sel),)),
-        "data-scientist": Persona(
-            "data-scientist", grants=(LfGrant({"zone": ("masked", "encrypted")}, sel),)
-        ),
-        "ml-training": Persona(
-            "ml-training", decrypt=True, grants=(LfGrant({"zone": ("masked", "encrypted")}, sel),)
-        ),
+        "data-scientist": Persona("data-scientist", grants=(LfGrant({"zone": ("masked", "encrypted")}, sel),)),
+        "ml-training": Persona("ml-training", decrypt=True, grants=(LfGrant({"zone": ("masked", "encrypted")}, sel),)),
     }
 
 

@@ -43,9 +43,7 @@ class SandboxServer:
         return boto3.client(service, region_name=REGION, endpoint_url=self.url, **keys)  # type: ignore[call-overload]
 
     def assume(self, role_arn: str, session: str = "test") -> dict[str, Any]:
-        creds: dict[str, Any] = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)[
-            "Credentials"
-        ]
+        creds: dict[str, Any] = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
         return creds
 
     def create_role(self, name: str, service: str | None = None) -> str:
@@ -54,9 +52,9 @@ class SandboxServer:
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
         }
-        arn: str = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
-            "Role"
-        ]["Arn"]
+        arn: str = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
         return arn
 
 

@@ -90,7 +90,9 @@ class CustomDataIdentifier(Resource):
     replace_fields = frozenset({"regex", "keywords", "ignore_words", "maximum_match_distance"})
 
     def __init__(self, identifier: CustomIdentifier, refs: Any, depends_on: Sequence[str]) -> None:
-        super().__init__(f"macie-cdi-{identifier.name}", f"{refs.names.prefix}-{identifier.name}", refs, depends_on)
+        super().__init__(
+            f"macie-cdi-{identifier.name}", refs.names.custom_identifier(identifier.name), refs, depends_on
+        )
         self.identifier = identifier
 
     def desired(self) -> dict[str, Any]:

@@ -75,9 +75,9 @@ class AwsContext:
 
     def assume(self, role_arn: str, session_name: str = "dcp") -> AwsContext:
         """A context whose calls are made as `role_arn` (STS AssumeRole, one hour)."""
-        creds = self.client("sts").assume_role(
-            RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600
-        )["Credentials"]
+        creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600)[
+            "Credentials"
+        ]
         ctx = AwsContext.create(region=self.region, endpoint_url=self.endpoint_url, credentials=creds)
         ctx._account_id = self._account_id
         return ctx

@@ -22,11 +22,12 @@ def sandbox() -> None:
 
 
 @sandbox.command()
-@click.option("--port", type=int, default=0, show_default="a free port",
-              help="TCP port on 127.0.0.1.")
-@click.option("--source-url", envvar="DCP_SANDBOX_SOURCE_URL",
-              help="SQLAlchemy URL of the source database behind the sandbox's RDS "
-                   "(default: an SQLite file under .dcp/).")
+@click.option("--port", type=int, default=0, show_default="a free port", help="TCP port on 127.0.0.1.")
+@click.option(
+    "--source-url",
+    envvar="DCP_SANDBOX_SOURCE_URL",
+    help="SQLAlchemy URL of the source database behind the sandbox's RDS (default: an SQLite file under .dcp/).",
+)
 @pass_app
 def start(app: App, port: int, source_url: str | None) -> None:
     """Start the sandbox in the background and print its URL."""
@@ -41,8 +42,9 @@ def start(app: App, port: int, source_url: str | None) -> None:
         app.console.data(started.to_dict())
         return
     app.console.text(started.url or "")
-    app.console.success(f"sandbox running (pid {started.pid}); use --local or "
-                        f"--endpoint-url {started.url}; `dcp sandbox stop` ends it")
+    app.console.success(
+        f"sandbox running (pid {started.pid}); use --local or --endpoint-url {started.url}; `dcp sandbox stop` ends it"
+    )
 
 
 @sandbox.command()
@@ -82,8 +84,10 @@ def status(app: App) -> None:
             ],
         )
     if not current.running:
-        raise RuntimeFailure(f"the sandbox is not running in {current.state_dir}: start it with "
-                             "`dcp sandbox start` or pass --local to any command")
+        raise RuntimeFailure(
+            f"the sandbox is not running in {current.state_dir}: start it with "
+            "`dcp sandbox start` or pass --local to any command"
+        )
 
 
 @sandbox.command()

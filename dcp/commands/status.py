@@ -35,8 +35,9 @@ def status(app: App, workers: int) -> None:
 
         app.console.data({"resources": rows, "pipeline": pipeline_sections(app)})
         return
-    app.console.table(f"Stack {stack.names.prefix}: {present}/{len(rows)} resources exist", COLUMNS, rows,
-                      key="resources")
+    app.console.table(
+        f"Stack {stack.names.prefix}: {present}/{len(rows)} resources exist", COLUMNS, rows, key="resources"
+    )
     from dcp.commands._pipeline import show_pipeline_status
 
     show_pipeline_status(app)

@@ -40,11 +40,6 @@ def custom_identifier_ids(aws: AwsContext, wanted: Sequence[str]) -> list[str]:
     return [by_name[n] for n in wanted]
 
 
-def custom_identifier_name(prefix: str, name: str) -> str:
-    """The Macie name `dcp up` gives a configured custom identifier (names are account-wide)."""
-    return f"{prefix}-{name}"
-
-
 def job_request(
     names: StackNames, macie: MacieSettings, account_id: str, custom_ids: Sequence[str], now: datetime
 ) -> dict[str, Any]:
@@ -67,9 +62,7 @@ def job_request(
 
 def start_job(aws: AwsContext, names: StackNames) -> str:
     macie_settings = names.settings.macie
-    custom = custom_identifier_ids(
-        aws, [custom_identifier_name(names.prefix, c.name) for c in macie_settings.custom_identifiers]
-    )
+    custom = custom_identifier_ids(aws, list(names.custom_identifier_types().values()))
     request = job_request(names, macie_settings, aws.account_id, custom, datetime.now(UTC))
     return str(aws.client("macie2").create_classification_job(**request)["jobId"])
 

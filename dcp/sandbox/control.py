@@ -58,9 +58,15 @@ class SandboxStatus:
         return self.state_dir / LOG_FILE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"running": self.running, "url": self.url, "pid": self.pid, "port": self.port,
-                "started_at": self.started_at, "state_dir": str(self.state_dir),
-                "log": str(self.log_path)}
+        return {
+            "running": self.running,
+            "url": self.url,
+            "pid": self.pid,
+            "port": self.port,
+            "started_at": self.started_at,
+            "state_dir": str(self.state_dir),
+            "log": str(self.log_path),
+        }
 
 
 def sandbox_credentials() -> dict[str, str]:
@@ -83,8 +89,9 @@ def _cmdline(pid: int) -> str | None:
             return None
         return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() or None
     try:  # no /proc (macOS): ask ps
-        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
@@ -165,19 +172,21 @@ def _port_free(port: int) -> bool:
 
 
 def _port_taken_message(port: int) -> str:
-    return (f"port {port} on 127.0.0.1 is already in use: choose another with --port, "
-            "or omit --port to pick a free one")
+    return f"port {port} on 127.0.0.1 is already in use: choose another with --port, or omit --port to pick a free one"
 
 
-def start(state_dir: Path, *, port: int = 0, source_url: str | None = None,
-          timeout: float = START_TIMEOUT) -> SandboxStatus:
+def start(
+    state_dir: Path, *, port: int = 0, source_url: str | None = None, timeout: float = START_TIMEOUT
+) -> SandboxStatus:
     """Spawn the server detached and wait until it answers; SandboxError if it cannot."""
     state_dir = Path(state_dir).resolve()
     with _start_lock(state_dir):
         current = status(state_dir)
         if current.running:
-            raise SandboxError(f"the sandbox is already running at {current.url} (pid {current.pid}); "
-                               "stop it first with `dcp sandbox stop`")
+            raise SandboxError(
+                f"the sandbox is already running at {current.url} (pid {current.pid}); "
+                "stop it first with `dcp sandbox stop`"
+            )
         return _spawn(state_dir, port=port, source_url=source_url, timeout=timeout)
 
 
@@ -193,8 +202,12 @@ def _spawn(state_dir: Path, *, port: int, source_url: str | None, timeout: float
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", SERVER_MODULE, "--port", str(port), "--state-dir", str(state_dir)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            close_fds=True,
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -207,9 +220,14 @@ def _spawn(state_dir: Path, *, port: int, source_url: str | None, timeout: float
         if state and state.get("pid") == proc.pid:
             document = health(str(state["url"]), timeout=1.0)
             if document is not None and document.get("pid") == proc.pid:
-                return SandboxStatus(running=True, state_dir=state_dir, pid=proc.pid,
-                                     port=int(state["port"]), url=str(state["url"]),
-                                     started_at=state.get("started_at"))
+                return SandboxStatus(
+                    running=True,
+                    state_dir=state_dir,
+                    pid=proc.pid,
+                    port=int(state["port"]),
+                    url=str(state["url"]),
+                    started_at=state.get("started_at"),
+                )
         time.sleep(0.1)
     proc.kill()
     proc.wait(timeout=5)
@@ -227,8 +245,14 @@ def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> SandboxStatus:
         with contextlib.suppress(OSError):
             (state_dir / STATE_FILE).unlink()
         raise SandboxError(f"the sandbox is not running (pid {pid} is gone; removed its stale state file)")
-    stopped = SandboxStatus(running=False, state_dir=state_dir, pid=pid, port=state.get("port"),
-                            url=state.get("url"), started_at=state.get("started_at"))
+    stopped = SandboxStatus(
+        running=False,
+        state_dir=state_dir,
+        pid=pid,
+        port=state.get("port"),
+        url=state.get("url"),
+        started_at=state.get("started_at"),
+    )
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -251,8 +275,9 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def ensure_running(state_dir: Path, console: Console | None = None, *, port: int = 0,
-                   source_url: str | None = None) -> str:
+def ensure_running(
+    state_dir: Path, console: Console | None = None, *, port: int = 0, source_url: str | None = None
+) -> str:
     """The URL of this folder's sandbox, starting it first if it does not run."""
     state_dir = Path(state_dir).resolve()
     current = status(state_dir)

@@ -119,11 +119,7 @@ def _sample(path: Path) -> bytes:
 
 
 def _looks_like_header(cells: Sequence[str]) -> bool:
-    return (
-        bool(cells)
-        and all(_HEADER_CELL.match(c) for c in cells)
-        and len({c.lower() for c in cells}) == len(cells)
-    )
+    return bool(cells) and all(_HEADER_CELL.match(c) for c in cells) and len({c.lower() for c in cells}) == len(cells)
 
 
 def infer_file(path: Path, fmt: str, *, delimiter: str | None = None) -> FileSchema:
@@ -146,11 +142,7 @@ def infer_file(path: Path, fmt: str, *, delimiter: str | None = None) -> FileSch
             parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
-        names = (
-            [c.lower() for c in table.column_names]
-            if header
-            else [f"col{i}" for i in range(table.num_columns)]
-        )
+        names = [c.lower() for c in table.column_names] if header else [f"col{i}" for i in range(table.num_columns)]
         return FileSchema(
             "csv",
             tuple((n, glue_type(f.type)) for n, f in zip(names, table.schema, strict=True)),

@@ -56,8 +56,7 @@ def parse_authorization(header: str | None) -> Credential | None:
 
 
 def root_principal(account_id: str = DEFAULT_ACCOUNT_ID, access_key: str = "") -> Principal:
-    return Principal(arn=f"arn:aws:iam::{account_id}:root", account=account_id, kind="root",
-                     access_key=access_key)
+    return Principal(arn=f"arn:aws:iam::{account_id}:root", account=account_id, kind="root", access_key=access_key)
 
 
 def resolve_principal(access_key: str) -> Principal:

@@ -91,9 +91,7 @@ class Grant:
     permissions: frozenset[str]
 
     @classmethod
-    def from_json(
-        cls, principal: Mapping[str, Any], resource: Mapping[str, Any], permissions: Iterable[str]
-    ) -> Grant:
+    def from_json(cls, principal: Mapping[str, Any], resource: Mapping[str, Any], permissions: Iterable[str]) -> Grant:
         return cls(str(principal.get("DataLakePrincipalIdentifier", "")), resource, frozenset(permissions))
 
     @property
@@ -146,9 +144,7 @@ def _applies_to(grant: Grant, requester: Requester) -> bool:
     return grant.principal == EVERYONE or grant.principal in requester.identifiers
 
 
-def _named_table_columns(
-    resource: Mapping[str, Any], database: str, table: str, columns: Sequence[str]
-) -> set[str]:
+def _named_table_columns(resource: Mapping[str, Any], database: str, table: str, columns: Sequence[str]) -> set[str]:
     """Columns of database.table that a named-resource (non-tag) grant covers."""
     if "Table" in resource:
         t = resource["Table"]

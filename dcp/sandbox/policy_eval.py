@@ -116,8 +116,10 @@ def principal_matches(value: str, request: AccessRequest, *, include_account: bo
 def _principal_in(statement: Mapping[str, Any], request: AccessRequest, include_account: bool) -> bool:
     if "NotPrincipal" in statement:
         return not any(principal_matches(v, request) for v in _principal_values(statement["NotPrincipal"]))
-    return any(principal_matches(v, request, include_account=include_account)
-               for v in _principal_values(statement.get("Principal")))
+    return any(
+        principal_matches(v, request, include_account=include_account)
+        for v in _principal_values(statement.get("Principal"))
+    )
 
 
 # ---- conditions
@@ -140,9 +142,13 @@ def _compare(op: str, actual: str, expected: str) -> bool:
     raise ValueError(op)
 
 
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike",
-            "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike",
-            "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+}
 
 
 def _condition_holds(operator: str, key: str, expected: Any, request: AccessRequest) -> bool:
@@ -189,8 +195,13 @@ def statements(document: Document | None) -> list[Mapping[str, Any]]:
     return [s for s in _as_list(parse_document(document).get("Statement")) if isinstance(s, Mapping)]
 
 
-def evaluate(documents: Iterable[Document | None], request: AccessRequest, *,
-             resource_policy: bool = False, include_account: bool = True) -> Decision:
+def evaluate(
+    documents: Iterable[Document | None],
+    request: AccessRequest,
+    *,
+    resource_policy: bool = False,
+    include_account: bool = True,
+) -> Decision:
     """The decision of `documents` taken together (any Deny wins, else any Allow, else no match).
 
     `resource_policy` makes Principal/NotPrincipal part of the match; `include_account` lets an
@@ -217,18 +228,28 @@ def _delegates_to_account(document: Document | None, request: AccessRequest) -> 
     for statement in statements(document):
         if str(statement.get("Effect", "")).lower() != "allow":
             continue
-        if not any(is_account_principal(v) and _account_of(v) == request.account
-                   for v in _principal_values(statement.get("Principal"))):
+        if not any(
+            is_account_principal(v) and _account_of(v) == request.account
+            for v in _principal_values(statement.get("Principal"))
+        ):
             continue
-        if (_action_matches(statement, request.action) and _resource_matches(statement, request.resource)
-                and conditions_hold(statement, request)):
+        if (
+            _action_matches(statement, request.action)
+            and _resource_matches(statement, request.resource)
+            and conditions_hold(statement, request)
+        ):
             return True
     return False
 
 
-def kms_key_access(key_policy: Document | None, identity_policies: Sequence[Document],
-                   request: AccessRequest, *, is_root: bool = False,
-                   granted: bool = False) -> Decision:
+def kms_key_access(
+    key_policy: Document | None,
+    identity_policies: Sequence[Document],
+    request: AccessRequest,
+    *,
+    is_root: bool = False,
+    granted: bool = False,
+) -> Decision:
     """Whether the caller may perform `request.action` on a KMS key.
 
     `is_root`: the caller is the account root (has every IAM permission). `granted`: a KMS grant

@@ -156,9 +156,12 @@ class Dispatcher:
             return self._dispatch(environ, start_response)
         except Exception:  # the server must survive anything a request does
             log.exception("sandbox: unhandled error in dispatcher")
-            return self._respond(start_response, 500, {"Content-Type": "application/json"},
-                                 json.dumps({"__type": "InternalFailure",
-                                             "message": "internal error in the dcp sandbox"}))
+            return self._respond(
+                start_response,
+                500,
+                {"Content-Type": "application/json"},
+                json.dumps({"__type": "InternalFailure", "message": "internal error in the dcp sandbox"}),
+            )
 
     def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -173,7 +176,8 @@ class Dispatcher:
         if path.startswith("/moto-api"):
             return self.moto_app(environ, start_response)
         credential = parse_authorization(environ.get("HTTP_AUTHORIZATION")) or _credential_from_query(
-            environ.get("QUERY_STRING", ""))
+            environ.get("QUERY_STRING", "")
+        )
         if credential is None:
             return self._to_moto(environ, start_response, None, None)
         service = SIGNING_ALIASES.get(credential.service, credential.service)
@@ -198,8 +202,13 @@ class Dispatcher:
             if service == "s3":
                 return self._to_moto(environ, start_response, None, None)
             code = "InvalidAction" if protocol in ("query", "ec2") else "UnknownOperationException"
-            return self._error(start_response, service_model, None, protocol,
-                               AwsError(code, f"the {service} API has no such operation", 400))
+            return self._error(
+                start_response,
+                service_model,
+                None,
+                protocol,
+                AwsError(code, f"the {service} API has no such operation", 400),
+            )
         operation = operation_model.name
         handler = handler_for(service, operation)
         hooks = after_hooks_for(service, operation)
@@ -212,25 +221,42 @@ class Dispatcher:
                 if body.strip() and _body_is_json(protocol, operation_model):
                     json.loads(body)
                 parser = PROTOCOL_PARSERS[protocol](operation_model)
-                params = dict(parser.parse({
-                    "method": request.method,
-                    "values": request.values,
-                    "headers": request.headers,
-                    "body": body,
-                    "url_path": request.path,
-                    "url_params": uri_params,
-                }))
+                params = dict(
+                    parser.parse(
+                        {
+                            "method": request.method,
+                            "values": request.values,
+                            "headers": request.headers,
+                            "body": body,
+                            "url_path": request.path,
+                            "url_params": uri_params,
+                        }
+                    )
+                )
             except Exception as exc:
                 log.info("sandbox: cannot parse %s.%s: %s", service, operation, exc)
                 code = "MalformedQueryString" if protocol in ("query", "ec2") else "SerializationException"
-                return self._error(start_response, service_model, operation_model, protocol,
-                                   AwsError(code, f"the {operation} request body could not be parsed", 400))
+                return self._error(
+                    start_response,
+                    service_model,
+                    operation_model,
+                    protocol,
+                    AwsError(code, f"the {operation} request body could not be parsed", 400),
+                )
             missing = missing_required(params, operation_model.input_shape)
             if missing:
-                return self._error(start_response, service_model, operation_model, protocol, AwsError(
-                    "ValidationException",
-                    f"{len(missing)} validation error(s) detected: missing required parameter(s) "
-                    + ", ".join(missing), 400))
+                return self._error(
+                    start_response,
+                    service_model,
+                    operation_model,
+                    protocol,
+                    AwsError(
+                        "ValidationException",
+                        f"{len(missing)} validation error(s) detected: missing required parameter(s) "
+                        + ", ".join(missing),
+                        400,
+                    ),
+                )
 
         principal = resolve_principal(credential.access_key)
         call = Call(
@@ -258,9 +284,15 @@ class Dispatcher:
             return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
         except Exception:
             log.exception("sandbox: emulator %s.%s failed", service, operation)
-            return self._error(start_response, service_model, operation_model, protocol,
-                               AwsError("InternalFailure", f"the sandbox's {operation} emulator failed", 500),
-                               call, hooks)
+            return self._error(
+                start_response,
+                service_model,
+                operation_model,
+                protocol,
+                AwsError("InternalFailure", f"the sandbox's {operation} emulator failed", 500),
+                call,
+                hooks,
+            )
         if output is FORWARD:
             return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
         status, headers, payload = self._serialize(service_model, operation_model, protocol, output or {})
@@ -297,10 +329,13 @@ class Dispatcher:
                 raise
             from moto.core.utils import get_service_model
 
-            return self._error(start_response, get_service_model(call.service), operation_model,
-                               protocol or "json",
-                               AwsError("InternalFailure",
-                                        f"the sandbox cannot serve {call.operation} with these parameters", 500))
+            return self._error(
+                start_response,
+                get_service_model(call.service),
+                operation_model,
+                protocol or "json",
+                AwsError("InternalFailure", f"the sandbox cannot serve {call.operation} with these parameters", 500),
+            )
         finally:
             current_call.reset(token)
         status_line = captured.get("status", "500 INTERNAL SERVER ERROR")
@@ -313,10 +348,13 @@ class Dispatcher:
                 result.close()
             from moto.core.utils import get_service_model
 
-            return self._error(start_response, get_service_model(call.service), operation_model,
-                               protocol or "json",
-                               AwsError("InternalFailure",
-                                        f"the sandbox cannot serve {call.operation} with these parameters", 500))
+            return self._error(
+                start_response,
+                get_service_model(call.service),
+                operation_model,
+                protocol or "json",
+                AwsError("InternalFailure", f"the sandbox cannot serve {call.operation} with these parameters", 500),
+            )
         start_response(status_line, headers)
         if call is not None and hooks:
             self._run_hooks(call, hooks, status)
@@ -324,8 +362,9 @@ class Dispatcher:
 
     # ---- serialisation
     @staticmethod
-    def _serialize(service_model: Any, operation_model: Any, protocol: str,
-                   result: Any) -> tuple[int, dict[str, str], str | bytes]:
+    def _serialize(
+        service_model: Any, operation_model: Any, protocol: str, result: Any
+    ) -> tuple[int, dict[str, str], str | bytes]:
         from moto.core.serialize import get_serializer_class
 
         serializer = get_serializer_class(service_model.service_name, protocol)(operation_model)
@@ -354,8 +393,9 @@ class Dispatcher:
 
         if operation_model is None:
             operation_model = OperationModel({}, service_model)
-        status, headers, payload = self._serialize(service_model, operation_model, protocol,
-                                                   _ServiceError(error.code, error.message))
+        status, headers, payload = self._serialize(
+            service_model, operation_model, protocol, _ServiceError(error.code, error.message)
+        )
         if error.status is not None:
             status = error.status
         if call is not None and hooks:
@@ -368,12 +408,17 @@ class Dispatcher:
             try:
                 hook(call, status)
             except Exception:
-                log.exception("sandbox: after-hook %s for %s.%s failed", getattr(hook, "__name__", hook),
-                              call.service, call.operation)
+                log.exception(
+                    "sandbox: after-hook %s for %s.%s failed",
+                    getattr(hook, "__name__", hook),
+                    call.service,
+                    call.operation,
+                )
 
     @staticmethod
-    def _respond(start_response: StartResponse, status: int, headers: dict[str, str],
-                 body: str | bytes | None) -> list[bytes]:
+    def _respond(
+        start_response: StartResponse, status: int, headers: dict[str, str], body: str | bytes | None
+    ) -> list[bytes]:
         from http import HTTPStatus
 
         payload = body.encode("utf-8") if isinstance(body, str) else (body or b"")

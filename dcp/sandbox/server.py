@@ -78,13 +78,16 @@ def serve(port: int, state_dir: Path, source_url: str | None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     state_path = state_dir / STATE_FILE
-    write_json_atomic(state_path, {
-        "pid": os.getpid(),
-        "port": bound_port,
-        "url": url,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "source_url_set": bool(source_url),
-    })
+    write_json_atomic(
+        state_path,
+        {
+            "pid": os.getpid(),
+            "port": bound_port,
+            "url": url,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "source_url_set": bool(source_url),
+        },
+    )
     log.info("sandbox: listening on %s (pid %s)", url, os.getpid())
     try:
         server.serve_forever()
@@ -103,12 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dcp.sandbox.server", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--state-dir", type=Path, required=True, help="folder for sandbox.json and caches")
-    parser.add_argument("--source-url", default=os.environ.get("DCP_SANDBOX_SOURCE_URL"),
-                        help="SQLAlchemy URL of the source database behind the RDS emulator")
+    parser.add_argument(
+        "--source-url",
+        default=os.environ.get("DCP_SANDBOX_SOURCE_URL"),
+        help="SQLAlchemy URL of the source database behind the RDS emulator",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault(*MOTO_SETTINGS)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return serve(args.port, args.state_dir, args.source_url)
 
 

@@ -80,7 +80,7 @@ def glue_job_arguments(names: StackNames) -> dict[str, str]:
         "--tables": ",".join(settings.source.tables),
         "--masked_database": names.masked_database,
         "--encrypted_database": names.encrypted_database,
-        "--policy": policy_to_json(settings.masking.to_policy()),
+        "--policy": policy_to_json(settings.masking.to_policy(names.custom_identifier_types())),
     }
 
 

@@ -80,6 +80,15 @@ class StackNames:
     LAMBDA_WORKFLOW_KEY = "lambda/start_workflow.zip"
     LAMBDA_SEED_KEY = "lambda/seed.zip"
 
+    # ---- Macie
+    def custom_identifier(self, name: str) -> str:
+        """The Macie name of a configured custom identifier (Macie names are account-wide)."""
+        return f"{self.prefix}-{name}"
+
+    def custom_identifier_types(self) -> dict[str, str]:
+        """Config name -> the detection type Macie reports for it (its Macie name)."""
+        return {c.name: self.custom_identifier(c.name) for c in self.settings.macie.custom_identifiers}
+
     # ---- KMS
     @property
     def data_key_alias(self) -> str:

@@ -122,3 +122,17 @@ def sandbox_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     for state in started:
         with contextlib.suppress(control.SandboxError):
             control.stop(state)
+
+
+def ids_everywhere(dcp: Dcp, table: str) -> dict[str, set[str]]:
+    """The primary keys of `table` in the raw (CDC applied), masked and encrypted zones."""
+    from dcp.pipeline.demo import masked_rows
+    from dcp.pipeline.lake import raw_current_ids, read_parquet_prefix
+
+    aws, names = dcp.aws(), dcp.names()
+    encrypted = read_parquet_prefix(aws, names.curated_bucket, names.encrypted_prefix(table))
+    return {
+        "raw": raw_current_ids(aws, names.raw_bucket, names.raw_prefix(table)),
+        "masked": {str(i) for i in masked_rows(aws, names, table)},
+        "encrypted": {str(i) for i in encrypted.column("id").to_pylist()} if encrypted is not None else set(),
+    }

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Dcp
+from tests.e2e.conftest import Dcp, ids_everywhere
 
 ROWS, SEED = 200, 7
 TABLES = ("customer", "bank", "card")
@@ -67,6 +67,26 @@ def test_analyst_reads_masked_tables_with_pii_masked(lake: Dcp) -> None:
     assert {str(r["id"]) for r in rows} == {str(i) for i in source.column("id")}
 
 
+def test_each_flagged_type_gets_its_configured_action(lake: Dcp) -> None:
+    """config.yaml: cards partial (last 4 kept), emails and account numbers tokens, names redacted."""
+    import re
+
+    card = _source("card")
+    rows = _query(lake, "analyst", 'SELECT id, card_number FROM "dataset_masked"."card"').json()["rows"]
+    numbers = {str(i): str(n) for i, n in zip(card.column("id"), card.column("card_number"), strict=True)}
+    for row in rows:
+        seeded = numbers[str(row["id"])]
+        assert row["card_number"] != seeded
+        assert len(row["card_number"]) == len(seeded) and row["card_number"].endswith(seeded[-4:])
+    bank = _query(lake, "analyst", 'SELECT account_number FROM "dataset_masked"."bank"').json()["rows"]
+    customer = _query(lake, "analyst", 'SELECT name, mail FROM "dataset_masked"."customer"').json()["rows"]
+    # the custom identifier (Macie name <prefix>-account_number) is tokenised as config says for account_number
+    token = re.compile(r"^[0-9a-f]{16,64}$")
+    assert all(token.match(r["account_number"]) for r in bank), bank[:2]
+    assert all(token.match(r["mail"]) for r in customer)
+    assert {r["name"] for r in customer} == {"****"}
+
+
 def test_analyst_cannot_read_the_encrypted_database(lake: Dcp) -> None:
     run = _query(lake, "analyst", 'SELECT * FROM "dataset_encrypted"."card"', ok=False)
     assert run.code == 1
@@ -109,19 +129,6 @@ def test_grants_are_idempotent(lake: Dcp) -> None:
     assert rows and all(r["change"] == "in place" for r in rows)
 
 
-def _ids_everywhere(dcp: Dcp, table: str) -> dict[str, set[str]]:
-    from dcp.pipeline.demo import masked_rows
-    from dcp.pipeline.lake import raw_current_ids, read_parquet_prefix
-
-    aws, names = dcp.aws(), dcp.names()
-    encrypted = read_parquet_prefix(aws, names.curated_bucket, names.encrypted_prefix(table))
-    return {
-        "raw": raw_current_ids(aws, names.raw_bucket, names.raw_prefix(table)),
-        "masked": {str(i) for i in masked_rows(aws, names, table)},
-        "encrypted": {str(i) for i in encrypted.column("id").to_pylist()} if encrypted is not None else set(),
-    }
-
-
 def _source_ids(dcp: Dcp, table: str) -> set[str]:
     from dcp.pipeline.seed import SeedClient
 
@@ -132,7 +139,7 @@ def test_no_row_is_lost_between_source_raw_masked_and_encrypted(lake: Dcp) -> No
     for table in TABLES:
         seeded = {str(i) for i in _source(table).column("id")}
         assert _source_ids(lake, table) == seeded
-        for zone, ids in _ids_everywhere(lake, table).items():
+        for zone, ids in ids_everywhere(lake, table).items():
             assert ids == seeded, f"{table} {zone}: {len(ids)} ids, {len(seeded)} seeded"
 
 
@@ -175,7 +182,7 @@ def test_status_reports_rows_per_zone_and_grants(lake: Dcp) -> None:
 
 
 def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
-    before = _ids_everywhere(lake, "customer")["masked"]
+    before = ids_everywhere(lake, "customer")["masked"]
     changed = lake("--output", "json", "seed", "--update-fraction", "0.2", "--seed", str(SEED)).json()
     counts = {r["table"]: r for r in changed["tables"]}
     assert counts["customer"]["updated"] > 0 and counts["customer"]["deleted"] > 0
@@ -183,6 +190,6 @@ def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
     for table in TABLES:
         current = _source_ids(lake, table)
         assert len(current) == ROWS - counts[table]["deleted"] + counts[table]["inserted"]
-        for zone, ids in _ids_everywhere(lake, table).items():
+        for zone, ids in ids_everywhere(lake, table).items():
             assert ids == current, f"after CDC, {table} {zone}: {len(ids)} ids, source {len(current)}"
-    assert _ids_everywhere(lake, "customer")["masked"] != before
+    assert ids_everywhere(lake, "customer")["masked"] != before

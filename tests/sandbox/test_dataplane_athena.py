@@ -26,8 +26,7 @@ class Catalog:
         s3.create_bucket(Bucket=self.bucket)
         s3.create_bucket(Bucket=self.results)
         body = "id,name,email,city\n" + "".join(
-            f"{i},Name {i},user{i}@example.com,{'' if i % 5 == 0 else f'City {i}'}\n"
-            for i in range(1, ROWS + 1)
+            f"{i},Name {i},user{i}@example.com,{'' if i % 5 == 0 else f'City {i}'}\n" for i in range(1, ROWS + 1)
         )
         s3.put_object(Bucket=self.bucket, Key="masked/customer/part-0.csv", Body=body.encode())
         self.db = f"masked_{self.id}"
@@ -205,9 +204,7 @@ def test_lf_tags_are_assigned_per_key_and_reported_with_inheritance(
     assert columns["city"] == {"zone": ["masked"], "sensitivity": ["public"]}
 
     # a second assignment adds a key; the table's own sensitivity stays
-    lf.add_lf_tags_to_resource(
-        Resource={"Table": table}, LFTags=[{"TagKey": "zone", "TagValues": ["masked"]}]
-    )
+    lf.add_lf_tags_to_resource(Resource={"Table": table}, LFTags=[{"TagKey": "zone", "TagValues": ["masked"]}])
     assigned = lf.get_resource_lf_tags(Resource={"Table": table}, ShowAssignedLFTags=True)["LFTagsOnTable"]
     assert {t["TagKey"]: t["TagValues"] for t in assigned} == {"zone": ["masked"], "sensitivity": ["public"]}
     failures = lf.add_lf_tags_to_resource(

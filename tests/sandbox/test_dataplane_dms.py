@@ -100,9 +100,7 @@ class Replication:
         self.sb, self.dms, self.bucket = sb, sb.client("dms"), bucket
         name = name or unique("t")
         sb.client("s3").create_bucket(Bucket=bucket)
-        src = self.dms.create_endpoint(EndpointIdentifier=f"{name}-src", EndpointType="source", **source)[
-            "Endpoint"
-        ]
+        src = self.dms.create_endpoint(EndpointIdentifier=f"{name}-src", EndpointType="source", **source)["Endpoint"]
         tgt = self.dms.create_endpoint(
             EndpointIdentifier=f"{name}-tgt",
             EndpointType="target",
@@ -137,9 +135,9 @@ class Replication:
         self.dms.delete_replication_instance(ReplicationInstanceArn=self.instance_arn)
 
     def describe(self) -> dict[str, Any]:
-        tasks = self.dms.describe_replication_tasks(
-            Filters=[{"Name": "replication-task-arn", "Values": [self.arn]}]
-        )["ReplicationTasks"]
+        tasks = self.dms.describe_replication_tasks(Filters=[{"Name": "replication-task-arn", "Values": [self.arn]}])[
+            "ReplicationTasks"
+        ]
         return dict(tasks[0])
 
     def run(self, start_type: str) -> dict[str, Any]:
@@ -293,9 +291,7 @@ def test_postgres_full_load_and_cdc_splits_files_and_filters_tables(sandbox_serv
         with engine.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
             t = create_customer(conn, schema, "customer")
-            other = sa.Table(
-                "audit", sa.MetaData(schema=schema), sa.Column("id", sa.Integer, primary_key=True)
-            )
+            other = sa.Table("audit", sa.MetaData(schema=schema), sa.Column("id", sa.Integer, primary_key=True))
             other.create(conn)
         rep = Replication(
             sandbox_server,

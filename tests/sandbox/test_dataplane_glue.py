@@ -34,9 +34,7 @@ for obj in s3.list_objects_v2(Bucket=bucket, Prefix=args["--source"]).get("Conte
 who = boto3.client("sts").get_caller_identity()["Arn"]
 s3.put_object(Bucket=bucket, Key="marker/identity", Body=who.encode())
 """
-HELPER = (
-    "def transform(table):\n    return table.drop_columns([c for c in table.column_names if c == 'email'])\n"
-)
+HELPER = "def transform(table):\n    return table.drop_columns([c for c in table.column_names if c == 'email'])\n"
 
 
 class Lake:
@@ -180,9 +178,7 @@ def test_crawler_creates_tables_and_updates_them_when_the_schema_changes(lake: L
         Body=b"Op,id,name,email,score\nI,3,Cy,c@example.com,2.5\n",
     )
     crawl(lake, lake.raw_crawler)
-    columns = lake.glue.get_table(DatabaseName=lake.raw_db, Name="customer")["Table"]["StorageDescriptor"][
-        "Columns"
-    ]
+    columns = lake.glue.get_table(DatabaseName=lake.raw_db, Name="customer")["Table"]["StorageDescriptor"]["Columns"]
     assert [c["Name"] for c in columns] == ["id", "name", "email", "score", "op"]
     metrics = lake.glue.get_crawler_metrics(CrawlerNameList=[lake.raw_crawler])["CrawlerMetricsList"][0]
     assert (metrics["TablesCreated"], metrics["TablesUpdated"]) == (0, 1)
@@ -219,9 +215,7 @@ def test_workflow_runs_crawler_job_crawler_and_reports_every_node(lake: Lake) ->
     masked = lake.glue.get_table(DatabaseName=lake.cur_db, Name="masked_customer")["Table"]
     assert masked["Parameters"]["classification"] == "parquet"
     assert [c["Name"] for c in masked["StorageDescriptor"]["Columns"]] == ["id", "name", "score"]
-    assert (
-        lake.glue.get_job_run(JobName=lake.job, RunId=job_run["Id"])["JobRun"]["JobRunState"] == "SUCCEEDED"
-    )
+    assert lake.glue.get_job_run(JobName=lake.job, RunId=job_run["Id"])["JobRun"]["JobRunState"] == "SUCCEEDED"
     assert lake.glue.get_workflow(Name=name)["Workflow"]["LastRun"]["WorkflowRunId"] == run["WorkflowRunId"]
 
 

@@ -136,9 +136,9 @@ def test_dms_modify_endpoint_task_subnet_group_and_tags(sandbox: None) -> None:
     assert endpoints["src"]["DatabaseName"] == "dataset"
     assert endpoints["tgt"]["S3Settings"] == {"BucketName": "raw2", "AddColumnName": True}  # merged
 
-    ri = dms.create_replication_instance(
-        ReplicationInstanceIdentifier="ri", ReplicationInstanceClass="dms.t3.micro"
-    )["ReplicationInstance"]["ReplicationInstanceArn"]
+    ri = dms.create_replication_instance(ReplicationInstanceIdentifier="ri", ReplicationInstanceClass="dms.t3.micro")[
+        "ReplicationInstance"
+    ]["ReplicationInstanceArn"]
     task = dms.create_replication_task(
         ReplicationTaskIdentifier="task",
         SourceEndpointArn=src,
@@ -204,9 +204,7 @@ def test_macie_session_and_custom_identifier_tags(sandbox: None) -> None:
     macie.update_macie_session(status="PAUSED", findingPublishingFrequency="ONE_HOUR")
     session = macie.get_macie_session()
     assert (session["status"], session["findingPublishingFrequency"]) == ("PAUSED", "ONE_HOUR")
-    arn = macie.create_custom_data_identifier(name="acct", regex=r"XYZ-\d+", tags={"a": "1"})[
-        "customDataIdentifierId"
-    ]
+    arn = macie.create_custom_data_identifier(name="acct", regex=r"XYZ-\d+", tags={"a": "1"})["customDataIdentifierId"]
     arn = macie.get_custom_data_identifier(id=arn)["arn"]
     macie.tag_resource(resourceArn=arn, tags={"b": "2"})
     assert macie.list_tags_for_resource(resourceArn=arn)["tags"] == {"a": "1", "b": "2"}
@@ -223,13 +221,20 @@ def test_macie_job_rejects_an_unknown_selector_and_honours_include(sandbox: None
     definition = {"bucketDefinitions": [{"accountId": "123456789012", "buckets": ["raw"]}]}
     with pytest.raises(ClientError) as err:
         macie.create_classification_job(
-            clientToken="bad", jobType="ONE_TIME", name="bad", managedDataIdentifierSelector="SOME",
+            clientToken="bad",
+            jobType="ONE_TIME",
+            name="bad",
+            managedDataIdentifierSelector="SOME",
             s3JobDefinition=definition,
         )
     assert err.value.response["Error"]["Code"] == "ValidationException"
     job = macie.create_classification_job(
-        clientToken="c", jobType="ONE_TIME", name="j", managedDataIdentifierSelector="INCLUDE",
-        managedDataIdentifierIds=["email_address"], s3JobDefinition=definition,
+        clientToken="c",
+        jobType="ONE_TIME",
+        name="j",
+        managedDataIdentifierSelector="INCLUDE",
+        managedDataIdentifierIds=["email_address"],
+        s3JobDefinition=definition,
     )["jobId"]
     deadline = time.monotonic() + 20
     while macie.describe_classification_job(jobId=job)["jobStatus"] != "COMPLETE":
@@ -238,9 +243,7 @@ def test_macie_job_rejects_an_unknown_selector_and_honours_include(sandbox: None
     ids = macie.list_findings()["findingIds"]
     findings = macie.get_findings(findingIds=ids)["findings"]
     detected = {
-        d["type"]
-        for f in findings
-        for d in f["classificationDetails"]["result"]["sensitiveData"][0]["detections"]
+        d["type"] for f in findings for d in f["classificationDetails"]["result"]["sensitiveData"][0]["detections"]
     }
     assert detected == {"EMAIL_ADDRESS"}
 

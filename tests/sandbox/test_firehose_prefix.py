@@ -15,9 +15,6 @@ def test_default_and_plain_prefixes_get_the_hour_layout() -> None:
 
 
 def test_timestamp_expressions_replace_the_default_layout() -> None:
-    assert (
-        evaluate_prefix("f/dt=!{timestamp:yyyy'-'MM'-'dd}/h=!{timestamp:HH}/", WHEN)
-        == "f/dt=2026-03-04/h=05/"
-    )
+    assert evaluate_prefix("f/dt=!{timestamp:yyyy'-'MM'-'dd}/h=!{timestamp:HH}/", WHEN) == "f/dt=2026-03-04/h=05/"
     random_part = evaluate_prefix("f/!{timestamp:yyyy}/!{firehose:random-string}/", WHEN)
     assert random_part.startswith("f/2026/") and len(random_part.split("/")[2]) == 11

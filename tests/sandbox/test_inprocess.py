@@ -23,10 +23,7 @@ def test_emulators_answer_in_process_and_state_is_reset() -> None:
             Body=b"id,account_number\n1,XYZ-12345\n2,XYZ-999\n",
         )
         custom = macie.create_custom_data_identifier(name="acct", regex=r"XYZ-\d+")["customDataIdentifierId"]
-        assert (
-            macie.test_custom_data_identifier(regex=r"XYZ-\d+", sampleText="XYZ-1 XYZ-22 ABC-3")["matchCount"]
-            == 2
-        )
+        assert macie.test_custom_data_identifier(regex=r"XYZ-\d+", sampleText="XYZ-1 XYZ-22 ABC-3")["matchCount"] == 2
         job = macie.create_classification_job(
             clientToken="c",
             jobType="ONE_TIME",
@@ -41,9 +38,7 @@ def test_emulators_answer_in_process_and_state_is_reset() -> None:
             time.sleep(0.05)
         findings = macie.get_findings(findingIds=macie.list_findings()["findingIds"])["findings"]
         assert len(findings) == 1
-        custom_detections = findings[0]["classificationDetails"]["result"]["customDataIdentifiers"][
-            "detections"
-        ]
+        custom_detections = findings[0]["classificationDetails"]["result"]["customDataIdentifiers"]["detections"]
         assert [(d["name"], d["count"]) for d in custom_detections] == [("acct", 2)]
         assert [c["row"] for c in custom_detections[0]["occurrences"]["cells"]] == [2, 3]
     with sandbox_in_process():

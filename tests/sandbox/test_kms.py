@@ -43,14 +43,10 @@ def code(error: pytest.ExceptionInfo[ClientError]) -> str:
 
 @pytest.fixture(scope="module")
 def roles(sandbox_server: SandboxServer) -> dict[str, str]:
-    return {
-        name: sandbox_server.create_role(f"kms-{name}") for name in ("ml", "analyst", "auditor", "denied")
-    }
+    return {name: sandbox_server.create_role(f"kms-{name}") for name in ("ml", "analyst", "auditor", "denied")}
 
 
-def test_only_roles_the_key_policy_allows_can_decrypt(
-    sandbox_server: SandboxServer, roles: dict[str, str]
-) -> None:
+def test_only_roles_the_key_policy_allows_can_decrypt(sandbox_server: SandboxServer, roles: dict[str, str]) -> None:
     sb = sandbox_server
     kms = sb.client("kms")
     key_id = kms.create_key(Policy=key_policy(roles["ml"]))["KeyMetadata"]["KeyId"]
@@ -62,9 +58,7 @@ def test_only_roles_the_key_policy_allows_can_decrypt(
         ml.decrypt(CiphertextBlob=data_key["CiphertextBlob"], EncryptionContext=context)["Plaintext"]
         == data_key["Plaintext"]
     )
-    assert ml.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)["KeyId"].endswith(
-        key_id
-    )
+    assert ml.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)["KeyId"].endswith(key_id)
 
     analyst = sb.client("kms", sb.assume(roles["analyst"]))
     with pytest.raises(ClientError) as denied:
@@ -108,9 +102,7 @@ def test_iam_policy_counts_when_the_key_policy_delegates_to_the_account(
     assert auditor.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
 
 
-def test_explicit_deny_wins_and_grants_add_access(
-    sandbox_server: SandboxServer, roles: dict[str, str]
-) -> None:
+def test_explicit_deny_wins_and_grants_add_access(sandbox_server: SandboxServer, roles: dict[str, str]) -> None:
     sb = sandbox_server
     kms = sb.client("kms")
     deny = {"Effect": "Deny", "Principal": {"AWS": roles["denied"]}, "Action": "kms:Decrypt", "Resource": "*"}

@@ -58,9 +58,7 @@ def keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
 
 def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: SandboxServer) -> None:
     sb = sandbox_server
-    s3, macie, events, firehose, lam = (
-        sb.client(s) for s in ("s3", "macie2", "events", "firehose", "lambda")
-    )
+    s3, macie, events, firehose, lam = (sb.client(s) for s in ("s3", "macie2", "events", "firehose", "lambda"))
     raw, findings_bucket, markers = "pipe-raw", "pipe-findings", "pipe-markers"
     for bucket in (raw, findings_bucket, markers):
         s3.create_bucket(Bucket=bucket)
@@ -86,9 +84,7 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
         Name="pipe-macie",
         EventPattern=json.dumps({"source": ["aws.macie"], "detail-type": ["Macie Finding"]}),
     )
-    events.put_targets(
-        Rule="pipe-macie", Targets=[{"Id": "firehose", "Arn": stream_arn, "RoleArn": firehose_role}]
-    )
+    events.put_targets(Rule="pipe-macie", Targets=[{"Id": "firehose", "Arn": stream_arn, "RoleArn": firehose_role}])
 
     # findings bucket -> Lambda (zip written here; it calls S3 and STS with its own credentials)
     lambda_role = sb.create_role("pipe-lambda", "lambda.amazonaws.com")
@@ -122,9 +118,7 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
 
     # the Macie job
     macie.enable_macie()
-    custom_id = macie.create_custom_data_identifier(name="account_number", regex=r"XYZ-\d+")[
-        "customDataIdentifierId"
-    ]
+    custom_id = macie.create_custom_data_identifier(name="account_number", regex=r"XYZ-\d+")["customDataIdentifierId"]
     job_id = macie.create_classification_job(
         clientToken="pipe-1",
         jobType="ONE_TIME",
@@ -147,19 +141,15 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
             },
         },
     )["jobId"]
-    wait_for(
-        lambda: macie.describe_classification_job(jobId=job_id)["jobStatus"] == "COMPLETE", what="the job"
-    )
+    wait_for(lambda: macie.describe_classification_job(jobId=job_id)["jobStatus"] == "COMPLETE", what="the job")
     job = macie.describe_classification_job(jobId=job_id)
     assert job["statistics"]["approximateNumberOfObjectsToProcess"] == 4
     assert job["customDataIdentifierIds"] == [custom_id]
 
-    ids = macie.list_findings(
-        findingCriteria={"criterion": {"classificationDetails.jobId": {"eq": [job_id]}}}
-    )["findingIds"]
-    found = {
-        f["resourcesAffected"]["s3Object"]["key"]: f for f in macie.get_findings(findingIds=ids)["findings"]
-    }
+    ids = macie.list_findings(findingCriteria={"criterion": {"classificationDetails.jobId": {"eq": [job_id]}}})[
+        "findingIds"
+    ]
+    found = {f["resourcesAffected"]["s3Object"]["key"]: f for f in macie.get_findings(findingIds=ids)["findings"]}
     assert set(found) == {f"sales/{t}/LOAD00000001.csv" for t in ("customer", "bank", "card")}  # no decoy
 
     def detections(finding: dict[str, Any]) -> dict[str, dict[str, Any]]:

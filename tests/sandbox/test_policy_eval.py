@@ -54,20 +54,14 @@ def test_identity_policy_allow_deny_and_no_match() -> None:
 
 
 def test_key_policy_principal_direct_and_delegated() -> None:
-    direct = policy(
-        ROOT, {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt", "Resource": "*"}
-    )
+    direct = policy(ROOT, {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt", "Resource": "*"})
     assert kms_key_access(direct, [], request()) is Decision.ALLOW
     other = request(principals=(f"arn:aws:iam::{ACCOUNT}:role/analyst",))
     assert kms_key_access(direct, [], other) is Decision.NO_MATCH  # root only delegates to IAM
     iam_allow = policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"})
     assert kms_key_access(direct, [iam_allow], other) is Decision.ALLOW
-    no_root = policy(
-        {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt", "Resource": "*"}
-    )
-    assert (
-        kms_key_access(no_root, [iam_allow], other) is Decision.NO_MATCH
-    )  # without delegation IAM is not enough
+    no_root = policy({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt", "Resource": "*"})
+    assert kms_key_access(no_root, [iam_allow], other) is Decision.NO_MATCH  # without delegation IAM is not enough
     assert kms_key_access(no_root, [], other, granted=True) is Decision.ALLOW
     root = request(principals=(f"arn:aws:iam::{ACCOUNT}:root",))
     assert kms_key_access(policy(ROOT), [], root, is_root=True) is Decision.ALLOW
@@ -98,9 +92,7 @@ def test_conditions_on_encryption_context() -> None:
         }
     )
     assert kms_key_access(key, [], request(context={"kms:EncryptionContext:table": "card"})) is Decision.ALLOW
-    assert (
-        kms_key_access(key, [], request(context={"kms:EncryptionContext:table": "bank"})) is Decision.NO_MATCH
-    )
+    assert kms_key_access(key, [], request(context={"kms:EncryptionContext:table": "bank"})) is Decision.NO_MATCH
     assert kms_key_access(key, [], request()) is Decision.NO_MATCH
     like = policy(
         {
@@ -112,10 +104,7 @@ def test_conditions_on_encryption_context() -> None:
         }
     )
     assert kms_key_access(like, [], request()) is Decision.ALLOW
-    assert (
-        kms_key_access(like, [], request(context={"kms:EncryptionContext:table": "bank"}))
-        is Decision.NO_MATCH
-    )
+    assert kms_key_access(like, [], request(context={"kms:EncryptionContext:table": "bank"})) is Decision.NO_MATCH
     unknown = policy(
         {
             "Effect": "Allow",

@@ -22,9 +22,7 @@ def auth(service: str) -> str:
 def send(
     url: str, body: bytes, headers: dict[str, str], method: str = "POST", path: str = "/"
 ) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(
-        url + path, data=body if method != "GET" else None, method=method, headers=headers
-    )
+    request = urllib.request.Request(url + path, data=body if method != "GET" else None, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
@@ -59,9 +57,7 @@ def assert_alive(sb: SandboxServer) -> None:
         (b'{"KeyId": 42, "Plaintext": "not base64!"}', "TrentService.Encrypt", None),
     ],
 )
-def test_json_protocol_errors(
-    sandbox_server: SandboxServer, body: bytes, target: str, code: str | None
-) -> None:
+def test_json_protocol_errors(sandbox_server: SandboxServer, body: bytes, target: str, code: str | None) -> None:
     status, headers, payload = json_call(sandbox_server.url, "kms", target, body)
     assert 400 <= status < 600
     error = json.loads(payload)

@@ -41,11 +41,14 @@ def aws_config(tmp_path: Path) -> Path:
 
 
 def test_classify_table_names_every_flagged_column(sample_dir: Path, aws_config: Path) -> None:
-    result = CliRunner().invoke(cli, ["--config", str(aws_config), "classify", str(sample_dir)],
-                                env={"COLUMNS": "200"})
+    result = CliRunner().invoke(cli, ["--config", str(aws_config), "classify", str(sample_dir)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    for column, kind in [("card_number", "CREDIT_CARD_NUMBER"), ("mail", "EMAIL_ADDRESS"),
-                         ("account_number", "account_number"), ("iban", "INTERNATIONAL_BANK_ACCOUNT_NUMBER")]:
+    for column, kind in [
+        ("card_number", "CREDIT_CARD_NUMBER"),
+        ("mail", "EMAIL_ADDRESS"),
+        ("account_number", "account_number"),
+        ("iban", "INTERNATIONAL_BANK_ACCOUNT_NUMBER"),
+    ]:
         line = next(ln for ln in result.output.splitlines() if f" {column} " in ln)
         assert kind in line
     assert "orders.csv" not in result.output or "(nothing found)" in result.output
@@ -68,8 +71,8 @@ def test_classify_json_is_one_macie_finding_per_flagged_file(sample_dir: Path, a
 
 def test_classify_sample_limits_rows(sample_dir: Path, aws_config: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["--config", str(aws_config), "classify", str(sample_dir / "card.csv"), "--format", "json",
-              "--sample", "10"]
+        cli,
+        ["--config", str(aws_config), "classify", str(sample_dir / "card.csv"), "--format", "json", "--sample", "10"],
     )
     finding = json.loads(result.output.splitlines()[0])
     counts = [d["count"] for g in finding["classificationDetails"]["result"]["sensitiveData"] for d in g["detections"]]
@@ -93,8 +96,16 @@ def test_mask_writes_masked_and_encrypted_parquet_without_plaintext(
     kms.create_alias(AliasName="alias/clitest-data", TargetKeyId=key_id)
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        cli, ["--config", str(aws_config), "mask", str(sample_dir / "card.csv"), str(sample_dir / "customer.csv"),
-              "--out", str(out)],
+        cli,
+        [
+            "--config",
+            str(aws_config),
+            "mask",
+            str(sample_dir / "card.csv"),
+            str(sample_dir / "customer.csv"),
+            "--out",
+            str(out),
+        ],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -112,8 +123,9 @@ def test_mask_writes_masked_and_encrypted_parquet_without_plaintext(
     assert revealed.column("card_number").to_pylist() == numbers
 
 
-def test_mask_without_key_says_what_to_do(sample_dir: Path, aws_config: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mask_without_key_says_what_to_do(
+    sample_dir: Path, aws_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("DCP_TOKEN_KEY", "11" * 32)
     with mock_aws():

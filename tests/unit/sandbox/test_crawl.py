@@ -82,9 +82,7 @@ def test_parquet_partitions_and_json(tmp_path: Path) -> None:
         for t in crawl(
             "s3://cur/",
             [
-                DataFile(f.relative_key.split("/", 1)[1], f.path, f.size)
-                if f.relative_key.startswith("masked/")
-                else f
+                DataFile(f.relative_key.split("/", 1)[1], f.path, f.size) if f.relative_key.startswith("masked/") else f
                 for f in files
             ],
         )

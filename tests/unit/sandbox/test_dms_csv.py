@@ -40,9 +40,7 @@ def test_split_writer_starts_a_new_file_before_max_bytes(tmp_path: Path) -> None
     assert writer.close() == len(shipped) > 1
     assert all(len(body) <= 20 for _, body in shipped)
     assert all(body.startswith(b"id\n") for _, body in shipped)
-    assert b"".join(body[3:] for _, body in shipped) == b"".join(
-        f"{str(i) * 4}\n".encode() for i in range(10)
-    )
+    assert b"".join(body[3:] for _, body in shipped) == b"".join(f"{str(i) * 4}\n".encode() for i in range(10))
 
 
 def test_target_settings_and_selection_rules() -> None:

@@ -127,9 +127,7 @@ def test_named_table_and_column_grants() -> None:
     t = LfTags()
     assert readable_columns(analyst(), [table], t, "dataset_masked", "customer", COLUMNS).allowed == COLUMNS
     assert readable_columns(analyst(), [cols], t, "dataset_masked", "customer", COLUMNS).allowed == ("city",)
-    assert readable_columns(analyst(), [wildcard], t, "dataset_masked", "customer", COLUMNS).denied == (
-        "email",
-    )
+    assert readable_columns(analyst(), [wildcard], t, "dataset_masked", "customer", COLUMNS).denied == ("email",)
     assert not readable_columns(analyst(), [table], t, "dataset_masked", "bank", COLUMNS).any
 
 

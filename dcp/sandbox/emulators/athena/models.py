@@ -178,9 +178,7 @@ def translate_error(sql: str, exc: Exception, default_db: str) -> QueryFailed:
         name = m.group(1).strip('"').lower()
         line, col = _position(sql, name.split(".")[-1])
         full = name if name.count(".") >= 1 else f"{default_db}.{name}"
-        return QueryFailed(
-            f"TABLE_NOT_FOUND: line {line}:{col}: Table 'awsdatacatalog.{full}' does not exist"
-        )
+        return QueryFailed(f"TABLE_NOT_FOUND: line {line}:{col}: Table 'awsdatacatalog.{full}' does not exist")
     if isinstance(exc, duckdb.ParserException):
         return QueryFailed(f"SYNTAX_ERROR: {text.splitlines()[0]}")
     return QueryFailed(f"GENERIC_INTERNAL_ERROR: {text.splitlines()[0]}", 1, 1000)
@@ -426,15 +424,10 @@ class AthenaQueries:
         serde = (sd.get("SerdeInfo") or {}).get("SerializationLibrary", "") or ""
         classification = str(params.get("classification", "")).lower()
         if not classification:
-            classification = (
-                "parquet" if "parquet" in serde.lower() else ("json" if "json" in serde.lower() else "csv")
-            )
+            classification = "parquet" if "parquet" in serde.lower() else ("json" if "json" in serde.lower() else "csv")
         serde_params = (sd.get("SerdeInfo") or {}).get("Parameters") or {}
         delimiter = str(
-            params.get("delimiter")
-            or serde_params.get("field.delim")
-            or serde_params.get("separatorChar")
-            or ","
+            params.get("delimiter") or serde_params.get("field.delim") or serde_params.get("separatorChar") or ","
         )
         files, scanned = [], 0
         location = sd.get("Location")
@@ -469,9 +462,7 @@ class AthenaQueries:
         workdir.mkdir(parents=True, exist_ok=True)
         spill = workdir / "spill"
         spill.mkdir(exist_ok=True)
-        con = duckdb.connect(
-            config={"memory_limit": MEMORY_LIMIT, "threads": 2, "temp_directory": str(spill)}
-        )
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2, "temp_directory": str(spill)})
         try:
             parsed = check_sql(con, q.sql)
             lf = read_state(self.account_id, self.region)
@@ -517,18 +508,14 @@ class AthenaQueries:
             except duckdb.Error as exc:
                 raise translate_error(q.sql, exc, q.database) from None
             q.planning_ms = int((time.monotonic() - planning) * 1000)
-            described = con.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({_literal(str(result))})"
-            ).fetchall()
+            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(str(result))})").fetchall()
             names = athena_names(parsed, [str(r[0]) for r in described])
             q.columns = [(n, athena_type(str(r[1]))) for n, r in zip(names, described, strict=True)]
             q.rows = pq.ParquetFile(result).metadata.num_rows
             q.result_path = result
             if q.output_uri:
                 select = (
-                    ", ".join(
-                        f"{_ident(str(r[0]))} AS {_ident(n)}" for n, r in zip(names, described, strict=True)
-                    )
+                    ", ".join(f"{_ident(str(r[0]))} AS {_ident(n)}" for n, r in zip(names, described, strict=True))
                     or "*"
                 )
                 con.execute(
@@ -542,9 +529,7 @@ class AthenaQueries:
             shutil.rmtree(spill, ignore_errors=True)
 
     def _access(self, lf: LfState, caller: Caller, src: TableSource) -> ColumnAccess:
-        requester = lf.requester(
-            arn=caller.arn, kind=caller.kind, role_arn=caller.role_arn, account=caller.account
-        )
+        requester = lf.requester(arn=caller.arn, kind=caller.kind, role_arn=caller.role_arn, account=caller.account)
         return readable_columns(
             requester, lf.grants, lf.tags, src.ref.database, src.ref.table, [c for c, _ in src.columns]
         )
@@ -553,11 +538,7 @@ class AthenaQueries:
         assert q.output_uri
         bucket, key = s3io.parse_s3_uri(q.output_uri)
         option = (q.encryption or {}).get("EncryptionOption")
-        sse = (
-            {"SSE_S3": "AES256", "SSE_KMS": "aws:kms", "CSE_KMS": "aws:kms"}.get(str(option))
-            if option
-            else None
-        )
+        sse = {"SSE_S3": "AES256", "SSE_KMS": "aws:kms", "CSE_KMS": "aws:kms"}.get(str(option)) if option else None
         kms = (q.encryption or {}).get("KmsKey") if sse == "aws:kms" else None
         try:
             s3io.upload(
@@ -570,9 +551,7 @@ class AthenaQueries:
                 kms_key_id=kms,
             )
             metadata = json.dumps({"columns": [{"name": n, "type": t} for n, t in q.columns], "rows": q.rows})
-            s3io.upload(
-                self.account_id, bucket, key + ".metadata", metadata.encode(), encryption=sse, kms_key_id=kms
-            )
+            s3io.upload(self.account_id, bucket, key + ".metadata", metadata.encode(), encryption=sse, kms_key_id=kms)
         except s3io.S3Missing as exc:
             raise QueryFailed(f"Unable to verify/create output bucket {bucket}: {exc}", 2, 1001) from None
         csv_path.unlink(missing_ok=True)

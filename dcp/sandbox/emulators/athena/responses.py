@@ -130,9 +130,7 @@ def get_query_results(call: Call) -> dict[str, Any]:
     q = _execution(call, call.params["QueryExecutionId"])
     if q.state != "SUCCEEDED":
         reason = f": {q.reason}" if q.reason else ""
-        raise AwsError(
-            "InvalidRequestException", f"Query has not yet finished. Current state: {q.state}{reason}"
-        )
+        raise AwsError("InvalidRequestException", f"Query has not yet finished. Current state: {q.state}{reason}")
     size = int(call.params.get("MaxResults") or MAX_RESULTS)
     if not 1 <= size <= MAX_RESULTS:
         raise AwsError("InvalidRequestException", f"MaxResults must be between 1 and {MAX_RESULTS}")

@@ -223,9 +223,7 @@ def row_keys(batch: pa.RecordBatch, pk: Sequence[str], lines: pa.Array) -> pa.Ar
     """The snapshot key of each row: its primary key values, or the whole row without one."""
     if not pk:
         return lines
-    parts = [
-        pc.fill_null(pc.cast(batch.column(batch.schema.get_field_index(c)), pa.string()), "\x00") for c in pk
-    ]
+    parts = [pc.fill_null(pc.cast(batch.column(batch.schema.get_field_index(c)), pa.string()), "\x00") for c in pk]
     return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
 
 
@@ -359,9 +357,7 @@ class TaskRun:
             else self.elapsed_ms
         )
         out: dict[str, Any] = {
-            "FullLoadProgressPercent": 100
-            if self.full_load_done
-            else (loaded * 100 // total if total else 0),
+            "FullLoadProgressPercent": 100 if self.full_load_done else (loaded * 100 // total if total else 0),
             "ElapsedTimeMillis": elapsed,
             "TablesLoaded": loaded,
             "TablesLoading": sum(s == "Full load" for s in states),
@@ -508,9 +504,7 @@ class Replication:
                     counts[op] += 1
                     f.write(f"{op}{fmt.delimiter}{line}{fmt.row_delimiter}".encode())
             if any(counts.values()):
-                self.upload(
-                    self.target.bucket, self.target.key(table.schema, table.name, cdc_file_name(at)), path
-                )
+                self.upload(self.target.bucket, self.target.key(table.schema, table.name, cdc_file_name(at)), path)
             snap.commit()
             shutil.rmtree(tmp, ignore_errors=True)
         finally:

@@ -26,9 +26,7 @@ def describe(t: DmsTasks, task: Any) -> dict[str, Any]:
         out.pop("ReplicationTaskStats", None)
         out["ReplicationTaskCreationDate"] = task.creation_date
         return out
-    out.update(
-        Status=run.status, ReplicationTaskStats=run.stats(), ReplicationTaskCreationDate=task.creation_date
-    )
+    out.update(Status=run.status, ReplicationTaskStats=run.stats(), ReplicationTaskCreationDate=task.creation_date)
     if run.start is not None:
         out["ReplicationTaskStartDate"] = run.start
     if run.stop_reason:
@@ -68,9 +66,7 @@ def start_replication_task(call: Call) -> dict[str, Any]:
     t = _tasks(call)
     task = _task(call, t)
     try:
-        t.start(
-            task.arn, call.params.get("StartReplicationTaskType", "start-replication"), call.sandbox.state_dir
-        )
+        t.start(task.arn, call.params.get("StartReplicationTaskType", "start-replication"), call.sandbox.state_dir)
     except TaskStateError as exc:
         raise AwsError("InvalidResourceStateFault", str(exc)) from None
     except ValueError as exc:
@@ -109,9 +105,7 @@ def describe_table_statistics(call: Call) -> dict[str, Any]:
     run = t.runs.get(task.arn)
     stats = [s.to_dict() for s in (run.tables.values() if run else [])]
     for f in call.params.get("Filters", []):
-        key = {"schema-name": "SchemaName", "table-name": "TableName", "table-state": "TableState"}.get(
-            f["Name"]
-        )
+        key = {"schema-name": "SchemaName", "table-name": "TableName", "table-state": "TableState"}.get(f["Name"])
         if key:
             stats = [s for s in stats if s[key] in f.get("Values", [])]
     marker = int(call.params.get("Marker") or 0)

@@ -167,9 +167,7 @@ class DmsTasks:
             if str(target_endpoint.engine_name).lower() != "s3":
                 raise ReplicationError("the sandbox's DMS replicates to S3 targets only")
             target = target_spec(target_endpoint.s3_settings, target_endpoint.extra_connection_attributes)
-            Replication(run, task.id, task.migration_type, source, target, workdir, self._upload).execute(
-                start_type
-            )
+            Replication(run, task.id, task.migration_type, source, target, workdir, self._upload).execute(start_type)
         except Exception as exc:
             message = str(exc) if isinstance(exc, ReplicationError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, ReplicationError):

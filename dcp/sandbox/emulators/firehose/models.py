@@ -25,8 +25,16 @@ from dcp.sandbox.dispatch import AwsError
 
 _EXPRESSION = re.compile(r"!\{(\w+):([^}]*)\}")
 # Java DateTimeFormatter letters used in Firehose prefixes -> strftime.
-_JAVA_TO_STRFTIME = [("yyyy", "%Y"), ("YYYY", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"),
-                     ("mm", "%M"), ("ss", "%S"), ("yy", "%y")]
+_JAVA_TO_STRFTIME = [
+    ("yyyy", "%Y"),
+    ("YYYY", "%Y"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+    ("yy", "%y"),
+]
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ def _java_time(pattern: str, when: datetime) -> str:
         if pattern[index] == "'":  # quoted literal, e.g. yyyy'-'MM
             end = pattern.find("'", index + 1)
             end = len(pattern) if end == -1 else end
-            out.append(pattern[index + 1:end])
+            out.append(pattern[index + 1 : end])
             index = end + 1
             continue
         for java, fmt in _JAVA_TO_STRFTIME:
@@ -87,8 +95,7 @@ def _stream(account_id: str, region: str, name: str) -> Any:
 
     stream = firehose_backends[account_id][region].delivery_streams.get(name)
     if stream is None:
-        raise AwsError("ResourceNotFoundException",
-                       f"Firehose {name} under account {account_id} not found.", 400)
+        raise AwsError("ResourceNotFoundException", f"Firehose {name} under account {account_id} not found.", 400)
     return stream
 
 
@@ -97,10 +104,9 @@ def s3_destination(stream: Any) -> S3Destination | None:
         config = destination.get("ExtendedS3") or destination.get("S3")
         if not config:
             continue
-        processors = (config.get("ProcessingConfiguration") or {})
+        processors = config.get("ProcessingConfiguration") or {}
         enabled = str(processors.get("Enabled", "true")).lower() != "false"
-        append = enabled and any(p.get("Type") == "AppendDelimiterToRecord"
-                                 for p in processors.get("Processors") or [])
+        append = enabled and any(p.get("Type") == "AppendDelimiterToRecord" for p in processors.get("Processors") or [])
         return S3Destination(
             bucket=str(config["BucketARN"]).split(":")[-1],
             prefix=str(config.get("Prefix") or ""),
@@ -121,8 +127,10 @@ def deliver_records(account_id: str, region: str, stream_name: str, records: lis
         return record_ids  # other destinations are accepted and dropped, as moto does
     now = datetime.now(UTC)
     data = b"".join(r + b"\n" if destination.append_newline else r for r in records)
-    key = (f"{evaluate_prefix(destination.prefix, now)}{stream_name}-{stream.version_id}-"
-           f"{now.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4()}")
+    key = (
+        f"{evaluate_prefix(destination.prefix, now)}{stream_name}-{stream.version_id}-"
+        f"{now.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4()}"
+    )
     if destination.gzip:
         data = gzip.compress(data)
         key += ".gz"

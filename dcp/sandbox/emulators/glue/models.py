@@ -115,9 +115,7 @@ class Crawlers:
         with self.lock:
             return self.runs.setdefault(name, CrawlerRuns())
 
-    def start(
-        self, name: str, state_dir: Path, on_done: Callable[[CrawlRecord], None] | None = None
-    ) -> CrawlRecord:
+    def start(self, name: str, state_dir: Path, on_done: Callable[[CrawlRecord], None] | None = None) -> CrawlRecord:
         crawler = glue_backend(self.account_id, self.region).get_crawler(name)
         runs = self.runs_of(name)
         with self.lock:
@@ -230,9 +228,7 @@ class Crawlers:
         if existing is None:
             glue.create_table(database, name, table_input)
             record.tables_created += 1
-        elif update_ok and crawling.schema_changed(
-            existing.get_version(str(existing._current_version)), table_input
-        ):
+        elif update_ok and crawling.schema_changed(existing.get_version(str(existing._current_version)), table_input):
             glue.update_table(database, name, table_input)
             record.tables_updated += 1
         moto_table = db.tables[name]
@@ -442,9 +438,7 @@ class JobRuns:
         if not script_uri:
             return "FAILED", "the job has no Command.ScriptLocation"
         run_dir = env.state_dir / "glue" / "runs" / record.run_id
-        script = _s3_download(
-            self.account_id, script_uri, run_dir / Path(s3io.parse_s3_uri(script_uri)[1]).name
-        )
+        script = _s3_download(self.account_id, script_uri, run_dir / Path(s3io.parse_s3_uri(script_uri)[1]).name)
         paths = [str(Path(dcp.__file__).resolve().parent.parent)]
         for uri in filter(None, (u.strip() for u in record.arguments.get("--extra-py-files", "").split(","))):
             local = _s3_download(self.account_id, uri, run_dir / "lib" / Path(s3io.parse_s3_uri(uri)[1]).name)
@@ -561,9 +555,7 @@ class Workflows:
         with self.lock:
             return list(reversed(self.runs.get(workflow, {}).values()))
 
-    def start(
-        self, workflow: str, properties: Mapping[str, str] | None, env: JobEnvironment
-    ) -> WorkflowRunRecord:
+    def start(self, workflow: str, properties: Mapping[str, str] | None, env: JobEnvironment) -> WorkflowRunRecord:
         wf = glue_backend(self.account_id, self.region).workflows[workflow]
         props = {**(wf.default_run_properties or {}), **(properties or {})}
         with self.lock:
@@ -571,9 +563,7 @@ class Workflows:
             previous = next(reversed(existing.values())).run_id if existing else None
             record = WorkflowRunRecord(workflow, "wr_" + secrets.token_hex(32), props, now(), previous)
             existing[record.run_id] = record
-        threading.Thread(
-            target=self._run, args=(record, env), name=f"workflow-{workflow}", daemon=True
-        ).start()
+        threading.Thread(target=self._run, args=(record, env), name=f"workflow-{workflow}", daemon=True).start()
         return record
 
     def _run(self, record: WorkflowRunRecord, env: JobEnvironment) -> None:
@@ -684,9 +674,7 @@ class Workflows:
                 elif kind == "CRAWLER":
                     crawls = []
                     if record is not None and (n := record.nodes.get(("CRAWLER", name))) and n.run_id:
-                        c = next(
-                            (c for c in self.crawlers.runs_of(name).crawls if c.crawl_id == n.run_id), None
-                        )
+                        c = next((c for c in self.crawlers.runs_of(name).crawls if c.crawl_id == n.run_id), None)
                         if c is not None:
                             crawls.append(c.to_crawl())
                     node["CrawlerDetails"] = {"Crawls": crawls}
@@ -702,9 +690,7 @@ class Workflows:
                 elif action.get("CrawlerName"):
                     edges.append({"SourceId": tid, "DestinationId": add("CRAWLER", action["CrawlerName"])})
             for c in (t.get("Predicate") or {}).get("Conditions", []):
-                src = (
-                    add("JOB", c["JobName"]) if c.get("JobName") else add("CRAWLER", c.get("CrawlerName", ""))
-                )
+                src = add("JOB", c["JobName"]) if c.get("JobName") else add("CRAWLER", c.get("CrawlerName", ""))
                 edges.append({"SourceId": src, "DestinationId": tid})
         return {"Nodes": list(nodes.values()), "Edges": edges}
 

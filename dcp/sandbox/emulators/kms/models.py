@@ -65,8 +65,9 @@ def _granted(key: KeyRef, arns: tuple[str, ...], operation: str, context: Mappin
     return False
 
 
-def authorize(principal: Principal, key: KeyRef, operation: str,
-              encryption_context: Mapping[str, str] | None = None) -> None:
+def authorize(
+    principal: Principal, key: KeyRef, operation: str, encryption_context: Mapping[str, str] | None = None
+) -> None:
     """Raise AccessDeniedException unless `principal` may call kms:`operation` on `key`."""
     context = dict(encryption_context or {})
     conditions: dict[str, Any] = {f"kms:EncryptionContext:{k}": v for k, v in context.items()}
@@ -89,8 +90,13 @@ def authorize(principal: Principal, key: KeyRef, operation: str,
         granted=_granted(key, arns, operation, context),
     )
     if decision is not Decision.ALLOW:
-        why = "an explicit deny in a policy" if decision is Decision.DENY else \
-            "no key policy, IAM policy or grant allows it"
-        raise AwsError("AccessDeniedException",
-                       f"User: {principal.arn} is not authorized to perform: kms:{operation} on resource: "
-                       f"{key.arn} because {why}", 400)
+        why = (
+            "an explicit deny in a policy"
+            if decision is Decision.DENY
+            else "no key policy, IAM policy or grant allows it"
+        )
+        raise AwsError(
+            "AccessDeniedException",
+            f"User: {principal.arn} is not authorized to perform: kms:{operation} on resource: {key.arn} because {why}",
+            400,
+        )

@@ -35,9 +35,7 @@ class LfState:
 def read_state(account_id: str, region: str) -> LfState:
     lf = lf_backend(account_id, region)
     settings = lf.get_data_lake_settings(account_id) or {}
-    admins = frozenset(
-        str(a.get("DataLakePrincipalIdentifier", "")) for a in settings.get("DataLakeAdmins", []) or []
-    )
+    admins = frozenset(str(a.get("DataLakePrincipalIdentifier", "")) for a in settings.get("DataLakeAdmins", []) or [])
     catalog = lf.grants.get(account_id)
     grants = tuple(
         Grant.from_json(p.principal, p.resource, p.permissions)
@@ -46,9 +44,7 @@ def read_state(account_id: str, region: str) -> LfState:
     tags = LfTags.from_assignments(
         databases={db: t for (cat, db), t in list(lf.lf_database_tags.items()) if cat == account_id},
         tables={(db, tb): t for (cat, db, tb), t in list(lf.lf_table_tags.items()) if cat == account_id},
-        columns={
-            (key[1], key[2], key[3]): t for key, t in list(lf.lf_columns_tags.items()) if key[0] == account_id
-        },
+        columns={(key[1], key[2], key[3]): t for key, t in list(lf.lf_columns_tags.items()) if key[0] == account_id},
     )
     return LfState(admins, grants, tags)
 

@@ -11,9 +11,7 @@ from dcp.sandbox.emulators.lakeformation.models import add_lf_tags, resource_lf_
 @emulates("lakeformation", "AddLFTagsToResource")
 def add_lf_tags_to_resource(call: Call) -> dict[str, Any]:
     catalog = call.params.get("CatalogId") or call.account_id
-    failures = add_lf_tags(
-        call.account_id, call.region, catalog, call.params["Resource"], call.params["LFTags"]
-    )
+    failures = add_lf_tags(call.account_id, call.region, catalog, call.params["Resource"], call.params["LFTags"])
     return {"Failures": failures}
 
 

@@ -44,8 +44,14 @@ _modules_lock = threading.Lock()
 on_reset(_modules.clear)
 
 # Variables a handler must not inherit from the sandbox process (they would redirect boto3).
-_SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-             "AWS_ENDPOINT_URL", "AWS_SECURITY_TOKEN")
+_SCRUBBED = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_SECURITY_TOKEN",
+)
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,11 @@ def _code_dir(config: SandboxConfig, function: Any) -> Path:
         return target
     code = getattr(function, "code_bytes", None)
     if not code:
-        raise AwsError("InvalidParameterValueException",
-                       f"function {function.function_name} has no zip code the sandbox can run", 400)
+        raise AwsError(
+            "InvalidParameterValueException",
+            f"function {function.function_name} has no zip code the sandbox can run",
+            400,
+        )
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
     tmp.mkdir(parents=True)
     try:
@@ -154,8 +163,11 @@ def role_credentials(account_id: str, region: str, role_arn: str, session_name: 
         duration=3600,
         external_id=None,  # type: ignore[arg-type]
     )
-    return {"AWS_ACCESS_KEY_ID": assumed.access_key_id, "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
-            "AWS_SESSION_TOKEN": assumed.session_token}
+    return {
+        "AWS_ACCESS_KEY_ID": assumed.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
+        "AWS_SESSION_TOKEN": assumed.session_token,
+    }
 
 
 @contextlib.contextmanager
@@ -181,8 +193,15 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
         boto3.DEFAULT_SESSION = saved_session
 
 
-def invoke_function(account_id: str, region: str, function: Any, payload: bytes,
-                    config: SandboxConfig, *, invocation_type: str = "RequestResponse") -> InvocationResult:
+def invoke_function(
+    account_id: str,
+    region: str,
+    function: Any,
+    payload: bytes,
+    config: SandboxConfig,
+    *,
+    invocation_type: str = "RequestResponse",
+) -> InvocationResult:
     """Run the function once. `Event` runs it on a thread and returns 202 at once."""
     if invocation_type == "DryRun":
         return InvocationResult(status_code=204, payload=b"")
@@ -194,8 +213,12 @@ def invoke_function(account_id: str, region: str, function: Any, payload: bytes,
             502,
         )
     if invocation_type == "Event":
-        thread = threading.Thread(target=_run_logged, args=(account_id, region, function, payload, config),
-                                  name=f"lambda-{function.function_name}", daemon=True)
+        thread = threading.Thread(
+            target=_run_logged,
+            args=(account_id, region, function, payload, config),
+            name=f"lambda-{function.function_name}",
+            daemon=True,
+        )
         thread.start()
         return InvocationResult(status_code=202, payload=b"")
     return _run(account_id, region, function, payload, config)
@@ -224,14 +247,16 @@ def _run(account_id: str, region: str, function: Any, payload: bytes, config: Sa
         raise AwsError("InvalidRequestContentException", "Could not parse request body into json", 400) from exc
     env = {str(k): str(v) for k, v in (function.environment_vars or {}).items()}
     env.update(role_credentials(account_id, region, function.role, function.function_name))
-    env.update({
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "LAMBDA_TASK_ROOT": str(code_dir),
-    })
+    env.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+        }
+    )
     if config.endpoint_url:
         env["AWS_ENDPOINT_URL"] = config.endpoint_url
     with _env_lock, _environment(env):
@@ -245,8 +270,11 @@ def _run(account_id: str, region: str, function: Any, payload: bytes, config: Sa
         except AwsError:
             raise
         except Exception as exc:
-            error = {"errorMessage": str(exc), "errorType": type(exc).__name__,
-                     "stackTrace": traceback.format_tb(exc.__traceback__)[-5:]}
+            error = {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
+            }
             tail = base64.b64encode(traceback.format_exc()[-4000:].encode()).decode()
             return InvocationResult(
                 status_code=200,

@@ -60,20 +60,39 @@ class CustomDataIdentifierRecord:
     def detector(self) -> Any:
         from dcp.masking.identifiers import CustomIdentifier
 
-        return CustomIdentifier(name=self.name, regex=self.regex, keywords=tuple(self.keywords),
-                                ignore_words=tuple(self.ignore_words),
-                                maximum_match_distance=self.maximum_match_distance, arn=self.arn)
+        return CustomIdentifier(
+            name=self.name,
+            regex=self.regex,
+            keywords=tuple(self.keywords),
+            ignore_words=tuple(self.ignore_words),
+            maximum_match_distance=self.maximum_match_distance,
+            arn=self.arn,
+        )
 
     def to_full(self) -> dict[str, Any]:
-        return {"arn": self.arn, "createdAt": self.created_at, "deleted": self.deleted,
-                "description": self.description, "id": self.id, "ignoreWords": self.ignore_words,
-                "keywords": self.keywords, "maximumMatchDistance": self.maximum_match_distance,
-                "name": self.name, "regex": self.regex, "severityLevels": self.severity_levels,
-                "tags": self.tags}
+        return {
+            "arn": self.arn,
+            "createdAt": self.created_at,
+            "deleted": self.deleted,
+            "description": self.description,
+            "id": self.id,
+            "ignoreWords": self.ignore_words,
+            "keywords": self.keywords,
+            "maximumMatchDistance": self.maximum_match_distance,
+            "name": self.name,
+            "regex": self.regex,
+            "severityLevels": self.severity_levels,
+            "tags": self.tags,
+        }
 
     def to_summary(self) -> dict[str, Any]:
-        return {"arn": self.arn, "createdAt": self.created_at, "description": self.description,
-                "id": self.id, "name": self.name}
+        return {
+            "arn": self.arn,
+            "createdAt": self.created_at,
+            "description": self.description,
+            "id": self.id,
+            "name": self.name,
+        }
 
 
 @dataclass
@@ -102,14 +121,20 @@ class ClassificationJob:
 
     def to_full(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "clientToken": self.client_token, "createdAt": self.created_at,
-            "customDataIdentifierIds": self.custom_data_identifier_ids, "description": self.description,
-            "initialRun": self.initial_run, "jobArn": self.arn, "jobId": self.id, "jobStatus": self.status,
+            "clientToken": self.client_token,
+            "createdAt": self.created_at,
+            "customDataIdentifierIds": self.custom_data_identifier_ids,
+            "description": self.description,
+            "initialRun": self.initial_run,
+            "jobArn": self.arn,
+            "jobId": self.id,
+            "jobStatus": self.status,
             "jobType": self.job_type,
             "lastRunErrorStatus": {"code": "ERROR" if self.error else "NONE"},
             "managedDataIdentifierIds": self.managed_data_identifier_ids,
             "managedDataIdentifierSelector": self.managed_data_identifier_selector,
-            "name": self.name, "s3JobDefinition": self.s3_job_definition,
+            "name": self.name,
+            "s3JobDefinition": self.s3_job_definition,
             "samplingPercentage": self.sampling_percentage,
             "statistics": {
                 "approximateNumberOfObjectsToProcess": float(self.objects_to_process),
@@ -122,9 +147,14 @@ class ClassificationJob:
         return out
 
     def to_summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"createdAt": self.created_at, "jobId": self.id, "jobStatus": self.status,
-                               "jobType": self.job_type, "name": self.name,
-                               "lastRunErrorStatus": {"code": "ERROR" if self.error else "NONE"}}
+        out: dict[str, Any] = {
+            "createdAt": self.created_at,
+            "jobId": self.id,
+            "jobStatus": self.status,
+            "jobType": self.job_type,
+            "name": self.name,
+            "lastRunErrorStatus": {"code": "ERROR" if self.error else "NONE"},
+        }
         if self.s3_job_definition.get("bucketDefinitions"):
             out["bucketDefinitions"] = self.s3_job_definition["bucketDefinitions"]
         if self.s3_job_definition.get("bucketCriteria"):
@@ -153,8 +183,14 @@ def _term_matches(term: dict[str, Any], key: str, size: int) -> bool:
         return extension in wanted if comparator != "NE" else extension not in wanted
     if what == "OBJECT_SIZE":
         limit = int(values[0]) if values else 0
-        return {"EQ": size == limit, "NE": size != limit, "GT": size > limit, "GTE": size >= limit,
-                "LT": size < limit, "LTE": size <= limit}.get(comparator, False)
+        return {
+            "EQ": size == limit,
+            "NE": size != limit,
+            "GT": size > limit,
+            "GTE": size >= limit,
+            "LT": size < limit,
+            "LTE": size <= limit,
+        }.get(comparator, False)
     return True  # OBJECT_LAST_MODIFIED_DATE and tag terms: not evaluated, everything is in scope
 
 
@@ -189,8 +225,12 @@ def _criterion_holds(finding: dict[str, Any], path: str, condition: dict[str, An
         return False
     if condition.get("neq") and text in [str(v) for v in condition["neq"]]:
         return False
-    for op, test in (("gt", lambda a, b: a > b), ("gte", lambda a, b: a >= b),
-                     ("lt", lambda a, b: a < b), ("lte", lambda a, b: a <= b)):
+    for op, test in (
+        ("gt", lambda a, b: a > b),
+        ("gte", lambda a, b: a >= b),
+        ("lt", lambda a, b: a < b),
+        ("lte", lambda a, b: a <= b),
+    ):
         if condition.get(op) is None:
             continue
         number = _as_number(value)
@@ -218,22 +258,33 @@ def finding_matches(finding: dict[str, Any], criteria: dict[str, Any] | None) ->
 
 
 # ---- text test (TestCustomDataIdentifier)
-def count_matches(regex: str, text: str, keywords: Iterable[str] = (), ignore_words: Iterable[str] = (),
-                  maximum_match_distance: int = 50) -> int:
+def count_matches(
+    regex: str,
+    text: str,
+    keywords: Iterable[str] = (),
+    ignore_words: Iterable[str] = (),
+    maximum_match_distance: int = 50,
+) -> int:
     """Matches of a custom identifier in free text, with Macie's keyword and ignore-word rules."""
     from dcp.masking.identifiers import CustomIdentifier
 
-    identifier = CustomIdentifier(name="test", regex=regex, keywords=tuple(keywords),
-                                  ignore_words=tuple(ignore_words),
-                                  maximum_match_distance=maximum_match_distance)
+    identifier = CustomIdentifier(
+        name="test",
+        regex=regex,
+        keywords=tuple(keywords),
+        ignore_words=tuple(ignore_words),
+        maximum_match_distance=maximum_match_distance,
+    )
     matches = [m for m in identifier.compiled.finditer(text) if m.group(0)]
     matches = [m for m in matches if not any(w in m.group(0) for w in identifier.ignore_words)]
     if identifier.keywords:
         words = "|".join(re.escape(k) for k in sorted(identifier.keywords, key=len, reverse=True))
         ends = [k.end() for k in re.finditer(f"(?:{words})", text, re.IGNORECASE)]
-        matches = [m for m in matches
-                   if any(end <= m.start() + 1 and m.end() - end <= identifier.maximum_match_distance
-                          for end in ends)]
+        matches = [
+            m
+            for m in matches
+            if any(end <= m.start() + 1 and m.end() - end <= identifier.maximum_match_distance for end in ends)
+        ]
     return len(matches)
 
 
@@ -277,9 +328,13 @@ class MacieModel:
             record = CustomDataIdentifierRecord(
                 id=identifier_id,
                 arn=f"arn:aws:macie2:{self.region}:{self.account_id}:custom-data-identifier/{identifier_id}",
-                name=name, regex=params["regex"], description=params.get("description") or "",
-                keywords=list(params.get("keywords") or []), ignore_words=list(params.get("ignoreWords") or []),
-                maximum_match_distance=distance, severity_levels=list(params.get("severityLevels") or []),
+                name=name,
+                regex=params["regex"],
+                description=params.get("description") or "",
+                keywords=list(params.get("keywords") or []),
+                ignore_words=list(params.get("ignoreWords") or []),
+                maximum_match_distance=distance,
+                severity_levels=list(params.get("severityLevels") or []),
                 tags=dict(params.get("tags") or {}),
             )
             self.custom_identifiers[identifier_id] = record
@@ -323,13 +378,17 @@ class MacieModel:
             job = ClassificationJob(
                 id=job_id,
                 arn=f"arn:aws:macie2:{self.region}:{self.account_id}:classification-job/{job_id}",
-                name=params["name"], job_type=params["jobType"], s3_job_definition=definition,
-                client_token=token, description=params.get("description") or "",
+                name=params["name"],
+                job_type=params["jobType"],
+                s3_job_definition=definition,
+                client_token=token,
+                description=params.get("description") or "",
                 custom_data_identifier_ids=list(params.get("customDataIdentifierIds") or []),
                 managed_data_identifier_selector=selector,
                 managed_data_identifier_ids=list(params.get("managedDataIdentifierIds") or []),
                 sampling_percentage=int(params.get("samplingPercentage") or 100),
-                initial_run=bool(params.get("initialRun", True)), tags=dict(params.get("tags") or {}),
+                initial_run=bool(params.get("initialRun", True)),
+                tags=dict(params.get("tags") or {}),
             )
             self.jobs[job_id] = job
         thread = threading.Thread(target=self._run_job, args=(job,), name=f"macie-job-{job_id}", daemon=True)
@@ -389,8 +448,11 @@ class MacieModel:
             objects = self._objects(job)
             job.objects_to_process = len(objects)
             job.last_run_time = _now()
-            custom = [self.custom_identifiers[i].detector() for i in job.custom_data_identifier_ids
-                      if i in self.custom_identifiers]
+            custom = [
+                self.custom_identifiers[i].detector()
+                for i in job.custom_data_identifier_ids
+                if i in self.custom_identifiers
+            ]
             managed = managed_ids_for_selector(job.managed_data_identifier_selector, job.managed_data_identifier_ids)
             s3 = s3_backends[self.account_id]["aws"]
             produced: list[dict[str, Any]] = []
@@ -402,12 +464,23 @@ class MacieModel:
                     if s3_object is None:
                         continue
                     body = s3_object.value
-                    finding = classify_source(body, key=key, bucket=bucket, custom_identifiers=custom,
-                                              managed_identifier_ids=managed, account_id=self.account_id,
-                                              region=self.region)
+                    finding = classify_source(
+                        body,
+                        key=key,
+                        bucket=bucket,
+                        custom_identifiers=custom,
+                        managed_identifier_ids=managed,
+                        account_id=self.account_id,
+                        region=self.region,
+                    )
                 except Exception as exc:
-                    log.warning("sandbox: Macie job %s could not classify s3://%s/%s: %s",
-                                job.id, bucket, key, type(exc).__name__)
+                    log.warning(
+                        "sandbox: Macie job %s could not classify s3://%s/%s: %s",
+                        job.id,
+                        bucket,
+                        key,
+                        type(exc).__name__,
+                    )
                     continue
                 finally:
                     job.objects_processed += 1
@@ -455,8 +528,9 @@ class MacieModel:
             publish_events(self.account_id, self.region, entries)
 
     # findings
-    def list_findings(self, criteria: dict[str, Any] | None,
-                      sort: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def list_findings(
+        self, criteria: dict[str, Any] | None, sort: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         with self.lock:
             found = [f for f in self.findings.values() if finding_matches(f, criteria)]
         if sort and sort.get("attributeName"):

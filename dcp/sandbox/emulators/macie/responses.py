@@ -22,7 +22,7 @@ def _model(call: Call) -> MacieModel:
 def _page(items: list[Any], params: dict[str, Any], default: int = 100) -> tuple[list[Any], str | None]:
     start = int(params.get("nextToken") or 0) if str(params.get("nextToken") or "0").isdigit() else 0
     size = min(int(params.get("maxResults") or default), MAX_PAGE)
-    chunk = items[start:start + size]
+    chunk = items[start : start + size]
     return chunk, (str(start + size) if start + size < len(items) else None)
 
 
@@ -73,8 +73,13 @@ def delete_custom_data_identifier(call: Call) -> dict[str, Any]:
 def test_custom_data_identifier(call: Call) -> dict[str, Any]:
     params = call.params
     try:
-        count = count_matches(params["regex"], params["sampleText"], params.get("keywords") or (),
-                              params.get("ignoreWords") or (), int(params.get("maximumMatchDistance") or 50))
+        count = count_matches(
+            params["regex"],
+            params["sampleText"],
+            params.get("keywords") or (),
+            params.get("ignoreWords") or (),
+            int(params.get("maximumMatchDistance") or 50),
+        )
     except ValueError as exc:
         raise AwsError("ValidationException", str(exc)) from exc
     return {"matchCount": count}
@@ -108,7 +113,8 @@ def _job_matches(summary: dict[str, Any], criteria: dict[str, Any] | None) -> bo
 
     criteria = criteria or {}
     return all(holds(t) for t in criteria.get("includes") or []) and not any(
-        holds(t) for t in criteria.get("excludes") or [])
+        holds(t) for t in criteria.get("excludes") or []
+    )
 
 
 @emulates("macie2", "ListClassificationJobs")

@@ -99,9 +99,7 @@ class RdsBackings:
         return None
 
 
-def _provision_server(
-    instance_id: str, db_name: str, username: str, password: str, source_url: str
-) -> BackingStore:
+def _provision_server(instance_id: str, db_name: str, username: str, password: str, source_url: str) -> BackingStore:
     url = make_url(source_url)
     backend = url.get_backend_name()
     db = _safe_name(db_name, "DBName")
@@ -135,15 +133,11 @@ def _provision_server(
                     conn.execute(text(f"ALTER USER {login} {identified}"))
                     conn.execute(text(f"GRANT ALL ON `{db}`.* TO {login}"))
             else:
-                raise BackingError(
-                    f"source URL dialect {backend!r} is not supported; use mysql or postgresql"
-                )
+                raise BackingError(f"source URL dialect {backend!r} is not supported; use mysql or postgresql")
     except BackingError:
         raise
     except Exception as exc:
-        raise BackingError(
-            f"cannot prepare database {db} on {url.host}:{url.port}: {type(exc).__name__}"
-        ) from None
+        raise BackingError(f"cannot prepare database {db} on {url.host}:{url.port}: {type(exc).__name__}") from None
     finally:
         engine.dispose()
     default_port = 5432 if kind == "postgres" else 3306

@@ -24,9 +24,12 @@ log = logging.getLogger("dcp.sandbox")
 def s3_may_invoke(function: Any, bucket_arn: str, account_id: str) -> bool:
     """Whether the function's resource policy allows s3.amazonaws.com to invoke it for the bucket."""
     statements = list(getattr(function.policy, "statements", []) or [])
-    request = AccessRequest(action="lambda:InvokeFunction", resource=function.function_arn,
-                            account=account_id,
-                            context={"AWS:SourceArn": bucket_arn, "AWS:SourceAccount": account_id})
+    request = AccessRequest(
+        action="lambda:InvokeFunction",
+        resource=function.function_arn,
+        account=account_id,
+        context={"AWS:SourceArn": bucket_arn, "AWS:SourceAccount": account_id},
+    )
     allowed = False
     for statement in statements:
         principal = statement.get("Principal")
@@ -70,8 +73,11 @@ def deliver(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> 
     records = event_body.get("Records", []) if isinstance(event_body, dict) else []
     bucket_arn = records[0]["s3"]["bucket"]["arn"] if records else ""
     if not s3_may_invoke(function, bucket_arn, account_id):
-        log.warning("sandbox: S3 may not invoke %s (no lambda permission for s3.amazonaws.com and %s); "
-                    "notification dropped", fn_arn, bucket_arn)
+        log.warning(
+            "sandbox: S3 may not invoke %s (no lambda permission for s3.amazonaws.com and %s); notification dropped",
+            fn_arn,
+            bucket_arn,
+        )
         return
     payload = json.dumps(complete_record(event_body, account_id)).encode("utf-8")
     try:
