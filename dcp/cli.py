@@ -95,7 +95,9 @@ class App:
         if self.local or os.environ.get("DCP_LOCAL") == "1" or endpoint == "local":
             from dcp.sandbox.control import ensure_running
 
-            return ensure_running(self.workdir / ".dcp", console=self.console)
+            return ensure_running(
+                self.workdir / ".dcp", console=self.console, source_url=self.settings.source.sandbox_url or None
+            )
         return None if endpoint == "aws" else endpoint
 
     @property

@@ -26,7 +26,8 @@ def sandbox() -> None:
 @click.option(
     "--source-url",
     envvar="DCP_SANDBOX_SOURCE_URL",
-    help="SQLAlchemy URL of the source database behind the sandbox's RDS (default: an SQLite file under .dcp/).",
+    help="SQLAlchemy URL of the source database behind the sandbox's RDS "
+    "(default: source.sandbox_url in config, else an SQLite file under .dcp/).",
 )
 @pass_app
 def start(app: App, port: int, source_url: str | None) -> None:
@@ -35,7 +36,9 @@ def start(app: App, port: int, source_url: str | None) -> None:
         raise UsageFailure(f"--port {port} is not a TCP port (0-65535)")
     control = _control()
     try:
-        started = control.start(app.workdir / ".dcp", port=port, source_url=source_url)
+        started = control.start(
+            app.workdir / ".dcp", port=port, source_url=source_url or app.settings.source.sandbox_url or None
+        )
     except control.SandboxError as exc:
         raise RuntimeFailure(str(exc)) from None
     if app.console.machine:

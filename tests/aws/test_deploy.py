@@ -66,7 +66,11 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
         {"JOB_NAME": job["Name"], **{k[2:]: v for k, v in job["DefaultArguments"].items()}}
     )
     assert job_args.data_key_id == names.data_key_alias and job_args.tables == settings.source.tables
-    assert job_args.policy == settings.masking.to_policy()
+    assert job_args.policy == settings.masking.to_policy(names.custom_identifier_types())
+    # findings name the custom identifier by its Macie name; the configured action must follow it
+    macie_type = names.custom_identifier("account_number")
+    assert job_args.policy.action_for(macie_type) == settings.masking.actions["account_number"]
+    assert job_args.policy.is_joinable(macie_type)
     library = c("s3").get_object(Bucket=names.assets_bucket, Key=names.GLUE_LIBRARY_KEY)["Body"].read()
     assert "dcp/gluejob/runtime.py" in zipfile.ZipFile(io.BytesIO(library)).namelist()
     # findings path: rule -> firehose (newline delimited) -> findings bucket; S3 event -> Lambda
