@@ -1,7 +1,7 @@
 """The same deploy against the in-process sandbox (moto + dcp's emulators), the backend `--local` uses.
 
-Here Macie custom data identifiers come from the sandbox's Macie emulator instead of the test
-stub the moto-based tests use.
+Here every emulator is loaded (RDS, DMS, Glue, Athena, Lake Formation, KMS policies...), where the
+moto-based tests route only Macie to the sandbox's emulator.
 """
 
 from __future__ import annotations

@@ -134,3 +134,30 @@ def test_mask_without_key_says_what_to_do(
         with pytest.raises(SystemExit) as info:
             main(["--config", str(aws_config), "mask", str(sample_dir / "card.csv"), "--out", str(tmp_path / "o")])
     assert info.value.code == 1
+
+
+def test_missing_credentials_are_one_clear_line(aws_config: Path, tmp_path: Path) -> None:
+    """No credentials anywhere: one line that says what to do, exit 1, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",  # never ask an instance-metadata endpoint from a test
+        COLUMNS="200",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "dcp", "--config", str(aws_config), "plan"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no AWS credentials found" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr

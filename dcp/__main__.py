@@ -1,0 +1,5 @@
+"""`python -m dcp` runs the CLI."""
+
+from dcp.cli import main
+
+main()
