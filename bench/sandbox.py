@@ -27,6 +27,7 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dcp.pipeline.waiting import Deadline, poll  # noqa: E402
 from dcp.sandbox import control  # noqa: E402
 
 REGION = "us-east-1"
@@ -69,13 +70,7 @@ def vm_rss_mb(pid: int) -> float:
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise SystemExit(f"timed out waiting for {what}")
+    return poll(check, bool, Deadline(what, timeout), interval=0.25, max_interval=1.0)
 
 
 def rows(n: int) -> Iterator[tuple[Any, ...]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from dcp.pipeline.waiting import Deadline, poll
 from dcp.sandbox import control
 
 REGION = "us-east-1"
@@ -60,13 +60,7 @@ class SandboxServer:
 
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy (returned), failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    return poll(check, bool, Deadline(what, timeout), interval=0.1, max_interval=0.5)
 
 
 @pytest.fixture(scope="session")

@@ -327,15 +327,7 @@ class Dispatcher:
             log.exception("sandbox: moto failed on %s", call.operation if call else environ.get("PATH_INFO"))
             if call is None or operation_model is None:
                 raise
-            from moto.core.utils import get_service_model
-
-            return self._error(
-                start_response,
-                get_service_model(call.service),
-                operation_model,
-                protocol or "json",
-                AwsError("InternalFailure", f"the sandbox cannot serve {call.operation} with these parameters", 500),
-            )
+            return self._internal_failure(start_response, call, operation_model, protocol)
         finally:
             current_call.reset(token)
         status_line = captured.get("status", "500 INTERNAL SERVER ERROR")
@@ -346,15 +338,7 @@ class Dispatcher:
             # moto crashed (e.g. NotImplementedError): answer like AWS would.
             if hasattr(result, "close"):
                 result.close()
-            from moto.core.utils import get_service_model
-
-            return self._error(
-                start_response,
-                get_service_model(call.service),
-                operation_model,
-                protocol or "json",
-                AwsError("InternalFailure", f"the sandbox cannot serve {call.operation} with these parameters", 500),
-            )
+            return self._internal_failure(start_response, call, operation_model, protocol)
         start_response(status_line, headers)
         if call is not None and hooks:
             self._run_hooks(call, hooks, status)
@@ -378,6 +362,18 @@ class Dispatcher:
                 if member.serialization.get("location") == "statusCode" and result.get(name) is not None:
                     status = int(result[name])  # e.g. Lambda Invoke's 202 for Event invocations
         return status, headers, response["body"]
+
+    def _internal_failure(self, start_response: Any, call: Call, operation_model: Any, protocol: str | None) -> Any:
+        """moto failed on a call: answer as AWS would (InternalFailure, 500), not with an HTML page."""
+        from moto.core.utils import get_service_model
+
+        return self._error(
+            start_response,
+            get_service_model(call.service),
+            operation_model,
+            protocol or "json",
+            AwsError("InternalFailure", f"the sandbox cannot serve {call.operation} with these parameters", 500),
+        )
 
     def _error(
         self,
