@@ -87,21 +87,21 @@ class App:
 
     def resolve_endpoint(self) -> str | None:
         """--endpoint-url, then AWS_ENDPOINT_URL, then --local/DCP_LOCAL, then config `endpoint`."""
-        if self.endpoint_url:
-            return self.endpoint_url
-        if os.environ.get("AWS_ENDPOINT_URL"):
-            return os.environ["AWS_ENDPOINT_URL"]
-        endpoint = self.settings.endpoint
-        if self.local or os.environ.get("DCP_LOCAL") == "1" or endpoint == "local":
+        explicit = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        if explicit:
+            return explicit
+        if self.is_local:
             from dcp.sandbox.control import ensure_running
 
             return ensure_running(
                 self.workdir / ".dcp", console=self.console, source_url=self.settings.source.sandbox_url or None
             )
+        endpoint = self.settings.endpoint
         return None if endpoint == "aws" else endpoint
 
     @property
     def is_local(self) -> bool:
+        """Whether calls go to this folder's sandbox (no explicit endpoint, and local asked for)."""
         return bool(
             not self.endpoint_url
             and not os.environ.get("AWS_ENDPOINT_URL")

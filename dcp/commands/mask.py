@@ -10,8 +10,8 @@ import click
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
 from dcp.commands.classify import classify_inputs, expand_inputs
 from dcp.masking.crypto import KmsAccessDenied
-from dcp.masking.findings import Finding
-from dcp.masking.plan import MaskingPlan
+from dcp.masking.findings import Finding, table_from_key
+from dcp.masking.plan import MaskingPlan, TablePlan
 from dcp.masking.policy import Action
 from dcp.masking.readers import format_of, open_batches
 from dcp.masking.runner import mask_table
@@ -81,7 +81,7 @@ def mask(
     schemas = {}
     for item in inputs:
         reader = open_batches(item.source, fmt=format_of(item.name), key=item.key)
-        schemas[_table_of(item.key)] = reader.schema
+        schemas[table_from_key(item.key)] = reader.schema
     plan = MaskingPlan.from_findings(findings, app.settings.masking.to_policy(), schemas)
     for warning in plan.warnings:
         app.console.warn(warning)
@@ -92,11 +92,9 @@ def mask(
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for item in inputs:
-        table = _table_of(item.key)
+        table = table_from_key(item.key)
         table_plan = plan.tables.get(table)
         if table_plan is None:
-            from dcp.masking.plan import TablePlan
-
             table_plan = TablePlan(columns={}, name=table)
         masked_path = out / f"{table}.masked.parquet"
         encrypted_path = out / f"{table}.encrypted.parquet"
@@ -135,9 +133,3 @@ def mask(
             }
         )
     app.console.table("Masked", ["table", "rows", "masked", "encrypted", "output"], rows)
-
-
-def _table_of(key: str) -> str:
-    from dcp.masking.findings import table_from_key
-
-    return table_from_key(key)
