@@ -87,6 +87,9 @@ class Rule:
     check: Check = Check.NONE
     ignore_words: tuple[str, ...] = ()
     arn: str | None = None
+    #: managed identifiers: the keyword must be within ``distance`` of the data's start (Macie's
+    #: "within 30 characters"); custom ones: of the match's end (CreateCustomDataIdentifier)
+    distance_to_start: bool = False
 
     @property
     def keyword_regex(self) -> str:
@@ -131,6 +134,7 @@ def rules_for(
                     keywords=identifier.keywords,
                     distance=identifier.maximum_match_distance,
                     check=pattern.check,
+                    distance_to_start=True,
                 )
             )
     for custom_identifier in custom:
@@ -320,6 +324,8 @@ class ColumnScanner:
         return rows.filter(pa.array(flags, pa.bool_()))
 
 
+_LEADING = re.compile(r"[^\w+(]*")
+
 #: how many further matches per cell are validated vectorised before falling back to Python
 LATER_MATCH_ROUNDS = 8
 
@@ -368,8 +374,10 @@ def _cells_matching(rule: Rule, texts: Sequence[str | None], *, keyword_needed: 
             matched = match.group(0)
             if rule.ignore_words and any(word in matched for word in rule.ignore_words):
                 continue
+            # the data starts after any separator the pattern consumed before it
+            reach = match.start() + _LEADING.match(matched).end() if rule.distance_to_start else match.end()
             if keywords is not None and not any(
-                end <= match.start() + 1 and match.end() - end <= rule.distance for end in keyword_ends
+                end <= match.start() + 1 and reach - end <= rule.distance for end in keyword_ends
             ):
                 continue
             owners.append(index)
