@@ -324,7 +324,8 @@ class ColumnScanner:
         return rows.filter(pa.array(flags, pa.bool_()))
 
 
-_LEADING = re.compile(r"[^\w+(]*")
+#: what a pattern may consume before the data it finds (a card number's leading separator)
+_SEPARATORS = " \t\r\n-:;,/=\"'"
 
 #: how many further matches per cell are validated vectorised before falling back to Python
 LATER_MATCH_ROUNDS = 8
@@ -375,7 +376,11 @@ def _cells_matching(rule: Rule, texts: Sequence[str | None], *, keyword_needed: 
             if rule.ignore_words and any(word in matched for word in rule.ignore_words):
                 continue
             # the data starts after any separator the pattern consumed before it
-            reach = match.start() + _LEADING.match(matched).end() if rule.distance_to_start else match.end()
+            reach = (
+                match.start() + len(matched) - len(matched.lstrip(_SEPARATORS))
+                if rule.distance_to_start
+                else match.end()
+            )
             if keywords is not None and not any(
                 end <= match.start() + 1 and reach - end <= rule.distance for end in keyword_ends
             ):
@@ -452,6 +457,7 @@ def classify_source(
                 rule = rules[position]
                 rows_by_type.setdefault((rule.type, rule.custom), []).append(rows)
                 tallies.setdefault((rule.type, rule.custom), _Tally(rule))
+            _drop_names_within_addresses(rows_by_type)
             for type_key, row_arrays in rows_by_type.items():
                 # several rules of one type may hit the same cell: count it once
                 rows = row_arrays[0] if len(row_arrays) == 1 else pc.unique(pa.concat_arrays(row_arrays))
@@ -479,6 +485,22 @@ def classify_source(
         size_classified=size,
         mime_type=_MIME[kind],
     )
+
+
+def _drop_names_within_addresses(rows_by_type: dict[tuple[str, bool], list[pa.Array]]) -> None:
+    """A name in a cell that holds an address is the address's street or place ("12 Emily Lane").
+
+    The cell is reported (and masked) as an ADDRESS either way; only the NAME type goes.
+    """
+    names, addresses = rows_by_type.get(("NAME", False)), rows_by_type.get(("ADDRESS", False))
+    if not names or not addresses:
+        return
+    address_rows = pa.concat_arrays(addresses)
+    kept = [rows.filter(pc.invert(pc.is_in(rows, value_set=address_rows.cast(rows.type)))) for rows in names]
+    if sum(len(rows) for rows in kept):
+        rows_by_type[("NAME", False)] = kept
+    else:
+        del rows_by_type[("NAME", False)]
 
 
 _MIME = {
