@@ -158,13 +158,9 @@ def name_valid(values: pa.Array) -> pa.BooleanArray:
     first_token = pc.struct_field(pc.extract_regex(trimmed, r"^(?P<t>[^ .-]+)"), "t")
     ok = pc.fill_null(pc.is_in(first_token, value_set=_known_names_array()), False)
     if not pc.all(ok).as_py():
-        # only the few runs whose first word is no first name get the per-word look
+        # the runs whose first word is no first name: is any other word but the last one?
         retry = pc.invert(ok)
-        again = [
-            any(part.strip(".") in known for word in text.strip(_NOT_NAME).split(" ")[:-1] for part in word.split("-"))
-            for text in lowered.filter(retry).to_pylist()
-        ]
-        ok = pc.replace_with_mask(ok, retry, pa.array(again, pa.bool_()))
+        ok = pc.replace_with_mask(ok, retry, _some_word_but_last_known(pc.filter(trimmed, retry)))
     if not pc.any(ok).as_py():
         return ok
     not_name = pc.or_(
@@ -179,6 +175,15 @@ def name_valid(values: pa.Array) -> pa.BooleanArray:
 
 #: a street-type abbreviation before the run: "C. Ana Luna", "Av. Jean Jaurès"
 _STREET_ABBREVIATION = r"^[^\w]*(?:c|av|avda|pza|pl|str|bd|bld)\. "
+
+
+def _some_word_but_last_known(texts: pa.Array) -> pa.BooleanArray:
+    """Per text: is a word other than the last (or a part of a hyphenated one) a known first name?"""
+    heads = pc.replace_substring_regex(pc.utf8_rtrim(texts, characters=_NOT_NAME), r" +[^ ]*$", "")
+    words = pc.split_pattern_regex(heads, r"[ -]+")
+    known = pc.is_in(pc.utf8_trim(pc.list_flatten(words), characters="."), value_set=_known_names_array())
+    owners = pc.filter(pc.list_parent_indices(words), known)
+    return pc.is_in(pa.array(range(len(texts)), owners.type), value_set=owners)
 
 
 @cache
