@@ -10,10 +10,15 @@ Matching is described as data here and executed in :mod:`dcp.masking.detect`: ev
 check on the few cells that passed the prefilter), optionally followed by a validator from
 :mod:`dcp.masking.checks` (Luhn, IBAN mod-97, ...).
 
-Keyword semantics follow Macie: keywords are case-insensitive, must precede the match
-within ``maximum_match_distance`` characters (counted from the end of the keyword to the end
-of the match), and in structured data (CSV, JSON, Parquet) a keyword in the column name or
-JSON path counts as a keyword near every value of that column.
+What Macie documents for each managed identifier (keyword required or not, the keywords,
+the keyword distance, the checks, the countries) is one table, :data:`MACIE_RULES`, each
+record naming its user-guide page and the date it was read; a :class:`ManagedIdentifier`
+takes its keywords, countries and distance from its record. Keyword semantics follow Macie:
+keywords are case-insensitive and must precede the data. For a managed identifier the
+keyword must be within 30 characters (inclusive) of the data; for a custom identifier within
+``maximum_match_distance`` characters counted from the end of the keyword to the end of the
+match (CreateCustomDataIdentifier). In structured data (CSV, JSON, Parquet) a keyword in the
+column name or JSON path counts as a keyword near every value of that column.
 
 Two identifiers are dcp extensions rather than Macie managed identifiers, because Macie (v2)
 has no managed identifier for them: ``EMAIL_ADDRESS`` and ``IP_ADDRESS``
@@ -71,19 +76,59 @@ class PatternRule:
 
 
 @dataclass(frozen=True)
+class MacieRule:
+    """What Amazon Macie's user guide documents for one managed data identifier.
+
+    ``keyword_required`` is the page's "Keyword required"; ``without_keyword`` names the
+    documented exception where one exists (the NO_KEYWORD card variant, E.164 phone numbers).
+    ``maximum_keyword_distance`` is the proximity Macie requires between keyword and data.
+    """
+
+    id: str
+    keyword_required: bool
+    keywords: tuple[str, ...]
+    countries: tuple[str, ...]
+    checks: str
+    page: str
+    retrieved: str
+    without_keyword: str = ""
+    maximum_keyword_distance: int = 30
+
+
+@dataclass(frozen=True)
 class ManagedIdentifier:
-    """A managed data identifier with Macie's ID and category."""
+    """A managed data identifier with Macie's ID and category, and how dcp recognises it.
+
+    ``documented`` is Macie's rule for it (None for dcp's own extensions, which Macie has no
+    managed identifier for); ``extra_keywords`` are the column-name spellings dcp accepts
+    besides Macie's keywords (the sample tables' ``security_code``, ``bban``, ...).
+    """
 
     id: str
     category: Category
     description: str
     rules: tuple[PatternRule, ...]
-    keywords: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ("Any",)
-    macie_managed: bool = True
+    documented: MacieRule | None
+    extra_keywords: tuple[str, ...] = ()
     #: other IDs Macie uses for the same detector (for example the no-keyword card variant)
     aliases: tuple[str, ...] = ()
-    maximum_match_distance: int = DEFAULT_MAXIMUM_MATCH_DISTANCE
+
+    @property
+    def macie_managed(self) -> bool:
+        return self.documented is not None
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        documented = self.documented.keywords if self.documented else ()
+        return tuple(dict.fromkeys(documented + self.extra_keywords))
+
+    @property
+    def countries(self) -> tuple[str, ...]:
+        return self.documented.countries if self.documented else ("Any",)
+
+    @property
+    def maximum_match_distance(self) -> int:
+        return self.documented.maximum_keyword_distance if self.documented else DEFAULT_MAXIMUM_MATCH_DISTANCE
 
     @property
     def finding_type_suffix(self) -> str:
@@ -147,31 +192,325 @@ _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
 _NAME_WORD = rf"[{_UPPER}][{_LOWER}']+(?:-[{_UPPER}](?:[{_LOWER}']+|\.))*"
 
-# BBANs may be written whole or in groups separated by spaces or hyphens (NWBK 6016 1331 9268 19)
-_BANK_KEYWORDS = (
+# --- Macie's documented rules ------------------------------------------------------------------
+#: the day the Macie user guide pages below were read for MACIE_RULES
+MACIE_DOCS_READ = "2026-11-30"
+_GUIDE = "https://docs.aws.amazon.com/macie/latest/user/"
+#: "a keyword typically has to be within 30 characters (inclusively) of the data"; for columnar
+#: data a keyword in the column (or field path) name counts for every value of the column
+KEYWORD_REQUIREMENTS_PAGE = _GUIDE + "managed-data-identifiers-keywords.html"
+_FINANCIAL = _GUIDE + "mdis-reference-financial.html"
+_PII = _GUIDE + "mdis-reference-pii.html"
+_CREDENTIALS = _GUIDE + "mdis-reference-credentials.html"
+_BBAN_COUNTRIES_PAGE = _FINANCIAL + "#mdis-reference-BBAN"
+
+_BBAN_KEYWORDS = (
+    # Macie's BBAN keywords (English, French, German, Italian, Spanish)
     "account code",
+    "account no",
+    "account number",
     "accountno#",
     "accountnumber#",
-    "code bancaire",
     "bank account",
     "bank acct",
-    "account number",
-    "account no",
-    "acct",
-    "bban",
-    "kontonummer",
-    "konto",
+    "sort code",
+    "code bancaire",
+    "compte bancaire",
     "numéro de compte",
     "numero de compte",
-    "compte",
     "rib",
-    "sort code",
-    "conto",
+    "bankkonto",
+    "kontonummer",
+    "konto",
+    "conto corrente",
     "numero di conto",
-    "cuenta",
+    "codice bancario",
+    "cuenta bancaria",
     "número de cuenta",
+    "numero de cuenta",
     "ccc",
 )
+
+#: One record per managed identifier dcp implements, as Macie's user guide documents it (the
+#: quick reference mdis-reference-quick.html for "Keyword required" and the countries, the
+#: category page named in ``page`` for the keywords and checks), read on MACIE_DOCS_READ.
+MACIE_RULES: tuple[MacieRule, ...] = (
+    MacieRule(
+        id="AWS_CREDENTIALS",
+        keyword_required=True,
+        keywords=(
+            "aws_secret_access_key",
+            "aws secret access key",
+            "secret access key",
+            "aws_access_key_id",
+            "access key id",
+            "aws secret",
+            "secret key",
+            "aws key",
+        ),
+        countries=("Any",),
+        checks="40-character secret access key (an access key ID is only context)",
+        page=_CREDENTIALS,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="BANK_ACCOUNT_NUMBER",
+        keyword_required=True,
+        keywords=(
+            "bank account",
+            "bank acct",
+            "checking account",
+            "checking acct",
+            "deposit account",
+            "deposit acct",
+            "savings account",
+            "savings acct",
+            "chequing account",
+            "chequing acct",
+        ),
+        countries=("CA", "US"),
+        checks="9-17 digits",
+        page=_FINANCIAL,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    *(
+        MacieRule(
+            id=f"{country_name}_BANK_ACCOUNT_NUMBER",
+            keyword_required=True,
+            keywords=_BBAN_KEYWORDS,
+            countries=(country,),
+            checks=layout,
+            page=_BBAN_COUNTRIES_PAGE,
+            retrieved=MACIE_DOCS_READ,
+        )
+        for country_name, country, layout in (
+            ("FRANCE", "FR", "bank, branch, 11-character account, 2-digit key (23 characters)"),
+            ("GERMANY", "DE", "8-digit bank code + 10-digit account"),
+            ("ITALY", "IT", "CIN letter, ABI, CAB, 12-character account"),
+            ("SPAIN", "ES", "20 digits (bank, branch, check digits, account)"),
+            ("UK", "GB", "4-letter bank code, 6-digit sort code, 8-digit account; spaces or hyphens allowed"),
+        )
+    ),
+    MacieRule(
+        id="CREDIT_CARD_EXPIRATION",
+        keyword_required=True,
+        keywords=(
+            "exp d",
+            "exp m",
+            "exp y",
+            "expiration",
+            "expiry",
+            "expires",
+            "valid thru",
+            "valid through",
+            "good thru",
+            "ablaufdatum",
+            "gültig bis",
+            "date d'expiration",
+            "scadenza",
+            "caducidad",
+        ),
+        countries=("Any",),
+        checks="month/year dates (MM/YY, MM/YYYY)",
+        page=_FINANCIAL,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="CREDIT_CARD_NUMBER",
+        keyword_required=True,
+        keywords=(
+            "american express",
+            "amex",
+            "bank card",
+            "card num",
+            "card number",
+            "cc #",
+            "cc#",
+            "ccn",
+            "check card",
+            "credit card",
+            "credit card#",
+            "dankort",
+            "debit card",
+            "diners club",
+            "discover",
+            "jcb",
+            "mastercard",
+            "payment card number",
+            "union pay",
+            "visa",
+        ),
+        countries=("Any",),
+        checks="13-19 digits, a card issuer's prefix, Luhn check",
+        page=_FINANCIAL,
+        retrieved=MACIE_DOCS_READ,
+        without_keyword="CREDIT_CARD_NUMBER_(NO_KEYWORD): card numbers with no keyword nearby",
+    ),
+    MacieRule(
+        id="CREDIT_CARD_SECURITY_CODE",
+        keyword_required=True,
+        keywords=(
+            "card id",
+            "card identification code",
+            "card identification number",
+            "card security code",
+            "card validation code",
+            "card validation number",
+            "card verification data",
+            "card verification value",
+            "cvc",
+            "cvc2",
+            "cvv",
+            "cvv2",
+            "cid",
+            "csc",
+        ),
+        countries=("Any",),
+        checks="3 or 4 digits",
+        page=_FINANCIAL,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+        keyword_required=False,
+        keywords=("iban",),
+        countries=("IBAN countries",),
+        checks="country code, the country's length, ISO 7064 mod-97 check digits; with or without spaces",
+        page=_FINANCIAL,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="ADDRESS",
+        keyword_required=False,
+        keywords=(),
+        countries=("AU", "CA", "FR", "DE", "IT", "ES", "GB", "US"),
+        checks="a street line with the name of a city or place and a postal code",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="DATE_OF_BIRTH",
+        keyword_required=True,
+        keywords=(
+            "bday",
+            "b-day",
+            "birth date",
+            "birthday",
+            "date of birth",
+            "dob",
+            "geburtsdatum",
+            "geboren",
+            "date de naissance",
+            "né le",
+            "née le",
+            "fecha de nacimiento",
+            "data di nascita",
+        ),
+        countries=("Any",),
+        checks="most date forms: digits or month names, separated by spaces, slashes or hyphens",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="NAME",
+        keyword_required=False,
+        keywords=(),
+        countries=("Any",),
+        checks="full names only (first and last name), Latin characters",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="PHONE_NUMBER",
+        keyword_required=True,
+        keywords=(
+            "cell",
+            "landline",
+            "mobile",
+            "mobile#",
+            "phone",
+            "phone#",
+            "tel",
+            "tel#",
+            "telephone",
+            "telephone number",
+            "fax",
+            "cel",
+            "celular",
+            "fone",
+            "telefone",
+            "portable",
+            "téléphone",
+            "numéro de téléphone",
+            "handy",
+            "telefon",
+            "telefonnummer",
+            "cellulare",
+            "telefono",
+            "numero di telefono",
+            "móvil",
+            "teléfono",
+        ),
+        countries=("BR", "CA", "FR", "DE", "IT", "ES", "GB", "US"),
+        checks="a country's phone number forms",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+        without_keyword="numbers in E.164 form (+ country code) need no keyword",
+    ),
+    MacieRule(
+        id="USA_SOCIAL_SECURITY_NUMBER",
+        keyword_required=True,
+        keywords=("social security", "ss#", "ssn", "ssns", "ssn#", "ssid"),
+        countries=("US",),
+        checks="area not 000, 666 or 900-999; group not 00; serial not 0000",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="FRANCE_PASSPORT_NUMBER",
+        keyword_required=True,
+        keywords=("numéro de passeport", "passeport", "passport"),
+        countries=("FR",),
+        checks="2 digits, 2 letters, 5 digits",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="GERMANY_PASSPORT_NUMBER",
+        keyword_required=True,
+        keywords=("reisepass", "reisepassnummer", "passnummer", "passport"),
+        countries=("DE",),
+        checks="9 characters of the passport alphabet",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="UK_PASSPORT_NUMBER",
+        keyword_required=True,
+        keywords=("passport #", "passport no", "passport number", "passport"),
+        countries=("GB",),
+        checks="9 digits",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+    MacieRule(
+        id="USA_PASSPORT_NUMBER",
+        keyword_required=True,
+        keywords=("passport", "passport number", "passport no", "passport#"),
+        countries=("US",),
+        checks="9 digits, or a letter and 8 digits",
+        page=_PII,
+        retrieved=MACIE_DOCS_READ,
+    ),
+)
+
+_DOCUMENTED = {rule.id: rule for rule in MACIE_RULES}
+
+
+def macie_rule(identifier_id: str) -> MacieRule:
+    """Macie's documented rule for a managed identifier ID."""
+    return _DOCUMENTED[identifier_id]
+
 
 MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
     ManagedIdentifier(
@@ -185,48 +524,24 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
             PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){13,15}\d\b", check=Check.LUHN_CARD),
             PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){11,18}\d\b", keyword_required=True, check=Check.LUHN_CARD),
         ),
-        keywords=("credit card", "card number", "card no", "cc#", "ccn", "visa", "mastercard", "amex"),
+        documented=_DOCUMENTED["CREDIT_CARD_NUMBER"],
+        extra_keywords=("card no",),
     ),
     ManagedIdentifier(
         id="CREDIT_CARD_EXPIRATION",
         category=Category.FINANCIAL_INFORMATION,
         description="Credit card expiration date (MM/YY, MM/YYYY, MM-YY)",
         rules=(PatternRule(r"\b(?:0[1-9]|1[0-2]) ?[/-] ?(?:20)?\d{2}\b", keyword_required=True),),
-        keywords=(
-            "exp",
-            "exp date",
-            "expiration",
-            "expiration date",
-            "expiry",
-            "expires",
-            "valid thru",
-            "valid through",
-            "good thru",
-            "ablaufdatum",
-            "gültig bis",
-            "date d'expiration",
-            "scadenza",
-            "caducidad",
-        ),
+        documented=_DOCUMENTED["CREDIT_CARD_EXPIRATION"],
+        extra_keywords=("exp", "exp date", "expiration date"),
     ),
     ManagedIdentifier(
         id="CREDIT_CARD_SECURITY_CODE",
         category=Category.FINANCIAL_INFORMATION,
         description="Card verification code (3-4 digits)",
         rules=(PatternRule(r"\b\d{3,4}\b", keyword_required=True),),
-        keywords=(
-            "cvv",
-            "cvv2",
-            "cvc",
-            "cvc2",
-            "cid",
-            "csc",
-            "security code",
-            "card verification",
-            "verification code",
-            "kartenprüfnummer",
-            "cryptogramme",
-        ),
+        documented=_DOCUMENTED["CREDIT_CARD_SECURITY_CODE"],
+        extra_keywords=("security code", "card verification", "verification code", "kartenprüfnummer", "cryptogramme"),
     ),
     ManagedIdentifier(
         id="INTERNATIONAL_BANK_ACCOUNT_NUMBER",
@@ -234,26 +549,14 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         category=Category.FINANCIAL_INFORMATION,
         description="IBAN (country length and ISO 7064 mod-97 check)",
         rules=(PatternRule(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", check=Check.IBAN),),
-        keywords=("iban",),
+        documented=_DOCUMENTED["INTERNATIONAL_BANK_ACCOUNT_NUMBER"],
     ),
     ManagedIdentifier(
         id="BANK_ACCOUNT_NUMBER",
         category=Category.FINANCIAL_INFORMATION,
         description="Canadian and US bank account number (9-17 digits)",
         rules=(PatternRule(r"\b\d{9,17}\b", keyword_required=True),),
-        keywords=(  # Macie's list for this identifier
-            "bank account",
-            "bank acct",
-            "checking account",
-            "checking acct",
-            "deposit account",
-            "deposit acct",
-            "savings account",
-            "savings acct",
-            "chequing account",
-            "chequing acct",
-        ),
-        countries=("CA", "US"),
+        documented=_DOCUMENTED["BANK_ACCOUNT_NUMBER"],
     ),
     ManagedIdentifier(
         id="UK_BANK_ACCOUNT_NUMBER",
@@ -263,40 +566,40 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
             PatternRule(r"\b[A-Z]{4}(?:[ -]?\d){14}\b", keyword_required=True),
             PatternRule(r"\b\d{2}-\d{2}-\d{2} ?\d{8}\b", keyword_required=True),
         ),
-        keywords=_BANK_KEYWORDS,
-        countries=("GB",),
+        documented=_DOCUMENTED["UK_BANK_ACCOUNT_NUMBER"],
+        extra_keywords=("bban", "acct"),
     ),
     ManagedIdentifier(
         id="GERMANY_BANK_ACCOUNT_NUMBER",
         category=Category.FINANCIAL_INFORMATION,
         description="German BBAN (8-digit BLZ + 10-digit account)",
         rules=(PatternRule(r"\b\d(?:[ -]?\d){17}\b", keyword_required=True),),
-        keywords=_BANK_KEYWORDS,
-        countries=("DE",),
+        documented=_DOCUMENTED["GERMANY_BANK_ACCOUNT_NUMBER"],
+        extra_keywords=("bban", "acct"),
     ),
     ManagedIdentifier(
         id="FRANCE_BANK_ACCOUNT_NUMBER",
         category=Category.FINANCIAL_INFORMATION,
         description="French BBAN / RIB (bank, branch, account, key: 23 characters)",
         rules=(PatternRule(r"\b\d(?:[ -]?\d){9}(?:[ -]?[A-Z0-9]){11}(?:[ -]?\d){2}\b", keyword_required=True),),
-        keywords=_BANK_KEYWORDS,
-        countries=("FR",),
+        documented=_DOCUMENTED["FRANCE_BANK_ACCOUNT_NUMBER"],
+        extra_keywords=("bban", "acct", "compte"),
     ),
     ManagedIdentifier(
         id="SPAIN_BANK_ACCOUNT_NUMBER",
         category=Category.FINANCIAL_INFORMATION,
         description="Spanish BBAN / CCC (20 digits)",
         rules=(PatternRule(r"\b\d(?:[ -]?\d){19}\b", keyword_required=True),),
-        keywords=_BANK_KEYWORDS,
-        countries=("ES",),
+        documented=_DOCUMENTED["SPAIN_BANK_ACCOUNT_NUMBER"],
+        extra_keywords=("bban", "acct", "cuenta"),
     ),
     ManagedIdentifier(
         id="ITALY_BANK_ACCOUNT_NUMBER",
         category=Category.FINANCIAL_INFORMATION,
         description="Italian BBAN (CIN letter, ABI, CAB, 12-character account)",
         rules=(PatternRule(r"\b[A-Z](?:[ -]?\d){10}(?:[ -]?[A-Z0-9]){12}\b", keyword_required=True),),
-        keywords=_BANK_KEYWORDS,
-        countries=("IT",),
+        documented=_DOCUMENTED["ITALY_BANK_ACCOUNT_NUMBER"],
+        extra_keywords=("bban", "acct", "conto"),
     ),
     ManagedIdentifier(
         id="NAME",
@@ -304,12 +607,17 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         description="Full name: a known first name followed by one or more capitalised names",
         rules=(
             PatternRule(
-                rf"(?:^|[^A-Za-z{_UPPER}{_LOWER}'-])(?:{_NAME_WORD})(?: (?:{_NAME_WORD}|[{_UPPER}]\.))*"
-                rf" (?:[{_LOWER}]{{1,4}} ){{0,2}}[{_UPPER}][{_UPPER}{_LOWER}'-]+",
+                # a lowercase word before the run comes with it, so the check sees "rue Anne Roux"
+                # as do an abbreviation before it ("C. Ana Luna") and a legal form after it
+                # ("Ana Luna S.L."), so the check can tell a street or a company from a person
+                rf"(?:^|[^A-Za-z{_UPPER}{_LOWER}'-])(?:[A-Za-z]{{1,4}}\. )?(?:[{_LOWER}]{{2,12}} )?"
+                rf"(?:{_NAME_WORD})(?: (?:{_NAME_WORD}|[{_UPPER}]\.))*"
+                rf" (?:[{_LOWER}]{{1,4}} ){{0,2}}[{_UPPER}][{_UPPER}{_LOWER}'-]+"
+                r"(?: (?:[A-Z][A-Za-z]*\.)+[A-Za-z]*\.?| [A-Z]{2,5}\b)?",
                 check=Check.NAME,
             ),
         ),
-        keywords=("name", "full name", "first name", "last name", "surname", "nom", "nachname"),
+        documented=_DOCUMENTED["NAME"],
     ),
     ManagedIdentifier(
         id="DATE_OF_BIRTH",
@@ -323,63 +631,34 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
                 keyword_required=True,
             ),
         ),
-        keywords=(
-            "birth",
-            "birthdate",
-            "birthday",
-            "birth date",
-            "date of birth",
-            "dob",
-            "bday",
-            "born",
-            "geburtsdatum",
-            "geboren",
-            "date de naissance",
-            "né le",
-            "née le",
-            "fecha de nacimiento",
-            "data di nascita",
-        ),
+        documented=_DOCUMENTED["DATE_OF_BIRTH"],
+        extra_keywords=("birth", "birthdate", "born"),
     ),
     ManagedIdentifier(
         id="PHONE_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="Phone number (international, US, and separated national forms)",
         rules=(
-            # +49 (0) 374 068124, +1-733-874-0681, 0044 20 7946 0958 (but not 0.0012345678)
+            # E.164 (+ and the country code) needs no keyword, as Macie documents:
+            # +49 (0) 374 068124, +1-733-874-0681, +44 161 496 0835
             PatternRule(
-                r"(?:\+|(?:^|[^\w.,])00)\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d(?:[ .-]?\d){5,13}\b",
+                r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d(?:[ .-]?\d){5,13}\b",
                 check=Check.PHONE_DIGITS,
             ),
-            # (733)874-0681, 733.874.0681, 733-874-0681x241
-            PatternRule(r"(?:\(\d{3}\) ?|\b\d{3}[.-])\d{3}[.-]\d{4}(?:\D|$)", check=Check.PHONE_DIGITS),
-            # (0114) 496 0318, (02199) 35181: a national area code in parentheses
-            PatternRule(r"\(0\d{1,5}\) ?\d{2,4}[ -]?\d{3,6}\b", check=Check.PHONE_DIGITS),
-            # 01 23 45 67 89, 01.23.45.67.89
-            PatternRule(r"\b0[1-9](?: \d{2}){4}\b|\b0[1-9](?:\.\d{2}){4}\b", check=Check.PHONE_DIGITS),
-            # bare national digits only with a keyword: 0251586834
+            # every national form needs a keyword: 0044 20 7946 0958 (but not 0.0012345678),
+            # (733)874-0681, 733.874.0681, 733-874-0681x241, (0114) 496 0318, 01 23 45 67 89,
+            # 0251586834
             PatternRule(
-                r"\b0\d{2,4}[ /-]?\d{3,4}[ -]?\d{3,5}\b|\b\d{10,11}\b",
+                r"(?:^|[^\w.,])00\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d(?:[ .-]?\d){5,13}\b"
+                r"|(?:\(\d{3}\) ?|\b\d{3}[.-])\d{3}[.-]\d{4}(?:\D|$)"
+                r"|\(0\d{1,5}\) ?\d{2,4}[ -]?\d{3,6}\b"
+                r"|\b0[1-9](?: \d{2}){4}\b|\b0[1-9](?:\.\d{2}){4}\b"
+                r"|\b0\d{2,4}[ /-]?\d{3,4}[ -]?\d{3,5}\b|\b\d{10,11}\b",
                 keyword_required=True,
                 check=Check.PHONE_DIGITS,
             ),
         ),
-        keywords=(
-            "phone",
-            "telephone",
-            "tel",
-            "mobile",
-            "cell",
-            "fax",
-            "telefon",
-            "téléphone",
-            "portable",
-            "handy",
-            "telefono",
-            "teléfono",
-            "contact number",
-        ),
-        countries=("BR", "CA", "FR", "DE", "IT", "ES", "GB", "US"),
+        documented=_DOCUMENTED["PHONE_NUMBER"],
     ),
     ManagedIdentifier(
         id="ADDRESS",
@@ -399,48 +678,42 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
             # US military: Unit 5131 Box 3735\nDPO AE 63763
             PatternRule(r"[^\n]+(?:\n|, )(?:APO|FPO|DPO) A[AEP] \d{5}\b"),
         ),
-        keywords=("address", "street", "adresse", "anschrift", "indirizzo", "dirección"),
-        countries=("AU", "CA", "FR", "DE", "IT", "ES", "GB", "US"),
+        documented=_DOCUMENTED["ADDRESS"],
     ),
     ManagedIdentifier(
         id="USA_SOCIAL_SECURITY_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="US Social Security number (area/group/serial rules)",
         rules=(PatternRule(r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b", True, Check.SSN),),
-        keywords=("ssn", "ssns", "ssn#", "ss#", "ssid", "social security", "social security number"),
-        countries=("US",),
+        documented=_DOCUMENTED["USA_SOCIAL_SECURITY_NUMBER"],
     ),
     ManagedIdentifier(
         id="USA_PASSPORT_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="US passport number (9 digits, or a letter and 8 digits)",
         rules=(PatternRule(r"\b[A-Z]?\d{8,9}\b", keyword_required=True),),
-        keywords=("passport", "passport number", "passport no", "passport#"),
-        countries=("US",),
+        documented=_DOCUMENTED["USA_PASSPORT_NUMBER"],
     ),
     ManagedIdentifier(
         id="UK_PASSPORT_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="UK passport number (9 digits)",
         rules=(PatternRule(r"\b\d{9}\b", keyword_required=True),),
-        keywords=("passport", "passport number", "passport no"),
-        countries=("GB",),
+        documented=_DOCUMENTED["UK_PASSPORT_NUMBER"],
     ),
     ManagedIdentifier(
         id="GERMANY_PASSPORT_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="German passport number (9 characters of a restricted alphabet)",
         rules=(PatternRule(r"\b[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}\b", keyword_required=True),),
-        keywords=("passport", "reisepass", "reisepassnummer", "passnummer"),
-        countries=("DE",),
+        documented=_DOCUMENTED["GERMANY_PASSPORT_NUMBER"],
     ),
     ManagedIdentifier(
         id="FRANCE_PASSPORT_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="French passport number (2 digits, 2 letters, 5 digits)",
         rules=(PatternRule(r"\b\d{2}[A-Z]{2}\d{5}\b", keyword_required=True),),
-        keywords=("passport", "passeport", "numéro de passeport"),
-        countries=("FR",),
+        documented=_DOCUMENTED["FRANCE_PASSPORT_NUMBER"],
     ),
     ManagedIdentifier(
         id="AWS_CREDENTIALS",
@@ -450,24 +723,15 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
             PatternRule(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", keyword_required=True),
             PatternRule(r"(?:^|[^A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?:[^A-Za-z0-9/+=]|$)", keyword_required=True),
         ),
-        keywords=(
-            "aws_secret_access_key",
-            "aws secret access key",
-            "secret access key",
-            "aws_access_key_id",
-            "access key id",
-            "aws secret",
-            "secret key",
-            "aws key",
-        ),
+        documented=_DOCUMENTED["AWS_CREDENTIALS"],
     ),
     ManagedIdentifier(
         id="EMAIL_ADDRESS",
         category=Category.PERSONAL_INFORMATION,
         description="Email address (dcp extension: not a Macie managed identifier)",
         rules=(PatternRule(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),),
-        keywords=("email", "e-mail", "mail"),
-        macie_managed=False,
+        documented=None,
+        extra_keywords=("email", "e-mail", "mail"),
     ),
     ManagedIdentifier(
         id="IP_ADDRESS",
@@ -477,8 +741,8 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
             PatternRule(r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"),
             PatternRule(r"\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b"),
         ),
-        keywords=("ip", "ip address", "ipv4", "ipv6", "client ip", "remote addr"),
-        macie_managed=False,
+        documented=None,
+        extra_keywords=("ip", "ip address", "ipv4", "ipv6", "client ip", "remote addr"),
     ),
 )
 

@@ -8,9 +8,12 @@ from faker import Faker
 
 from dcp.masking.detect import ColumnScanner, name_has_keyword, rules_for
 from dcp.masking.identifiers import (
+    MACIE_DOCS_READ,
+    MACIE_RULES,
     MANAGED_IDENTIFIERS,
     Category,
     CustomIdentifier,
+    MacieRule,
     managed_identifier,
     select_managed,
 )
@@ -225,14 +228,13 @@ def test_phone_numbers() -> None:
     for fake in fakers():
         values += [fake.phone_number() for _ in range(20)]
     assert all(detected("PHONE_NUMBER", values, column="phone"))
-    formatted = [
-        "+1-733-874-0681",
-        "(733)874-0681x241",
-        "+49 (0) 374 068124",
-        "01 23 45 67 89",
-        "+44 161 496 0835",
-    ]
-    assert all(detected("PHONE_NUMBER", formatted))
+    # Macie needs no keyword for a number in E.164 form (+ country code) ...
+    international = ["+1-733-874-0681", "+49 (0) 374 068124", "+44 161 496 0835"]
+    assert all(detected("PHONE_NUMBER", international))
+    # ... and a keyword for every national form
+    national = ["(733)874-0681x241", "01 23 45 67 89", "0044 20 7946 0958"]
+    assert not any(detected("PHONE_NUMBER", national))
+    assert all(detected("PHONE_NUMBER", [f"Tel: {v}" for v in national]))
     decoys = [
         "0251586834",
         "ORD-2024-000123",
@@ -345,3 +347,75 @@ def test_managed_ids_for_selector() -> None:
     assert managed_ids_for_selector("NONE") == []
     with pytest.raises(ValueError, match="INCLUDE"):
         managed_ids_for_selector("SOME")
+
+
+# --- Macie's documented rules, identifier by identifier ----------------------------------------
+#: a value each keyword-requiring identifier's pattern and checks accept
+KEYWORD_EXAMPLES = {
+    "AWS_CREDENTIALS": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "BANK_ACCOUNT_NUMBER": "123456789012",
+    "UK_BANK_ACCOUNT_NUMBER": "NWBK60161331926819",
+    "GERMANY_BANK_ACCOUNT_NUMBER": "370400440532013000",
+    "FRANCE_BANK_ACCOUNT_NUMBER": "30006000011234567890189",
+    "SPAIN_BANK_ACCOUNT_NUMBER": "21000418450200051332",
+    "ITALY_BANK_ACCOUNT_NUMBER": "X0542811101000000123456",
+    "CREDIT_CARD_EXPIRATION": "04/27",
+    "CREDIT_CARD_NUMBER": "503866495057",  # a 12-digit Maestro: only the keyword variant takes it
+    "CREDIT_CARD_SECURITY_CODE": "123",
+    "DATE_OF_BIRTH": "1980-03-04",
+    "PHONE_NUMBER": "0251586834",
+    "USA_SOCIAL_SECURITY_NUMBER": "123-45-6789",
+    "FRANCE_PASSPORT_NUMBER": "12AB34567",
+    "GERMANY_PASSPORT_NUMBER": "C01X00T47",
+    "UK_PASSPORT_NUMBER": "123456789",
+    "USA_PASSPORT_NUMBER": "A12345678",
+}
+#: a value each identifier Macie runs without a keyword accepts
+NO_KEYWORD_EXAMPLES = {
+    "ADDRESS": "4978 Chapman Bypass\nSanchezfurt, MT 87630",
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER": "DE89370400440532013000",
+    "NAME": "Maria Schmidt",
+    "CREDIT_CARD_NUMBER": "4111 1111 1111 1111",  # CREDIT_CARD_NUMBER_(NO_KEYWORD)
+    "PHONE_NUMBER": "+44 161 496 0835",  # E.164 needs no keyword
+}
+
+
+def test_every_macie_identifier_has_its_documented_rule() -> None:
+    implemented = {i.id for i in MANAGED_IDENTIFIERS if i.macie_managed}
+    assert implemented == {rule.id for rule in MACIE_RULES}
+    for rule in MACIE_RULES:
+        assert rule.page.startswith("https://docs.aws.amazon.com/macie/latest/user/mdis-reference-")
+        assert rule.retrieved == MACIE_DOCS_READ
+        assert rule.maximum_keyword_distance == 30  # managed-data-identifiers-keywords.html
+        identifier = managed_identifier(rule.id)
+        assert set(rule.keywords) <= set(identifier.keywords)
+        assert identifier.countries == rule.countries
+        # a required keyword is required by every pattern, but for the documented exception
+        optional = [p for p in identifier.rules if not p.keyword_required]
+        if not rule.keyword_required:
+            assert optional == list(identifier.rules) and not rule.without_keyword
+        elif rule.without_keyword:
+            assert len(optional) == 1
+        else:
+            assert not optional, rule.id
+    assert set(KEYWORD_EXAMPLES) == {r.id for r in MACIE_RULES if r.keyword_required}
+    assert set(NO_KEYWORD_EXAMPLES) == {r.id for r in MACIE_RULES if not r.keyword_required or r.without_keyword}
+
+
+@pytest.mark.parametrize("rule", [r for r in MACIE_RULES if r.keyword_required], ids=lambda r: r.id)
+def test_required_keyword_in_the_cell_or_the_column_name(rule: MacieRule) -> None:
+    value = KEYWORD_EXAMPLES[rule.id]
+    keyword = rule.keywords[0]
+    column = keyword.replace(" ", "_")
+    assert detected(rule.id, [value], column="value") == [False]
+    assert detected(rule.id, [f"{value} {keyword}"], column="value") == [False]  # keywords precede
+    assert detected(rule.id, [value], column=column) == [True]
+    assert detected(rule.id, [f"{keyword.upper()}: {value}"]) == [True]
+    # "within 30 characters (inclusively) of the data"
+    assert detected(rule.id, [keyword + " " * 30 + value]) == [True]
+    assert detected(rule.id, [keyword + " " * 31 + value]) == [False]
+
+
+@pytest.mark.parametrize("type_id", sorted(NO_KEYWORD_EXAMPLES))
+def test_no_keyword_needed_where_macie_needs_none(type_id: str) -> None:
+    assert detected(type_id, [NO_KEYWORD_EXAMPLES[type_id]], column="value") == [True]
