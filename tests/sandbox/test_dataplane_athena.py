@@ -100,9 +100,7 @@ class Catalog:
                 },
             ],
         }
-        self.sb.client("iam").put_role_policy(
-            RoleName=role_name, PolicyName="query", PolicyDocument=json.dumps(policy)
-        )
+        self.sb.client("iam").put_role_policy(RoleName=role_name, PolicyName="query", PolicyDocument=json.dumps(policy))
 
     def query(self, sql: str, credentials: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
         athena = self.sb.client("athena", credentials)

@@ -13,6 +13,7 @@ files they wrote beside the query's result, as Athena does.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +55,7 @@ def _like(pattern: str | None, name: str) -> bool:
 
 def _visible_columns(
     queries: AthenaQueries, caller: Caller, table: sql.TableName
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[Mapping[str, Any], list[dict[str, Any]]]:
     """The Glue table and the columns the caller may see (TABLE_NOT_FOUND when it may see none)."""
     t = queries.glue_table(table)
     missing = _fail(f"TABLE_NOT_FOUND: line 1:1: Table '{sql.CATALOG}.{table.database}.{table.table}' does not exist")
@@ -71,11 +72,11 @@ def _visible_columns(
     return t, [c for c in columns if c["Name"] in access.allowed]
 
 
-def _table_location(t: dict[str, Any]) -> str:
+def _table_location(t: Mapping[str, Any]) -> str:
     return str((t.get("StorageDescriptor") or {}).get("Location") or "")
 
 
-def show_create_table(t: dict[str, Any], table: sql.TableName, columns: list[dict[str, Any]]) -> list[str]:
+def show_create_table(t: Mapping[str, Any], table: sql.TableName, columns: list[dict[str, Any]]) -> list[str]:
     sd = t.get("StorageDescriptor") or {}
     parts = {c["Name"] for c in t.get("PartitionKeys") or []}
     data = [c for c in columns if c["Name"] not in parts]

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from dcp.sandbox.emulators.athena import results, sql
+from dcp.sandbox.emulators.athena.sql import Statement
 from dcp.sandbox.emulators.glue import s3io
 from dcp.sandbox.emulators.lakeformation.models import LfState, read_state
 from dcp.sandbox.identity import Principal
@@ -147,7 +148,7 @@ class QueryExecution:
     output_location: str | None
     encryption: Mapping[str, Any] | None
     submitted: datetime
-    statement: sql.Statement
+    statement: Statement
     parameters: list[str] = field(default_factory=list)
     state: str = "QUEUED"
     reason: str | None = None
@@ -436,6 +437,7 @@ class AthenaQueries:
             "show_columns": "field",
             "show_create_table": "createtab_stmt",
             "describe": "col_name",
+            "msck": "result",
         }.get(statement.kind)
         q.header = False
         if column is None:  # DDL: no result rows
@@ -452,7 +454,7 @@ class AthenaQueries:
     def bound_statement(self, q: QueryExecution) -> sql.Statement:
         """The statement to run: EXECUTE's prepared statement, `?` bound to the parameters."""
         statement = q.statement if q.statement.kind != "invalid" else sql.parse(q.sql, q.database)
-        values: list[exp.Expression] = sql.parameter_values(q.parameters)
+        values: list[exp.Expr] = sql.parameter_values(q.parameters)
         if statement.kind == "execute":
             with self.lock:
                 prepared = self.prepared.get((q.workgroup, statement.name or ""))
@@ -467,7 +469,7 @@ class AthenaQueries:
         return statement
 
     def load_tables(
-        self, con: duckdb.DuckDBPyConnection, tree: exp.Expression, q: QueryExecution, caller: Caller, cache: Path
+        self, con: duckdb.DuckDBPyConnection, tree: exp.Expr, q: QueryExecution, caller: Caller, cache: Path
     ) -> dict[sql.TableName, list[tuple[str, exp.DataType]]]:
         """Load each table the query reads, only its readable columns; the schema qualify checks against."""
         refs = sql.referenced_tables(tree, q.database)
@@ -479,9 +481,8 @@ class AthenaQueries:
             src = self.table_source(ref, cache)
             if src is None:
                 line, col = sql.position(q.sql, ref.table)
-                raise QueryFailed(
-                    f"TABLE_NOT_FOUND: line {line}:{col}: Table '{sql.CATALOG}.{ref.database}.{ref.table}' does not exist"
-                )
+                name = f"{sql.CATALOG}.{ref.database}.{ref.table}"
+                raise QueryFailed(f"TABLE_NOT_FOUND: line {line}:{col}: Table '{name}' does not exist")
             access = self._access(lf, caller, src)
             if not access.any:
                 raise QueryFailed(
@@ -520,7 +521,7 @@ class AthenaQueries:
             if statement.kind == "ctas":
                 catalog.check_ctas(self, q, statement, caller)
             schema = self.load_tables(con, statement.tree, q, caller, state_dir / "athena" / "cache")
-            duck_sql = sql.transpile_query(statement.tree, schema, q.database, q.sql)
+            duck_sql, names = sql.transpile_query(statement.tree, schema, q.database, q.sql)
             con.execute(f"USE {sql.CATALOG}.main")
             result = workdir / "result.parquet"
             # From here on DuckDB reads no file and writes only the result.
@@ -529,13 +530,16 @@ class AthenaQueries:
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
             planning = time.monotonic()
+            if q.cancel.is_set():  # stopped before DuckDB started: interrupt() would not reach it
+                raise QueryFailed("Query cancelled by user", 2, 1001)
             try:
                 con.execute(f"COPY ({duck_sql}) TO {_literal(str(result))} (FORMAT parquet)")
             except duckdb.Error as exc:
                 raise translate_error(q.sql, exc) from None
             q.planning_ms = int((time.monotonic() - planning) * 1000)
             arrow_schema = pq.read_schema(result)
-            names = sql.output_names(statement.tree, arrow_schema.names)
+            if len(names) != len(arrow_schema.names):
+                names = list(arrow_schema.names)
             if statement.kind in ("ctas", "unload"):
                 catalog.write_table_data(self, q, statement, result, names)
                 return

@@ -144,7 +144,7 @@ def column_strings(column: pa.ChunkedArray | pa.Array) -> list[str | None]:
         or pa.types.is_date(t)
         or pa.types.is_decimal(t)
     ):
-        return pc.cast(column, pa.string()).to_pylist()  # type: ignore[no-any-return]
+        return list(pc.cast(column, pa.string()).to_pylist())
     if pa.types.is_map(t):
         return [None if v is None else athena_text(dict(v)) if v else "{}" for v in column.to_pylist()]
     return [None if v is None else athena_text(v) for v in column.to_pylist()]

@@ -65,13 +65,13 @@ class Statement:
 
     kind: str
     sql: str
-    tree: exp.Expression | None = None  # the query (select, ctas, unload) or the DDL node
+    tree: exp.Expr | None = None  # the query (select, ctas, unload) or the DDL node
     table: TableName | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     pattern: str | None = None  # SHOW ... LIKE
     database: str | None = None  # SHOW TABLES IN db
     name: str | None = None  # EXECUTE name
-    using: list[exp.Expression] = field(default_factory=list)  # EXECUTE ... USING
+    using: list[exp.Expr] = field(default_factory=list)  # EXECUTE ... USING
 
     @property
     def statement_type(self) -> str:
@@ -91,7 +91,7 @@ def _table_name(node: exp.Table, default_db: str) -> TableName:
     return TableName((node.db or default_db).lower(), node.name.lower())
 
 
-def _literal_value(node: exp.Expression | None) -> Any:
+def _literal_value(node: exp.Expr | None) -> Any:
     if node is None:
         return None
     if isinstance(node, exp.Literal):
@@ -157,7 +157,7 @@ def _parse_unload(sql: str) -> Statement:
     return Statement("unload", sql, tree=tree, properties=props)
 
 
-def _parse_one(sql: str, dialect: str) -> exp.Expression:
+def _parse_one(sql: str, dialect: str) -> exp.Expr:
     try:
         trees = [t for t in sqlglot.parse(sql, read=dialect) if t is not None]
     except ParseError as exc:
@@ -257,23 +257,23 @@ def parse(sql: str, default_db: str) -> Statement:
 # --------------------------------------------------------------------------- parameters
 
 
-def _is_constant(node: exp.Expression) -> bool:
+def _is_constant(node: exp.Expr) -> bool:
     allowed = (exp.Literal, exp.Boolean, exp.Null, exp.Neg, exp.Cast, exp.DataType, exp.Paren, exp.Var, exp.Array)
     return all(isinstance(n, allowed) for n in node.walk())
 
 
-def parameter_values(values: Sequence[str | exp.Expression]) -> list[exp.Expression]:
+def parameter_values(values: Sequence[str | exp.Expr]) -> list[exp.Expr]:
     """ExecutionParameters (SQL literals as text) as constant expressions."""
     out = []
     for value in values:
-        node = value if isinstance(value, exp.Expression) else _parse_one(f"SELECT {value}", "trino").expressions[0]
+        node = value if isinstance(value, exp.Expr) else _parse_one(f"SELECT {value}", "trino").expressions[0]
         if not _is_constant(node):
             raise SqlError(f"INVALID_PARAMETER: execution parameter {node.sql('trino')} is not a literal value")
         out.append(node)
     return out
 
 
-def bind(tree: exp.Expression, values: Sequence[exp.Expression]) -> exp.Expression:
+def bind(tree: exp.Expr, values: Sequence[exp.Expr]) -> exp.Expr:
     """`tree` with its `?` placeholders replaced, in order, by `values`."""
     holes = [p for p in tree.find_all(exp.Placeholder) if not p.this]
     if len(holes) != len(values):
@@ -290,7 +290,7 @@ def bind(tree: exp.Expression, values: Sequence[exp.Expression]) -> exp.Expressi
 # --------------------------------------------------------------------------- queries
 
 
-def referenced_tables(tree: exp.Expression, default_db: str) -> list[TableName]:
+def referenced_tables(tree: exp.Expr, default_db: str) -> list[TableName]:
     """Catalog tables a query reads (CTE names excluded); refuses anything else in FROM."""
     for node in tree.walk():
         if isinstance(node, (exp.Command, exp.Pragma, exp.Set, exp.Copy, exp.Attach, exp.Install, exp.Use)):
@@ -318,7 +318,7 @@ def referenced_tables(tree: exp.Expression, default_db: str) -> list[TableName]:
     return sorted(out, key=lambda t: (t.database, t.table))
 
 
-def uses_path_column(tree: exp.Expression) -> bool:
+def uses_path_column(tree: exp.Expr) -> bool:
     return any(c.name == PATH_COLUMN for c in tree.find_all(exp.Column))
 
 
@@ -332,7 +332,9 @@ def glue_type(glue: str) -> exp.DataType:
 
 def _fail_column(exc: OptimizeError, sql: str) -> SqlError:
     text = str(exc)
-    m = re.search(r"Column '\"?([^'\"]+)\"?' could not be resolved(?:\. Line: (\d+), Col: (\d+))?", text)
+    m = re.search(r"Column '\"?([^'\"]+)\"?' could not be resolved(?:\. Line: (\d+), Col: (\d+))?", text) or re.search(
+        r"(?:Unknown column|Cannot automatically join): \"?([^\s\"]+)\"?()()", text
+    )
     if m:
         column = m.group(1)
         line, col = (int(m.group(2)), int(m.group(3)) - len(column) + 1) if m.group(2) else position(sql, column)
@@ -351,7 +353,7 @@ def position(sql: str, needle: str) -> tuple[int, int]:
     return before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1
 
 
-def output_names(tree: exp.Expression, duck_names: Sequence[str]) -> list[str]:
+def output_names(tree: exp.Expr, duck_names: Sequence[str]) -> list[str]:
     """Athena's result column names: an unaliased expression is `_col<position>`."""
     select = tree if isinstance(tree, exp.Select) else None
     items = select.expressions if select is not None else []
@@ -362,33 +364,39 @@ def output_names(tree: exp.Expression, duck_names: Sequence[str]) -> list[str]:
     ]
 
 
-def _trino_semantics(tree: exp.Expression) -> exp.Expression:
+def _is_type(node: Any, *types: Any) -> bool:
+    return isinstance(node, exp.Expr) and node.type is not None and node.type.this in types
+
+
+def _trino_semantics(tree: exp.Expr) -> exp.Expr:
     """Patch the typed tree where DuckDB's meaning differs from Trino's."""
 
-    def fix(node: exp.Expression) -> exp.Expression:
+    def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Div) and node.args.get("typed"):
             left, right = node.this.type, node.expression.type
             if left and right and left.this in _INTEGERS and right.this in _INTEGERS:
                 return exp.IntDiv(this=node.this, expression=node.expression)  # truncates, as Trino's
+        if isinstance(node, exp.ApproxQuantile) and _is_type(node.this, *_INTEGERS):
+            return exp.cast(node.copy(), node.this.type.copy())  # Trino's keeps the argument's type
         if isinstance(node, exp.Format):
             return exp.Anonymous(this="printf", expressions=[node.this, *node.expressions])  # Java's %s/%d/%.2f
-        if isinstance(node, (exp.DateAdd, exp.TsOrDsAdd)) and node.this.type is not None:
-            if node.this.type.this == exp.DataType.Type.DATE:
-                unit = str(node.args.get("unit") or "DAY").upper().strip("'")
-                if unit in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
-                    return exp.cast(node.copy(), exp.DataType.build("date"))
+        if isinstance(node, (exp.DateAdd, exp.TsOrDsAdd)) and _is_type(node.this, exp.DataType.Type.DATE):
+            unit = str(node.args.get("unit") or "DAY").upper().strip("'")
+            if unit in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):  # Trino keeps a date a date
+                return exp.cast(node.copy(), exp.DataType.build("date"))
         return node
 
     return tree.transform(fix)
 
 
 def transpile_query(
-    tree: exp.Expression, schema: Mapping[TableName, Sequence[tuple[str, exp.DataType]]], default_db: str, sql: str
-) -> str:
-    """DuckDB SQL for `tree`, qualified against `schema` (the readable columns of each table).
+    tree: exp.Expr, schema: Mapping[TableName, Sequence[tuple[str, exp.DataType]]], default_db: str, sql: str
+) -> tuple[str, list[str]]:
+    """DuckDB SQL for `tree`, qualified against `schema` (the readable columns of each table), and
+    Athena's names of the result columns.
 
     A column outside `schema` fails as COLUMN_NOT_FOUND, wherever it is named."""
-    nested: dict[str, dict[str, dict[str, dict[str, exp.DataType]]]] = {CATALOG: {}}
+    nested: dict[str, Any] = {CATALOG: {}}
     for name, columns in schema.items():
         nested[CATALOG].setdefault(name.database, {})[name.table] = dict(columns)
     mapping = MappingSchema(nested, dialect="trino", normalize=False)
@@ -405,9 +413,6 @@ def transpile_query(
         typed = annotate_types(qualified, schema=mapping, dialect="trino")
     except OptimizeError as exc:
         raise _fail_column(exc, sql) from None
-    return _trino_semantics(typed).sql("duckdb")
-
-
-def transpile_constant(tree: exp.Expression) -> str:
-    """DuckDB SQL for a query that reads no table."""
-    return transpile_query(tree, {}, "default", tree.sql("trino"))
+    selects = typed.selects if isinstance(typed, exp.Query) else []
+    names = output_names(tree, [e.alias_or_name for e in selects])
+    return _trino_semantics(typed).sql("duckdb"), names
