@@ -383,9 +383,8 @@ def test_no_sql_reads_files_or_changes_the_engine(lake: Lake, sql: str, error: s
 
 
 def test_show_and_describe_answer_from_glue(lake: Lake) -> None:
-    assert lake.values("SHOW DATABASES") == [["default"], ["lake"], ["other"]] or ["lake"] in lake.values(
-        "SHOW DATABASES"
-    )
+    databases = lake.values("SHOW DATABASES")
+    assert ["lake"] in databases and ["other"] in databases and ["memory"] not in databases
     assert ["memory"] not in lake.values("SHOW SCHEMAS")
     assert lake.values("SHOW TABLES") == [["people"], ["typed"]]
     assert lake.values(f"SHOW TABLES IN {DB} 'peo*'") == [["people"]]

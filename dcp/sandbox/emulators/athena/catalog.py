@@ -346,5 +346,8 @@ def write_table_data(
                 "StorageDescriptor": {"Columns": columns, "Location": target, **PARQUET_IO, "SerdeInfo": PARQUET_SERDE},
             },
         )
+    if q.output_location:
+        # awswrangler reads `<id>.metadata` beside `<id>-manifest.csv`
+        queries.put(q, q.output_location.rstrip("/") + f"/{q.query_id}.metadata", b'{"columns": [], "rows": 0}')
     if q.output_uri:
         queries.put(q, q.output_uri, b"", "text/plain")

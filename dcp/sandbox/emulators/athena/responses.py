@@ -205,13 +205,15 @@ def _prepared_key(call: Call) -> tuple[str, str]:
     return workgroup, str(call.params["StatementName"]).lower()
 
 
-@emulates("athena", "CreatePreparedStatement")
-def create_prepared_statement(call: Call) -> dict[str, Any]:
+def _put_prepared(call: Call, *, replace: bool) -> dict[str, Any]:
+    """Create (`replace` False: the name must be new) or update (it must exist) a prepared statement."""
     key = _prepared_key(call)
-    _authorize(call, "CreatePreparedStatement", key[0])
+    _authorize(call, "UpdatePreparedStatement" if replace else "CreatePreparedStatement", key[0])
     store = _queries(call)
     with store.lock:
-        if key in store.prepared:
+        if replace and key not in store.prepared:
+            raise AwsError("ResourceNotFoundException", f"Prepared statement {key[1]} was not found")
+        if not replace and key in store.prepared:
             raise AwsError("InvalidRequestException", f"Prepared statement {key[1]} already exists")
         store.prepared[key] = PreparedStatement(
             key[1], key[0], call.params["QueryStatement"], call.params.get("Description")
@@ -219,18 +221,14 @@ def create_prepared_statement(call: Call) -> dict[str, Any]:
     return {}
 
 
+@emulates("athena", "CreatePreparedStatement")
+def create_prepared_statement(call: Call) -> dict[str, Any]:
+    return _put_prepared(call, replace=False)
+
+
 @emulates("athena", "UpdatePreparedStatement")
 def update_prepared_statement(call: Call) -> dict[str, Any]:
-    key = _prepared_key(call)
-    _authorize(call, "UpdatePreparedStatement", key[0])
-    store = _queries(call)
-    with store.lock:
-        if key not in store.prepared:
-            raise AwsError("ResourceNotFoundException", f"Prepared statement {key[1]} was not found")
-        store.prepared[key] = PreparedStatement(
-            key[1], key[0], call.params["QueryStatement"], call.params.get("Description")
-        )
-    return {}
+    return _put_prepared(call, replace=True)
 
 
 @emulates("athena", "GetPreparedStatement")
