@@ -337,6 +337,11 @@ HIDDEN = [
     "SELECT a.id FROM people a JOIN people b USING (email)",
     "SELECT id FROM people WHERE email LIKE 'a%'",
     "SELECT count(DISTINCT email) FROM people",
+    "SELECT id FROM people ORDER BY email",
+    "SELECT id FROM people GROUP BY id, email",
+    "SELECT id, v FROM people CROSS JOIN UNNEST(ARRAY[email]) AS t(v)",
+    "SELECT id FROM people WHERE id IN (SELECT id FROM people WHERE email IS NOT NULL)",
+    "SELECT max(length(email)) OVER () FROM people",
 ]
 
 
