@@ -73,7 +73,7 @@ def start_query_execution(call: Call) -> dict[str, Any]:
             "query results must not be written into a table's folder",
         )
     context = p.get("QueryExecutionContext") or {}
-    database = (context.get("Database") or "default").lower()
+    database = (context.get("Database") or "default").strip('`"').lower()
     try:
         statement = sql.parse(text, database)
     except sql.TooManyStatements as exc:
