@@ -214,3 +214,38 @@ def can_describe_database(requester: Requester, grants: Iterable[Grant], tags: L
             if expression.matches(tags.databases.get(database, {})):
                 return True
     return False
+
+
+def has_permission(
+    requester: Requester,
+    grants: Iterable[Grant],
+    tags: LfTags,
+    permission: str,
+    database: str,
+    table: str | None = None,
+) -> bool:
+    """Whether `requester` holds `permission` (CREATE_TABLE on a database, DROP/ALTER on a table).
+
+    Granted on the named database (or table, `TableWildcard` included), with ALL, or by an
+    LF-tag policy of the matching resource type whose expression matches the resource's tags."""
+    if requester.unrestricted:
+        return True
+    for grant in grants:
+        if not _applies_to(grant, requester) or not grant.permissions & {permission, "ALL"}:
+            continue
+        r = grant.resource
+        policy = r.get("LFTagPolicy")
+        if policy is not None:
+            kind = policy.get("ResourceType", "TABLE")
+            expression = LfTagExpression.from_json(policy.get("Expression", ()))
+            if table is None and kind == "DATABASE" and expression.matches(tags.databases.get(database, {})):
+                return True
+            if table is not None and kind == "TABLE" and expression.matches(tags.table_tags(database, table)):
+                return True
+        elif table is None and r.get("Database", {}).get("Name") == database:
+            return True
+        elif table is not None and "Table" in r:
+            t = r["Table"]
+            if t.get("DatabaseName") == database and ("TableWildcard" in t or t.get("Name") == table):
+                return True
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import secrets
 import time
 from typing import Any
@@ -73,6 +74,7 @@ class Catalog:
 
     def persona(self, name: str, expression: list[dict[str, Any]] | None) -> dict[str, Any]:
         role = self.sb.create_role(f"persona-{name}-{self.id}")
+        self.allow_querying(f"persona-{name}-{self.id}")
         if expression is not None:
             self.sb.client("lakeformation").grant_permissions(
                 Principal={"DataLakePrincipalIdentifier": role},
@@ -80,6 +82,25 @@ class Catalog:
                 Permissions=["SELECT", "DESCRIBE"],
             )
         return self.sb.assume(role, f"{name}-session")
+
+    def allow_querying(self, role_name: str) -> None:
+        """The persona's IAM policy: Athena on this workgroup, results in its bucket (as the stack grants)."""
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "athena:*",
+                    "Resource": f"arn:aws:athena:us-east-1:123456789012:workgroup/{self.wg}",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": f"arn:aws:s3:::{self.results}/*",
+                },
+            ],
+        }
+        self.sb.client("iam").put_role_policy(RoleName=role_name, PolicyName="query", PolicyDocument=json.dumps(policy))
 
     def query(self, sql: str, credentials: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
         athena = self.sb.client("athena", credentials)

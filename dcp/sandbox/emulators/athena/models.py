@@ -1,25 +1,25 @@
 """Athena queries on DuckDB over the Glue tables' S3 data, with Lake Formation column enforcement.
 
-Each query gets its own in-memory DuckDB with a memory limit and a spill directory. Every
-Glue table the SQL references becomes a view `awsdatacatalog."<db>"."<table>"` over local
-mirrors of its S3 objects (`read_csv` / `read_parquet` / `read_json`, streamed by DuckDB, so
-memory stays bounded), exposing only the columns the caller may read per Lake Formation:
-`SELECT *` returns the permitted columns, naming another fails as Athena does. The SQL itself
-may not call table functions (no reading files around the views), and DuckDB's file access is
-limited to the mirrored objects. Results go to `<output>/<QueryExecutionId>.csv` (+ `.metadata`)
-with the workgroup's encryption, and are paged from a local Parquet copy.
+Each query is parsed once by SQLGlot (:mod:`.sql`). Every Glue table it reads is loaded into
+the query's own in-memory DuckDB (memory limit, spill directory) with only the columns the
+caller may read per Lake Formation, and the query is qualified against exactly those
+columns, so a hidden column is unknown through any alias, CTE, subquery, `USING` or `*`.
+Then DuckDB's file access is switched off except for the query's result file, and the
+DuckDB SQL generated from the same parse runs. Results go to `<output>/<QueryExecutionId>.csv`
+(+ `.metadata`) with the workgroup's encryption, formatted as Athena formats them
+(:mod:`.results`). CTAS and UNLOAD write Parquet to S3 (and a Glue table for CTAS); SHOW,
+DESCRIBE and the DDL subset are answered from the Glue catalog (:mod:`.catalog`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,31 +28,21 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlglot import exp
 
+from dcp.sandbox.emulators.athena import results, sql
+from dcp.sandbox.emulators.athena.sql import Statement
 from dcp.sandbox.emulators.glue import s3io
 from dcp.sandbox.emulators.lakeformation.models import LfState, read_state
-from dcp.sandbox.lf_eval import ColumnAccess, readable_columns
+from dcp.sandbox.identity import Principal
+from dcp.sandbox.lf_eval import ColumnAccess, Requester, readable_columns
 
 log = logging.getLogger("dcp.sandbox")
 
 MEMORY_LIMIT = "512MB"
-ALLOWED_TABLE_FUNCTIONS = frozenset({"unnest", "range", "generate_series"})
-_GLUE_TO_DUCKDB = {
-    "string": "VARCHAR",
-    "varchar": "VARCHAR",
-    "char": "VARCHAR",
-    "bigint": "BIGINT",
-    "int": "INTEGER",
-    "integer": "INTEGER",
-    "smallint": "SMALLINT",
-    "tinyint": "TINYINT",
-    "double": "DOUBLE",
-    "float": "FLOAT",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "binary": "BLOB",
-}
+# Queries that run at once per sandbox; the others wait QUEUED (memory stays bounded).
+MAX_CONCURRENT_QUERIES = 2
+_running = threading.BoundedSemaphore(MAX_CONCURRENT_QUERIES)
 
 
 def now() -> datetime:
@@ -60,35 +50,8 @@ def now() -> datetime:
 
 
 def duck_type(glue_type: str) -> str:
-    t = glue_type.strip().lower()
-    if t.startswith("decimal"):
-        return t.upper()
-    if t.startswith(("varchar", "char")):
-        return "VARCHAR"
-    return _GLUE_TO_DUCKDB.get(t, "VARCHAR")
-
-
-def athena_type(duck: str) -> str:
-    """The Athena (Trino) type name of a DuckDB result column type."""
-    t = duck.upper()
-    for prefix, name in (
-        ("DECIMAL", "decimal"),
-        ("VARCHAR", "varchar"),
-        ("BIGINT", "bigint"),
-        ("HUGEINT", "bigint"),
-        ("INTEGER", "integer"),
-        ("SMALLINT", "smallint"),
-        ("TINYINT", "tinyint"),
-        ("DOUBLE", "double"),
-        ("FLOAT", "float"),
-        ("BOOLEAN", "boolean"),
-        ("DATE", "date"),
-        ("TIMESTAMP", "timestamp"),
-        ("BLOB", "varbinary"),
-    ):
-        if t.startswith(prefix):
-            return name
-    return "varchar"
+    """The DuckDB type of a Glue (Hive) column type (nested types included)."""
+    return sql.glue_type(glue_type).sql("duckdb")
 
 
 def _ident(name: str) -> str:
@@ -107,109 +70,25 @@ class QueryFailed(Exception):
         self.error_category, self.error_type = error_category, error_type
 
 
-# --------------------------------------------------------------------------- SQL checks
-
-
-def _walk(node: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(node, Mapping):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _walk(item)
-
-
-def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
-    """Reject what Athena would not run here: non-queries and file-reading table functions.
-
-    Returns DuckDB's parse tree of the query."""
-    raw = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-    doc = json.loads(raw[0]) if raw else {"error": True}
-    if doc.get("error"):
-        message = str(doc.get("error_message") or "")
-        if "Only SELECT statements" in message:
-            raise QueryFailed("NOT_SUPPORTED: the sandbox's Athena runs SELECT queries only", 2, 1001)
-        raise QueryFailed(f"SYNTAX_ERROR: {message.splitlines()[0] if message else 'cannot parse the query'}")
-    for node in _walk(doc.get("statements", [])):
-        if node.get("type") == "TABLE_FUNCTION":
-            fn = str((node.get("function") or {}).get("function_name", "")).lower()
-            if fn not in ALLOWED_TABLE_FUNCTIONS:
-                raise QueryFailed(f"FUNCTION_NOT_FOUND: Function '{fn}' not registered")
-    return dict(doc)
-
-
-def athena_names(doc: Mapping[str, Any], names: Sequence[str]) -> list[str]:
-    """Result column names as Athena gives them: an unaliased expression is `_col<position>`."""
-    statements = doc.get("statements") or []
-    node = statements[0].get("node", {}) if statements else {}
-    items = node.get("select_list") if node.get("type") == "SELECT_NODE" else None
-    if not items or len(items) != len(names) or any(i.get("class") in ("STAR", "COLUMNS") for i in items):
-        return list(names)
-    return [
-        name if item.get("alias") or item.get("class") == "COLUMN_REF" else f"_col{i}"
-        for i, (item, name) in enumerate(zip(items, names, strict=True))
-    ]
-
-
-def _position(sql: str, needle: str) -> tuple[int, int]:
-    m = re.search(rf"\b{re.escape(needle)}\b", sql, re.IGNORECASE)
-    if not m:
-        return 1, 1
-    before = sql[: m.start()]
-    return before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1
-
-
-def translate_error(sql: str, exc: Exception, default_db: str) -> QueryFailed:
+def translate_error(query: str, exc: Exception) -> QueryFailed:
     """A DuckDB error as Athena's StateChangeReason."""
-    text = str(exc)
-    m = re.search(r'Referenced column "([^"]+)" not found', text) or re.search(
-        r'Column "([^"]+)" does not exist|column "([^"]+)" not found', text, re.IGNORECASE
-    )
-    if m:
-        column = next(g for g in m.groups() if g)
-        line, col = _position(sql, column)
-        return QueryFailed(
-            f"COLUMN_NOT_FOUND: line {line}:{col}: Column '{column}' cannot be resolved or requester is not "
-            "authorized to access requested resources"
-        )
-    m = re.search(r"Table with name ([^\s]+) does not exist", text)
-    if m:
-        name = m.group(1).strip('"').lower()
-        line, col = _position(sql, name.split(".")[-1])
-        full = name if name.count(".") >= 1 else f"{default_db}.{name}"
-        return QueryFailed(f"TABLE_NOT_FOUND: line {line}:{col}: Table 'awsdatacatalog.{full}' does not exist")
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.InterruptException):
+        return QueryFailed("Query cancelled by user", 2, 1001)
+    if isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException):
+        return QueryFailed(f"INVALID_CAST_ARGUMENT: {text}")
+    if isinstance(exc, duckdb.BinderException | duckdb.CatalogException):
+        return QueryFailed(f"SYNTAX_ERROR: line 1:1: {text}")
     if isinstance(exc, duckdb.ParserException):
-        return QueryFailed(f"SYNTAX_ERROR: {text.splitlines()[0]}")
-    return QueryFailed(f"GENERIC_INTERNAL_ERROR: {text.splitlines()[0]}", 1, 1000)
-
-
-# --------------------------------------------------------------------------- catalog -> views
-
-
-@dataclass(frozen=True)
-class TableRef:
-    database: str
-    table: str
-
-
-def referenced_tables(sql: str, default_db: str) -> list[TableRef]:
-    """Glue tables a query names: table, db.table, catalog.db.table (lower-cased, as Athena does)."""
-    out = []
-    for name in duckdb.get_table_names(sql, qualified=True):
-        parts = [p.strip('"').lower() for p in name.split(".")]
-        if len(parts) == 1:
-            out.append(TableRef(default_db, parts[0]))
-        else:
-            out.append(TableRef(parts[-2], parts[-1]))
-    return sorted(set(out), key=lambda r: (r.database, r.table))
+        return QueryFailed(f"SYNTAX_ERROR: {text}")
+    return QueryFailed(f"GENERIC_INTERNAL_ERROR: {text}", 1, 1000)
 
 
 @dataclass
 class TableSource:
     """A Glue table resolved to local files and typed columns."""
 
-    ref: TableRef
+    ref: sql.TableName
     columns: list[tuple[str, str]]  # (name, glue type), partition keys last
     partition_keys: list[str]
     classification: str
@@ -217,20 +96,25 @@ class TableSource:
     header: bool
     delimiter: str
     scanned_bytes: int
+    location: str | None
 
 
-def view_sql(src: TableSource, allowed: Sequence[str]) -> str:
-    """SELECT over the table's files, casting to the Glue types, only the `allowed` columns."""
+def view_sql(src: TableSource, allowed: Sequence[str], cache: Path | None = None) -> str:
+    """SELECT over the table's files, casting to the Glue types, only the `allowed` columns.
+
+    With `cache` given, also `"$path"`: the S3 URI of each row's object."""
     types = dict(src.columns)
-    select = (
-        ", ".join(f"TRY_CAST({_ident(c)} AS {duck_type(types[c])}) AS {_ident(c)}" for c in allowed)
-        or "NULL AS __no_column"
-    )
+    select = [f"TRY_CAST({_ident(c)} AS {duck_type(types[c])}) AS {_ident(c)}" for c in allowed]
+    if cache is not None:
+        select.append(f"'s3://' || substr(filename, {len(str(cache)) + 2}) AS {_ident(sql.PATH_COLUMN)}")
     if not src.files:
-        empty = ", ".join(f"CAST(NULL AS {duck_type(types[c])}) AS {_ident(c)}" for c in allowed)
-        return f"SELECT {empty or 'NULL AS __no_column'} WHERE false"
+        empty = [f"CAST(NULL AS {duck_type(types[c])}) AS {_ident(c)}" for c in allowed]
+        if cache is not None:
+            empty.append(f"CAST(NULL AS VARCHAR) AS {_ident(sql.PATH_COLUMN)}")
+        return f"SELECT {', '.join(empty) or 'NULL AS __no_column'} WHERE false"
     files = "[" + ", ".join(_literal(str(f)) for f in src.files) + "]"
     hive = ", hive_partitioning = true" if src.partition_keys else ""
+    hive += ", filename = true" if cache is not None else ""
     if src.classification == "parquet":
         source = f"read_parquet({files}, union_by_name = true{hive})"
     elif src.classification == "json":
@@ -248,7 +132,7 @@ def view_sql(src: TableSource, allowed: Sequence[str]) -> str:
             f"read_csv({files}, header = false, delim = {_literal(src.delimiter)}, quote = '\"', "
             f"escape = '\"', columns = {spec}, null_padding = true{hive})"
         )
-    return f"SELECT {select} FROM {source}"
+    return f"SELECT {', '.join(select) or 'NULL AS __no_column'} FROM {source}"
 
 
 # --------------------------------------------------------------------------- executions
@@ -264,6 +148,8 @@ class QueryExecution:
     output_location: str | None
     encryption: Mapping[str, Any] | None
     submitted: datetime
+    statement: Statement
+    parameters: list[str] = field(default_factory=list)
     state: str = "QUEUED"
     reason: str | None = None
     error_category: int | None = None
@@ -274,15 +160,21 @@ class QueryExecution:
     planning_ms: int = 0
     scanned_bytes: int = 0
     result_path: Path | None = None
-    columns: list[tuple[str, str]] = field(default_factory=list)
+    columns: list[results.ColumnType] = field(default_factory=list)
     rows: int = 0
+    header: bool = True  # DML results start with a header row; SHOW/DESCRIBE do not
+    update_count: int = 0
+    manifest: str | None = None
+    principal: Principal | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    connection: duckdb.DuckDBPyConnection | None = None
 
     @property
     def output_uri(self) -> str | None:
         if not self.output_location:
             return None
-        return self.output_location.rstrip("/") + f"/{self.query_id}.csv"
+        suffix = ".csv" if self.statement.statement_type == "DML" else ".txt"
+        return self.output_location.rstrip("/") + f"/{self.query_id}{suffix}"
 
     def to_dict(self) -> dict[str, Any]:
         status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
@@ -303,30 +195,38 @@ class QueryExecution:
         if self.encryption:
             result_config["EncryptionConfiguration"] = dict(self.encryption)
         total = self.engine_ms + self.queue_ms
-        return {
+        statistics: dict[str, Any] = {
+            "EngineExecutionTimeInMillis": self.engine_ms,
+            "DataScannedInBytes": self.scanned_bytes,
+            "TotalExecutionTimeInMillis": total,
+            "QueryQueueTimeInMillis": self.queue_ms,
+            "QueryPlanningTimeInMillis": self.planning_ms,
+            "ServicePreProcessingTimeInMillis": 0,
+            "ServiceProcessingTimeInMillis": 0,
+            "ResultReuseInformation": {"ReusedPreviousResult": False},
+        }
+        if self.manifest:
+            statistics["DataManifestLocation"] = self.manifest
+        out: dict[str, Any] = {
             "QueryExecutionId": self.query_id,
             "Query": self.sql,
-            "StatementType": "DML",
+            "StatementType": self.statement.statement_type,
             "ResultConfiguration": result_config,
             "ResultReuseConfiguration": {"ResultReuseByAgeConfiguration": {"Enabled": False}},
             "QueryExecutionContext": {"Database": self.database, "Catalog": self.catalog},
             "Status": status,
-            "Statistics": {
-                "EngineExecutionTimeInMillis": self.engine_ms,
-                "DataScannedInBytes": self.scanned_bytes,
-                "TotalExecutionTimeInMillis": total,
-                "QueryQueueTimeInMillis": self.queue_ms,
-                "QueryPlanningTimeInMillis": self.planning_ms,
-                "ServicePreProcessingTimeInMillis": 0,
-                "ServiceProcessingTimeInMillis": 0,
-                "ResultReuseInformation": {"ReusedPreviousResult": False},
-            },
+            "Statistics": statistics,
             "WorkGroup": self.workgroup,
             "EngineVersion": {
                 "SelectedEngineVersion": "AUTO",
                 "EffectiveEngineVersion": "Athena engine version 3",
             },
         }
+        if self.parameters:
+            out["ExecutionParameters"] = list(self.parameters)
+        if self.statement.kind == "ctas" and self.statement.table is not None:
+            out["SubstatementType"] = "CREATE_TABLE_AS_SELECT"
+        return out
 
 
 @dataclass(frozen=True)
@@ -338,13 +238,38 @@ class Caller:
     role_arn: str | None
     account: str
 
+    @classmethod
+    def of(cls, principal: Principal) -> Caller:
+        return cls(principal.arn, principal.kind, principal.role_arn, principal.account)
+
+
+@dataclass
+class PreparedStatement:
+    name: str
+    workgroup: str
+    query: str
+    description: str | None
+    modified: datetime = field(default_factory=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "StatementName": self.name,
+            "QueryStatement": self.query,
+            "WorkGroupName": self.workgroup,
+            "LastModifiedTime": self.modified,
+        }
+        if self.description:
+            out["Description"] = self.description
+        return out
+
 
 class AthenaQueries:
-    """Query executions of one account/region."""
+    """Query executions and prepared statements of one account/region."""
 
     def __init__(self, account_id: str, region: str) -> None:
         self.account_id, self.region = account_id, region
         self.executions: dict[str, QueryExecution] = {}
+        self.prepared: dict[tuple[str, str], PreparedStatement] = {}
         self.lock = threading.Lock()
 
     def get(self, query_id: str) -> QueryExecution | None:
@@ -357,7 +282,7 @@ class AthenaQueries:
 
     def start(
         self,
-        sql: str,
+        statement: sql.Statement,
         *,
         database: str,
         catalog: str,
@@ -366,16 +291,21 @@ class AthenaQueries:
         encryption: Mapping[str, Any] | None,
         caller: Caller,
         state_dir: Path,
+        parameters: Sequence[str] = (),
+        principal: Principal | None = None,
     ) -> QueryExecution:
         q = QueryExecution(
             query_id=_query_id(),
-            sql=sql,
+            sql=statement.sql,
             database=database,
             catalog=catalog,
             workgroup=workgroup,
             output_location=output_location,
             encryption=encryption,
             submitted=now(),
+            statement=statement,
+            parameters=list(parameters),
+            principal=principal,
         )
         with self.lock:
             self.executions[q.query_id] = q
@@ -385,37 +315,58 @@ class AthenaQueries:
         return q
 
     def stop(self, query_id: str) -> None:
+        """Cancel a queued query, or interrupt DuckDB in the middle of a running one."""
         q = self.get(query_id)
         if q is not None and q.state in ("QUEUED", "RUNNING"):
             q.cancel.set()
+            con = q.connection
+            if con is not None:
+                con.interrupt()
 
     def _run(self, q: QueryExecution, caller: Caller, state_dir: Path) -> None:
-        started = time.monotonic()
-        q.queue_ms = int((now() - q.submitted).total_seconds() * 1000)
-        q.state = "RUNNING"
         workdir = state_dir / "athena" / "queries" / q.query_id
-        try:
-            self.execute(q, caller, state_dir, workdir)
-            q.state = "CANCELLED" if q.cancel.is_set() else "SUCCEEDED"
-        except QueryFailed as exc:
-            q.state, q.reason = "FAILED", str(exc)
-            q.error_category, q.error_type = exc.error_category, exc.error_type
-        except Exception as exc:
-            log.exception("sandbox: Athena query %s failed", q.query_id)
-            q.state, q.reason = "FAILED", f"GENERIC_INTERNAL_ERROR: {type(exc).__name__}: {exc}"
-            q.error_category, q.error_type = 1, 1000
-        q.engine_ms = int((time.monotonic() - started) * 1000)
-        q.completed = now()
+        with _running:
+            started = time.monotonic()
+            q.queue_ms = int((now() - q.submitted).total_seconds() * 1000)
+            if q.cancel.is_set():
+                q.state, q.completed = "CANCELLED", now()
+                return
+            q.state = "RUNNING"
+            try:
+                self.execute(q, caller, state_dir, workdir)
+                q.state = "CANCELLED" if q.cancel.is_set() else "SUCCEEDED"
+            except QueryFailed as exc:
+                q.state, q.reason = ("CANCELLED", None) if q.cancel.is_set() else ("FAILED", str(exc))
+                if q.state == "FAILED":
+                    q.error_category, q.error_type = exc.error_category, exc.error_type
+            except sql.SqlError as exc:
+                q.state, q.reason = "FAILED", str(exc)
+                q.error_category, q.error_type = 2, exc.error_type
+            except Exception as exc:
+                log.exception("sandbox: Athena query %s failed", q.query_id)
+                q.state, q.reason = "FAILED", f"GENERIC_INTERNAL_ERROR: {type(exc).__name__}: {exc}"
+                q.error_category, q.error_type = 1, 1000
+            q.engine_ms = int((time.monotonic() - started) * 1000)
+            q.completed = now()
 
-    def table_source(self, ref: TableRef, cache: Path) -> TableSource | None:
+    # ------------------------------------------------------------------ catalog access
+
+    def glue(self) -> Any:
         from moto.glue.models import glue_backends
 
-        glue = glue_backends[self.account_id][self.region]
-        db = glue.databases.get(ref.database)
+        return glue_backends[self.account_id][self.region]
+
+    def glue_table(self, ref: sql.TableName) -> Mapping[str, Any] | None:
+        db = self.glue().databases.get(ref.database)
         table = db.tables.get(ref.table) if db is not None else None
         if table is None:
             return None
-        t = table.get_version(str(table._current_version))
+        return dict(table.get_version(str(table._current_version)))
+
+    def table_source(self, ref: sql.TableName, cache: Path) -> TableSource | None:
+        t = self.glue_table(ref)
+        if t is None:
+            return None
         sd = t.get("StorageDescriptor") or {}
         params = {**(sd.get("Parameters") or {}), **(t.get("Parameters") or {})}
         partition_keys = [str(c["Name"]).lower() for c in t.get("PartitionKeys", []) or []]
@@ -456,108 +407,190 @@ class AthenaQueries:
             header=str(params.get("skip.header.line.count", "0")) == "1",
             delimiter=delimiter,
             scanned_bytes=scanned,
+            location=location,
         )
 
+    def requester(self, lf: LfState, caller: Caller) -> Requester:
+        return lf.requester(arn=caller.arn, kind=caller.kind, role_arn=caller.role_arn, account=caller.account)
+
+    def _access(self, lf: LfState, caller: Caller, src: TableSource) -> ColumnAccess:
+        return readable_columns(
+            self.requester(lf, caller), lf.grants, lf.tags, src.ref.database, src.ref.table, [c for c, _ in src.columns]
+        )
+
+    # ------------------------------------------------------------------ execution
+
     def execute(self, q: QueryExecution, caller: Caller, state_dir: Path, workdir: Path) -> None:
+        from dcp.sandbox.emulators.athena import catalog
+
+        statement = self.bound_statement(q)
+        if statement.kind in ("select", "ctas", "unload"):
+            assert statement.tree is not None
+            self.run_query(q, statement, caller, state_dir, workdir)
+            return
+        lines = catalog.answer(self, q, statement, caller)
+        workdir.mkdir(parents=True, exist_ok=True)
+        result = workdir / "result.parquet"
+        column = {
+            "show_tables": "tab_name",
+            "show_databases": "database_name",
+            "show_columns": "field",
+            "show_create_table": "createtab_stmt",
+            "describe": "col_name",
+            "msck": "result",
+        }.get(statement.kind)
+        q.header = False
+        if column is None:  # DDL: no result rows
+            pq.write_table(pa.table({"_": pa.array([], pa.string())}).select([]), result)
+            q.columns = []
+        else:
+            pq.write_table(pa.table({column: pa.array(lines, pa.string())}), result)
+            q.columns = [results.column_type(column, pa.string())]
+        q.rows = len(lines) if column else 0
+        q.result_path = result
+        if q.output_uri:
+            self._publish(q, workdir / "result.out", "\n".join(lines) + ("\n" if lines else ""))
+
+    def bound_statement(self, q: QueryExecution) -> sql.Statement:
+        """The statement to run: EXECUTE's prepared statement, `?` bound to the parameters."""
+        statement = q.statement if q.statement.kind != "invalid" else sql.parse(q.sql, q.database)
+        values: list[exp.Expr] = sql.parameter_values(q.parameters)
+        if statement.kind == "execute":
+            with self.lock:
+                prepared = self.prepared.get((q.workgroup, statement.name or ""))
+            if prepared is None:
+                raise sql.SqlError(f"PREPARED_STATEMENT_NOT_FOUND: Prepared statement not found: {statement.name}")
+            values = sql.parameter_values(statement.using) + values
+            statement = sql.parse(prepared.query, q.database)
+        if statement.tree is not None and statement.kind in ("select", "ctas", "unload"):
+            statement.tree = sql.bind(statement.tree, values)
+        elif values:
+            raise sql.SqlError("INVALID_PARAMETER_USAGE: this statement takes no parameters")
+        return statement
+
+    def load_tables(
+        self, con: duckdb.DuckDBPyConnection, tree: exp.Expr, q: QueryExecution, caller: Caller, cache: Path
+    ) -> dict[sql.TableName, list[tuple[str, exp.DataType]]]:
+        """Load each table the query reads, only its readable columns; the schema qualify checks against."""
+        refs = sql.referenced_tables(tree, q.database)
+        lf = read_state(self.account_id, self.region)
+        with_path = sql.uses_path_column(tree)
+        schema: dict[sql.TableName, list[tuple[str, exp.DataType]]] = {}
+        con.execute(f"ATTACH ':memory:' AS {sql.CATALOG}")
+        for ref in refs:
+            src = self.table_source(ref, cache)
+            if src is None:
+                line, col = sql.position(q.sql, ref.table)
+                name = f"{sql.CATALOG}.{ref.database}.{ref.table}"
+                raise QueryFailed(f"TABLE_NOT_FOUND: line {line}:{col}: Table '{name}' does not exist")
+            access = self._access(lf, caller, src)
+            if not access.any:
+                raise QueryFailed(
+                    f"Insufficient Lake Formation permission(s) on {ref.table} "
+                    "(Service: AmazonDataCatalog; Status Code: 400; Error Code: AccessDeniedException)",
+                    2,
+                    1003,
+                )
+            types = dict(src.columns)
+            schema[ref] = [(c, sql.glue_type(types[c])) for c in access.allowed]
+            if with_path:
+                schema[ref].append((sql.PATH_COLUMN, exp.DataType.build("varchar")))
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {sql.CATALOG}.{_ident(ref.database)}")
+            try:
+                con.execute(
+                    f"CREATE TABLE {sql.CATALOG}.{_ident(ref.database)}.{_ident(ref.table)} AS "
+                    + view_sql(src, access.allowed, cache if with_path else None)
+                )
+            except duckdb.Error as exc:
+                raise QueryFailed(f"HIVE_BAD_DATA: Error reading table {ref.database}.{ref.table}: {exc}") from None
+            q.scanned_bytes += src.scanned_bytes
+        return schema
+
+    def run_query(
+        self, q: QueryExecution, statement: sql.Statement, caller: Caller, state_dir: Path, workdir: Path
+    ) -> None:
+        from dcp.sandbox.emulators.athena import catalog
+
+        assert statement.tree is not None
         workdir.mkdir(parents=True, exist_ok=True)
         spill = workdir / "spill"
         spill.mkdir(exist_ok=True)
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2, "temp_directory": str(spill)})
+        q.connection = con
         try:
-            parsed = check_sql(con, q.sql)
-            lf = read_state(self.account_id, self.region)
-            refs = referenced_tables(q.sql, q.database)
-            con.execute("ATTACH ':memory:' AS awsdatacatalog")
-            cache = state_dir / "athena" / "cache"
-            allowed_files: list[str] = []
-            for ref in refs:
-                src = self.table_source(ref, cache)
-                if src is None:
-                    continue  # DuckDB reports it as TABLE_NOT_FOUND (or it is a CTE name)
-                access = self._access(lf, caller, src)
-                if not access.any:
-                    raise QueryFailed(
-                        f"Insufficient Lake Formation permission(s) on {ref.table} "
-                        "(Service: AmazonDataCatalog; Status Code: 400; Error Code: AccessDeniedException)",
-                        2,
-                        1003,
-                    )
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS awsdatacatalog.{_ident(ref.database)}")
-                con.execute(
-                    f"CREATE VIEW awsdatacatalog.{_ident(ref.database)}.{_ident(ref.table)} AS "
-                    + view_sql(src, access.allowed)
-                )
-                q.scanned_bytes += src.scanned_bytes
-                allowed_files += [str(f) for f in src.files]
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS awsdatacatalog.{_ident(q.database)}")
-            con.execute(f"USE awsdatacatalog.{_ident(q.database)}")
+            if statement.kind == "ctas":
+                catalog.check_ctas(self, q, statement, caller)
+            schema = self.load_tables(con, statement.tree, q, caller, state_dir / "athena" / "cache")
+            duck_sql, names = sql.transpile_query(statement.tree, schema, q.database, q.sql)
+            con.execute(f"USE {sql.CATALOG}.main")
             result = workdir / "result.parquet"
-            csv_path = workdir / "result.csv"
-            con.execute(
-                "SET allowed_paths = "
-                + "["
-                + ", ".join(_literal(p) for p in [*allowed_files, str(result), str(csv_path)])
-                + "]"
-            )
+            # From here on DuckDB reads no file and writes only the result.
+            con.execute(f"SET allowed_paths = [{_literal(str(result))}]")
             con.execute(f"SET allowed_directories = [{_literal(str(spill))}]")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
             planning = time.monotonic()
+            if q.cancel.is_set():  # stopped before DuckDB started: interrupt() would not reach it
+                raise QueryFailed("Query cancelled by user", 2, 1001)
             try:
-                con.execute(f"COPY ({q.sql.strip().rstrip(';')}) TO {_literal(str(result))} (FORMAT parquet)")
+                con.execute(f"COPY ({duck_sql}) TO {_literal(str(result))} (FORMAT parquet)")
             except duckdb.Error as exc:
-                raise translate_error(q.sql, exc, q.database) from None
+                raise translate_error(q.sql, exc) from None
             q.planning_ms = int((time.monotonic() - planning) * 1000)
-            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(str(result))})").fetchall()
-            names = athena_names(parsed, [str(r[0]) for r in described])
-            q.columns = [(n, athena_type(str(r[1]))) for n, r in zip(names, described, strict=True)]
+            arrow_schema = pq.read_schema(result)
+            if len(names) != len(arrow_schema.names):
+                names = list(arrow_schema.names)
+            if statement.kind in ("ctas", "unload"):
+                catalog.write_table_data(self, q, statement, result, names)
+                return
+            q.columns = [results.column_type(n, f.type) for n, f in zip(names, arrow_schema, strict=True)]
             q.rows = pq.ParquetFile(result).metadata.num_rows
             q.result_path = result
             if q.output_uri:
-                select = (
-                    ", ".join(f"{_ident(str(r[0]))} AS {_ident(n)}" for n, r in zip(names, described, strict=True))
-                    or "*"
-                )
-                con.execute(
-                    f"COPY (SELECT {select} FROM read_parquet({_literal(str(result))})) "
-                    f"TO {_literal(str(csv_path))} "
-                    "(HEADER, DELIMITER ',', QUOTE '\"', FORCE_QUOTE *)"
-                )
-                self._publish(q, csv_path)
+                self._publish(q, workdir / "result.csv", None)
         finally:
+            q.connection = None
             con.close()
             shutil.rmtree(spill, ignore_errors=True)
 
-    def _access(self, lf: LfState, caller: Caller, src: TableSource) -> ColumnAccess:
-        requester = lf.requester(arn=caller.arn, kind=caller.kind, role_arn=caller.role_arn, account=caller.account)
-        return readable_columns(
-            requester, lf.grants, lf.tags, src.ref.database, src.ref.table, [c for c, _ in src.columns]
-        )
-
-    def _publish(self, q: QueryExecution, csv_path: Path) -> None:
-        assert q.output_uri
-        bucket, key = s3io.parse_s3_uri(q.output_uri)
+    def _encryption(self, q: QueryExecution) -> tuple[str | None, str | None]:
         option = (q.encryption or {}).get("EncryptionOption")
         sse = {"SSE_S3": "AES256", "SSE_KMS": "aws:kms", "CSE_KMS": "aws:kms"}.get(str(option)) if option else None
         kms = (q.encryption or {}).get("KmsKey") if sse == "aws:kms" else None
+        return sse, kms
+
+    def put(self, q: QueryExecution, uri: str, source: Path | bytes, content_type: str = "binary/octet-stream") -> None:
+        """Store one output object with the query's result encryption."""
+        bucket, key = s3io.parse_s3_uri(uri)
+        sse, kms = self._encryption(q)
         try:
-            s3io.upload(
-                self.account_id,
-                bucket,
-                key,
-                csv_path,
-                content_type="text/csv",
-                encryption=sse,
-                kms_key_id=kms,
-            )
-            metadata = json.dumps({"columns": [{"name": n, "type": t} for n, t in q.columns], "rows": q.rows})
-            s3io.upload(self.account_id, bucket, key + ".metadata", metadata.encode(), encryption=sse, kms_key_id=kms)
+            s3io.upload(self.account_id, bucket, key, source, content_type=content_type, encryption=sse, kms_key_id=kms)
         except s3io.S3Missing as exc:
             raise QueryFailed(f"Unable to verify/create output bucket {bucket}: {exc}", 2, 1001) from None
-        csv_path.unlink(missing_ok=True)
+
+    def _publish(self, q: QueryExecution, path: Path, text: str | None) -> None:
+        """The result object (CSV with header for DML, plain lines for SHOW/DESCRIBE) and its .metadata."""
+        from dcp.sandbox.emulators.athena import gates
+
+        assert q.output_uri
+        gates.check_write_location(self, q, q.output_uri)
+        if text is None:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                out.write(results.csv_line(c.name for c in q.columns))
+                assert q.result_path is not None
+                f = pq.ParquetFile(q.result_path)
+                for rg in range(f.num_row_groups):
+                    for row in results.rows(f.read_row_group(rg)):
+                        out.write(results.csv_line(row))
+            self.put(q, q.output_uri, path, "text/csv")
+            path.unlink(missing_ok=True)
+        else:
+            self.put(q, q.output_uri, text.encode(), "text/plain")
+        metadata = json.dumps({"columns": [c.column_info() for c in q.columns], "rows": q.rows})
+        self.put(q, q.output_uri + ".metadata", metadata.encode())
 
     def page(self, q: QueryExecution, start: int, size: int) -> tuple[list[list[str | None]], int | None]:
-        """Rows [start, start+size) as strings (None for null) and the next offset, if any."""
+        """Rows [start, start+size) as Athena's strings (None for null) and the next offset, if any."""
         assert q.result_path is not None
         f = pq.ParquetFile(q.result_path)
         rows: list[list[str | None]] = []
@@ -569,22 +602,12 @@ class AthenaQueries:
                 continue
             table = f.read_row_group(rg)
             lo = max(0, start - seen)
-            part = table.slice(lo, size - len(rows))
-            for row in zip(*[_strings(part.column(i)) for i in range(part.num_columns)], strict=True):
-                rows.append(list(row))
+            rows.extend(results.rows(table.slice(lo, size - len(rows))))
             seen += n
             if len(rows) >= size:
                 break
         nxt = start + len(rows)
         return rows, (nxt if nxt < q.rows else None)
-
-
-def _strings(col: pa.ChunkedArray) -> list[str | None]:
-    if pa.types.is_boolean(col.type):
-        return [None if v is None else str(v).lower() for v in col.to_pylist()]
-    if pa.types.is_timestamp(col.type):
-        return [None if v is None else v.isoformat(sep=" ", timespec="milliseconds") for v in col.to_pylist()]
-    return [None if v is None else str(v) for v in col.to_pylist()]
 
 
 def _mirror_keep_path(account_id: str, obj: s3io.S3Object, cache: Path) -> Path:
