@@ -567,14 +567,17 @@ MANAGED_SELECTORS = ("ALL", "RECOMMENDED", "INCLUDE", "EXCLUDE", "NONE")
 def managed_ids_for_selector(selector: str, identifier_ids: Sequence[str] = ()) -> list[str] | None:
     """The managed identifier IDs a Macie ``managedDataIdentifierSelector`` means (None: all).
 
-    As Macie defines it: ALL and RECOMMENDED use the (recommended) managed identifiers — here
-    every one dcp implements —, INCLUDE only ``identifier_ids``, EXCLUDE all but
-    ``identifier_ids``, NONE none (custom identifiers only). IDs dcp does not implement are
-    skipped: a detector cannot run without its rules.
+    As Macie defines it: ALL uses every managed identifier (here: every one dcp implements),
+    RECOMMENDED the documented recommended set (:data:`RECOMMENDED_MANAGED_IDENTIFIERS`),
+    INCLUDE only ``identifier_ids``, EXCLUDE all but ``identifier_ids``, NONE none (custom
+    identifiers only). IDs dcp does not implement are skipped: a detector cannot run without
+    its rules.
     """
     chosen = {_BY_ID[i.upper()].id for i in identifier_ids if i.upper() in _BY_ID}
-    if selector in ("ALL", "RECOMMENDED"):
+    if selector == "ALL":
         return None
+    if selector == "RECOMMENDED":
+        return [i.id for i in MANAGED_IDENTIFIERS if i.id in RECOMMENDED_MANAGED_IDENTIFIERS]
     if selector == "INCLUDE":
         return [i.id for i in MANAGED_IDENTIFIERS if i.id in chosen]
     if selector == "EXCLUDE":
