@@ -55,7 +55,7 @@ class AwsContext:
             client = self._clients.get(service)
             if client is None:
                 client = self.session.client(
-                    service,  # type: ignore[call-overload]
+                    service,
                     region_name=self.region,
                     endpoint_url=self.endpoint_url,
                     config=RETRY_CONFIG,

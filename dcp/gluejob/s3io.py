@@ -19,7 +19,7 @@ _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, user_agent_ex
 
 def aws_client(service: str, region: str | None = None) -> Any:
     """A boto3 client with adaptive retries; endpoint and credentials from the environment."""
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
 
 
 def list_objects(s3: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
