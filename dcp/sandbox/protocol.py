@@ -350,7 +350,14 @@ class Dispatcher:
         headers = captured.get("headers", [])
         status = int(status_line.split(" ", 1)[0])
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-        if status in (404, 405, 500, 501) and "html" in content_type and call is not None and operation_model:
+        moto_page = "html" in content_type and environ.get("REQUEST_METHOD") != "HEAD"
+        if (
+            status in (404, 405, 500, 501)
+            and moto_page
+            and call is not None
+            and call.service != "s3"
+            and operation_model
+        ):
             # moto has no route for the operation, or crashed on it: an AWS-shaped 400 that
             # botocore does not retry, naming the operation, instead of an HTML page.
             if hasattr(result, "close"):
