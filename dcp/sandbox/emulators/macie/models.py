@@ -31,6 +31,7 @@ from dcp.sandbox.dispatch import AccountRegionStore, AwsError
 from dcp.sandbox.emulators.macie.results import (
     RESULT_OCCURRENCES,
     ExportDestination,
+    ResultContext,
     cap_finding_occurrences,
     empty_record,
     result_record,
@@ -469,6 +470,7 @@ class MacieModel:
             export = self.export
             results_key = export.object_key(self.account_id, self.region, job.id) if export else None
             location = f"s3://{export.bucket}/{results_key}" if export else None
+            context = ResultContext(self.account_id, self.region, job.id, job.arn, location) if location else None
             records: list[dict[str, Any]] = []
             for bucket, key, size in objects:
                 if job.cancel.is_set():
@@ -496,16 +498,16 @@ class MacieModel:
                         key,
                         type(exc).__name__,
                     )
-                    if location:
-                        records.append(self._record(bucket, key, size, job, location, "SKIPPED", "UNABLE_TO_PARSE"))
+                    if context:
+                        records.append(empty_record(bucket, key, size, context, "SKIPPED", "UNABLE_TO_PARSE"))
                     continue
                 finally:
                     job.objects_processed += 1
-                if location:
+                if context:
                     records.append(
-                        result_record(finding, job.id, job.arn, location)
+                        result_record(finding, context)
                         if finding is not None
-                        else self._record(bucket, key, size, job, location)
+                        else empty_record(bucket, key, size, context)
                     )
                 if finding is not None:
                     finding_json = cap_finding_occurrences(finding.to_json())
@@ -525,18 +527,6 @@ class MacieModel:
                     job.status = "COMPLETE"
         finally:
             job.done.set()
-
-    def _record(
-        self,
-        bucket: str,
-        key: str,
-        size: int,
-        job: ClassificationJob,
-        location: str,
-        status: str = "COMPLETE",
-        reason: str | None = None,
-    ) -> dict[str, Any]:
-        return empty_record(bucket, key, size, self.account_id, self.region, job.id, job.arn, location, status, reason)
 
     def _record_finding(self, job: ClassificationJob, finding: dict[str, Any], location: str | None) -> dict[str, Any]:
         details = finding.setdefault("classificationDetails", {})

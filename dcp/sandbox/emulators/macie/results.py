@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from dcp.masking.findings import Detection, Finding
+from dcp.masking.findings import Finding
 from dcp.masking.identifiers import MANAGED_IDENTIFIERS
 from dcp.sandbox.dispatch import AwsError
 
@@ -82,15 +82,6 @@ def check_destination(destination: ExportDestination, account_id: str, region: s
 
 
 # ---- occurrences
-def _occurrences(detection: Detection, limit: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if detection.cells:
-        out["cells"] = [cell.to_json() for cell in detection.cells[:limit]]
-    if detection.records:
-        out["records"] = [record.to_json() for record in detection.records[:limit]]
-    return out
-
-
 def _detections_json(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The detection objects of a finding or result document, in the order the document lists them."""
     result = document["classificationDetails"]["result"]
@@ -126,7 +117,18 @@ def cap_finding_occurrences(finding_json: dict[str, Any], limit: int = FINDING_O
     return finding_json
 
 
-def result_record(finding: Finding, job_id: str, job_arn: str, location: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ResultContext:
+    """Who writes a discovery result: the account, region and job, and the results object it goes to."""
+
+    account_id: str
+    region: str
+    job_id: str
+    job_arn: str
+    location: str
+
+
+def result_record(finding: Finding, context: ResultContext) -> dict[str, Any]:
     """The discovery result of an object with sensitive data: the finding's details, every occurrence."""
     record = finding.to_json()
     by_key = {(d.custom, d.type): d for d in finding.detections}
@@ -134,46 +136,39 @@ def result_record(finding: Finding, job_id: str, job_arn: str, location: str) ->
     for item in result.get("sensitiveData") or []:
         for detection_json in item.get("detections") or []:
             detection = by_key[(False, detection_json["type"])]
-            detection_json["occurrences"] = _occurrences(detection, RESULT_OCCURRENCES)
+            detection_json["occurrences"] = detection.occurrences_json(RESULT_OCCURRENCES)
     for detection_json in (result.get("customDataIdentifiers") or {}).get("detections") or []:
         detection = by_key[(True, detection_json["name"])]
-        detection_json["occurrences"] = _occurrences(detection, RESULT_OCCURRENCES)
+        detection_json["occurrences"] = detection.occurrences_json(RESULT_OCCURRENCES)
     result["additionalOccurrences"] = any(
         len(d.cells) + len(d.records) < d.count and len(d.cells) + len(d.records) >= RESULT_OCCURRENCES
         for d in finding.detections
     )
-    _stamp(record, job_id, job_arn, location)
+    _stamp(record, context)
     return record
 
 
 def empty_record(
-    bucket: str,
-    key: str,
-    size: int,
-    account_id: str,
-    region: str,
-    job_id: str,
-    job_arn: str,
-    location: str,
-    status: str = "COMPLETE",
-    reason: str | None = None,
+    bucket: str, key: str, size: int, context: ResultContext, status: str = "COMPLETE", reason: str | None = None
 ) -> dict[str, Any]:
     """The discovery result of an object without sensitive data, or one Macie had to skip."""
-    record = Finding(bucket=bucket, key=key, account_id=account_id, region=region, size_classified=size).to_json()
+    record = Finding(
+        bucket=bucket, key=key, account_id=context.account_id, region=context.region, size_classified=size
+    ).to_json()
     for member in ("type", "title", "description", "severity", "count", "totalCount"):
         record.pop(member, None)
     result = record["classificationDetails"]["result"]
     result["status"] = {"code": status, "reason": reason}
     result["sizeClassified"] = size if status == "COMPLETE" else 0
-    _stamp(record, job_id, job_arn, location)
+    _stamp(record, context)
     return record
 
 
-def _stamp(record: dict[str, Any], job_id: str, job_arn: str, location: str) -> None:
+def _stamp(record: dict[str, Any], context: ResultContext) -> None:
     details = record["classificationDetails"]
-    details["jobId"] = job_id
-    details["jobArn"] = job_arn
-    details["detailedResultsLocation"] = location
+    details["jobId"] = context.job_id
+    details["jobArn"] = context.job_arn
+    details["detailedResultsLocation"] = context.location
 
 
 def write_results(
