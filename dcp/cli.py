@@ -147,7 +147,7 @@ class LazyGroup(click.Group):
             raise
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
-        return command
+        return accept_global_options(command)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,6 +199,62 @@ def cli(
 
 
 pass_app = click.make_pass_decorator(App)
+
+#: App attributes the global options set, by option name (as `cli` declares them).
+_GLOBAL_TARGETS = ("config_path", "profile", "region", "endpoint_url", "local", "output", "yes", "debug")
+
+
+def _apply_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after the command: it wins over the one before it, as users expect."""
+    if value is None or value is False or ctx.resilient_parsing:
+        return
+    app = ctx.find_object(App)
+    if app is None or param.name is None:
+        return
+    setattr(app, param.name, value)
+    if param.name == "config_path":
+        app._settings = None
+    elif param.name == "output":
+        set_output(value)
+    elif param.name == "debug":
+        import logging
+
+        logging.basicConfig(level=logging.INFO)
+
+
+def accept_global_options(command: click.Command) -> click.Command:
+    """Give `command` (and a group's subcommands) every global option, so `dcp plan --output json` works.
+
+    The copies take no environment variables or defaults (the group's own options do) and only
+    set what was typed. An option the command declares itself (query's --output, down's --yes)
+    is left to the command.
+    """
+    if getattr(command, "_dcp_globals", False):
+        return command
+    taken = {opt for param in command.params for opt in param.opts + param.secondary_opts}
+    for param in cli.params:
+        if not isinstance(param, click.Option) or param.name not in _GLOBAL_TARGETS:
+            continue
+        if set(param.opts) & taken:
+            continue
+        command.params.append(
+            click.Option(
+                param.opts,
+                type=None if param.is_flag else param.type,
+                is_flag=param.is_flag,
+                default=None if not param.is_flag else False,
+                expose_value=False,
+                callback=_apply_global,
+                help=param.help,
+                hidden=True,
+            )
+        )
+        command.params[-1].name = param.name
+    command._dcp_globals = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_global_options(sub)
+    return command
 
 
 def describe_aws_error(exc: BaseException) -> str | None:

@@ -70,7 +70,7 @@ class DmsSettings:
 
 @dataclass(frozen=True)
 class MacieSettings:
-    managed_identifier_selection: str = "RECOMMENDED"
+    managed_identifier_selection: str = "ALL"
     managed_identifier_ids: tuple[str, ...] = ()
     custom_identifiers: tuple[CustomIdentifier, ...] = (CustomIdentifier(name="account_number", regex=r"XYZ-\d+"),)
 

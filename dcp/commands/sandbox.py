@@ -66,10 +66,26 @@ def stop(app: App) -> None:
 
 
 @sandbox.command()
+@click.option(
+    "--unsupported",
+    is_flag=True,
+    help="List, per AWS service dcp uses, the operations the sandbox does not serve "
+    "(they answer UnsupportedOperation, HTTP 400).",
+)
 @pass_app
-def status(app: App) -> None:
+def status(app: App, unsupported: bool) -> None:
     """Whether the sandbox runs, and where. Exit code 1 if it does not."""
     control = _control()
+    if unsupported:
+        from dcp.sandbox.coverage import unsupported_operations
+
+        missing = unsupported_operations()
+        if app.console.machine:
+            app.console.data({"unsupported_operations": missing})
+        else:
+            rows = [{"service": s, "count": len(ops), "operations": ", ".join(ops)} for s, ops in missing.items()]
+            app.console.table("operations the sandbox does not serve", ["service", "count", "operations"], rows)
+        return
     current = control.status(app.workdir / ".dcp")
     if app.console.machine:
         app.console.data(current.to_dict())
@@ -85,6 +101,10 @@ def status(app: App) -> None:
                     "log": str(current.log_path),
                 }
             ],
+        )
+        app.console.info(
+            "operations the sandbox does not serve answer UnsupportedOperation (HTTP 400): "
+            "`dcp sandbox status --unsupported` lists them"
         )
     if not current.running:
         raise RuntimeFailure(

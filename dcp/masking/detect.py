@@ -439,11 +439,14 @@ def classify_source(
     account_id: str = "000000000000",
     region: str = "us-east-1",
     batch_size: int = 65536,
+    max_occurrences: int = MAX_OCCURRENCES,
 ) -> Finding | None:
     """Scan a CSV/TSV, JSON/JSON Lines or Parquet table; a Macie finding, or None if nothing found.
 
     ``key`` is the object key (it names the table, DMS layout ``<schema>/<table>/<file>``, and
     gives the format when ``fmt`` is None); ``sample`` limits the scan to the first rows.
+    ``max_occurrences`` bounds the locations kept per type (Macie's discovery results keep up
+    to 1,000; its findings show 15).
     """
     kind = format_of(key, fmt)
     managed = select_managed(list(managed_identifier_ids) if managed_identifier_ids is not None else None)
@@ -475,9 +478,9 @@ def classify_source(
                 tally = tallies[type_key]
                 tally.count += len(rows)
                 tally.columns[name] = tally.columns.get(name, 0) + len(rows)
-                if len(tally.occurrences) < MAX_OCCURRENCES:
-                    first = pc.sort_indices(rows)[:MAX_OCCURRENCES] if len(row_arrays) > 1 else None
-                    chosen = rows.take(first) if first is not None else rows.slice(0, MAX_OCCURRENCES)
+                if len(tally.occurrences) < max_occurrences:
+                    first = pc.sort_indices(rows)[:max_occurrences] if len(row_arrays) > 1 else None
+                    chosen = rows.take(first) if first is not None else rows.slice(0, max_occurrences)
                     tally.occurrences.extend((row_base + row, scanner.index, name) for row in chosen.to_pylist())
         row_base += batch.num_rows
     if not tallies:
@@ -485,7 +488,7 @@ def classify_source(
     if size is None and isinstance(source, str | os.PathLike):
         size = os.path.getsize(source)
     structured_cells = kind in ("csv", "tsv")
-    detections = tuple(_detection(tally, structured_cells) for tally in tallies.values())
+    detections = tuple(_detection(tally, structured_cells, max_occurrences) for tally in tallies.values())
     return Finding(
         bucket=bucket or "local",
         key=key,
@@ -523,9 +526,9 @@ _MIME = {
 }
 
 
-def _detection(tally: _Tally, csv_like: bool) -> Detection:
+def _detection(tally: _Tally, csv_like: bool, max_occurrences: int = MAX_OCCURRENCES) -> Detection:
     rule = tally.rule
-    ordered = sorted(set(tally.occurrences))[:MAX_OCCURRENCES]
+    ordered = sorted(set(tally.occurrences))[:max_occurrences]
     if csv_like:
         cells = tuple(Cell(row=row + 2, column=index + 1, column_name=name) for row, index, name in ordered)
         records: tuple[Record, ...] = ()

@@ -72,12 +72,12 @@ class Detection:
             category = Category.CUSTOM_IDENTIFIER if self.custom else category_of(self.type)
             object.__setattr__(self, "category", str(category))
 
-    def occurrences_json(self) -> dict[str, Any]:
+    def occurrences_json(self, limit: int = MAX_OCCURRENCES) -> dict[str, Any]:
         occurrences: dict[str, Any] = {}
         if self.cells:
-            occurrences["cells"] = [cell.to_json() for cell in self.cells[:MAX_OCCURRENCES]]
+            occurrences["cells"] = [cell.to_json() for cell in self.cells[:limit]]
         if self.records:
-            occurrences["records"] = [record.to_json() for record in self.records[:MAX_OCCURRENCES]]
+            occurrences["records"] = [record.to_json() for record in self.records[:limit]]
         return occurrences
 
 

@@ -785,20 +785,63 @@ def category_of(type_id: str) -> Category:
     return identifier.category if identifier else Category.CUSTOM_IDENTIFIER
 
 
+#: Macie's recommended managed data identifiers for sensitive data discovery jobs (the
+#: ``RECOMMENDED`` selector). Source: Amazon Macie User Guide, "Managed data identifiers
+#: recommended for sensitive data discovery jobs"
+#: (https://docs.aws.amazon.com/macie/latest/user/discovery-jobs-mdis-recommended.html),
+#: read 2026-11-30. Macie changes this set over time and logs each change in the guide's
+#: document history. Financial information is only the two credit card identifiers: no
+#: bank account, CVV, expiry, NAME, DATE_OF_BIRTH, ADDRESS or PHONE_NUMBER, so a job on
+#: RECOMMENDED does not report those types.
+RECOMMENDED_MANAGED_IDENTIFIERS: frozenset[str] = frozenset(
+    {
+        # Credentials
+        "AWS_CREDENTIALS",
+        "OPENSSH_PRIVATE_KEY",
+        "PGP_PRIVATE_KEY",
+        "PKCS",
+        "PUTTY_PRIVATE_KEY",
+        # Financial information
+        "CREDIT_CARD_MAGNETIC_STRIPE",
+        "CREDIT_CARD_NUMBER",
+        # Personal information: PII (national identification, passport and tax numbers)
+        "BRAZIL_CPF_NUMBER",
+        "CANADA_PASSPORT_NUMBER",
+        "CANADA_SOCIAL_INSURANCE_NUMBER",
+        "FRANCE_NATIONAL_IDENTIFICATION_NUMBER",
+        "FRANCE_PASSPORT_NUMBER",
+        "GERMANY_NATIONAL_IDENTIFICATION_NUMBER",
+        "GERMANY_PASSPORT_NUMBER",
+        "ITALY_PASSPORT_NUMBER",
+        "SPAIN_DNI_NUMBER",
+        "SPAIN_NIE_NUMBER",
+        "SPAIN_PASSPORT_NUMBER",
+        "UK_NATIONAL_INSURANCE_NUMBER",
+        "UK_PASSPORT_NUMBER",
+        "USA_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER",
+        "USA_PASSPORT_NUMBER",
+        "USA_SOCIAL_SECURITY_NUMBER",
+    }
+)
+
+
 MANAGED_SELECTORS = ("ALL", "RECOMMENDED", "INCLUDE", "EXCLUDE", "NONE")
 
 
 def managed_ids_for_selector(selector: str, identifier_ids: Sequence[str] = ()) -> list[str] | None:
     """The managed identifier IDs a Macie ``managedDataIdentifierSelector`` means (None: all).
 
-    As Macie defines it: ALL and RECOMMENDED use the (recommended) managed identifiers — here
-    every one dcp implements —, INCLUDE only ``identifier_ids``, EXCLUDE all but
-    ``identifier_ids``, NONE none (custom identifiers only). IDs dcp does not implement are
-    skipped: a detector cannot run without its rules.
+    As Macie defines it: ALL uses every managed identifier (here: every one dcp implements),
+    RECOMMENDED the documented recommended set (:data:`RECOMMENDED_MANAGED_IDENTIFIERS`),
+    INCLUDE only ``identifier_ids``, EXCLUDE all but ``identifier_ids``, NONE none (custom
+    identifiers only). IDs dcp does not implement are skipped: a detector cannot run without
+    its rules.
     """
     chosen = {_BY_ID[i.upper()].id for i in identifier_ids if i.upper() in _BY_ID}
-    if selector in ("ALL", "RECOMMENDED"):
+    if selector == "ALL":
         return None
+    if selector == "RECOMMENDED":
+        return [i.id for i in MANAGED_IDENTIFIERS if i.id in RECOMMENDED_MANAGED_IDENTIFIERS]
     if selector == "INCLUDE":
         return [i.id for i in MANAGED_IDENTIFIERS if i.id in chosen]
     if selector == "EXCLUDE":

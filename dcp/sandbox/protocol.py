@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from dcp.sandbox.coverage import UNSUPPORTED_CODE, moto_serves, unsupported_message
 from dcp.sandbox.dispatch import (
     FORWARD,
     AwsError,
@@ -212,6 +213,14 @@ class Dispatcher:
         operation = operation_model.name
         handler = handler_for(service, operation)
         hooks = after_hooks_for(service, operation)
+        if handler is None and not moto_serves(service, operation):
+            return self._error(
+                start_response,
+                service_model,
+                operation_model,
+                protocol,
+                AwsError(UNSUPPORTED_CODE, unsupported_message(service, operation), 400),
+            )
 
         params: dict[str, Any] = {}
         if handler is not None or hooks or service != "s3":
@@ -323,22 +332,37 @@ class Dispatcher:
         token = current_call.set(call)
         try:
             result = self.moto_app(environ, capture)
-        except Exception:
+        except NotImplementedError as exc:
+            if call is None or operation_model is None:
+                raise
+            log.info("sandbox: moto does not implement %s.%s: %s", call.service, call.operation, exc)
+            return self._unsupported(start_response, call, operation_model, protocol, " with these parameters")
+        except Exception as exc:
             log.exception("sandbox: moto failed on %s", call.operation if call else environ.get("PATH_INFO"))
             if call is None or operation_model is None:
                 raise
-            return self._internal_failure(start_response, call, operation_model, protocol)
+            # moto cannot serve these parameters; retrying would fail the same way.
+            detail = f" with these parameters (moto failed: {type(exc).__name__})"
+            return self._unsupported(start_response, call, operation_model, protocol, detail)
         finally:
             current_call.reset(token)
         status_line = captured.get("status", "500 INTERNAL SERVER ERROR")
         headers = captured.get("headers", [])
         status = int(status_line.split(" ", 1)[0])
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-        if status >= 500 and "html" in content_type and call is not None and operation_model is not None:
-            # moto crashed (e.g. NotImplementedError): answer like AWS would.
+        moto_page = "html" in content_type and environ.get("REQUEST_METHOD") != "HEAD"
+        if (
+            status in (404, 405, 500, 501)
+            and moto_page
+            and call is not None
+            and call.service != "s3"
+            and operation_model
+        ):
+            # moto has no route for the operation, or crashed on it: an AWS-shaped 400 that
+            # botocore does not retry, naming the operation, instead of an HTML page.
             if hasattr(result, "close"):
                 result.close()
-            return self._internal_failure(start_response, call, operation_model, protocol)
+            return self._unsupported(start_response, call, operation_model, protocol)
         start_response(status_line, headers)
         if call is not None and hooks:
             self._run_hooks(call, hooks, status)
@@ -363,8 +387,9 @@ class Dispatcher:
                     status = int(result[name])  # e.g. Lambda Invoke's 202 for Event invocations
         return status, headers, response["body"]
 
-    def _internal_failure(self, start_response: Any, call: Call, operation_model: Any, protocol: str | None) -> Any:
-        """moto failed on a call: answer as AWS would (InternalFailure, 500), not with an HTML page."""
+    def _unsupported(
+        self, start_response: Any, call: Call, operation_model: Any, protocol: str | None, detail: str = ""
+    ) -> Any:
         from moto.core.utils import get_service_model
 
         return self._error(
@@ -372,7 +397,7 @@ class Dispatcher:
             get_service_model(call.service),
             operation_model,
             protocol or "json",
-            AwsError("InternalFailure", f"the sandbox cannot serve {call.operation} with these parameters", 500),
+            AwsError(UNSUPPORTED_CODE, unsupported_message(call.service, call.operation, detail), 400),
         )
 
     def _error(

@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,6 +104,11 @@ class CrawlerNotRunningError(Exception):
     pass
 
 
+#: The least time a crawl stays RUNNING, and then STOPPING, so pollers see Glue's states.
+MIN_CRAWL_SECONDS = 1.0
+STOPPING_SECONDS = 0.2
+
+
 class Crawlers:
     """Runs crawls for one account/region."""
 
@@ -149,8 +155,12 @@ class Crawlers:
         cache: Path,
         on_done: Callable[[CrawlRecord], None] | None,
     ) -> None:
+        started = time.monotonic()
         try:
             self.crawl(crawler, record, runs.cancel, cache)
+            # A crawl takes visible time on AWS (a minute or more): stay RUNNING long enough for
+            # a caller polling GetCrawler to see it, unless StopCrawler ends it sooner.
+            runs.cancel.wait(max(0.0, MIN_CRAWL_SECONDS - (time.monotonic() - started)))
             record.state = "CANCELLED" if runs.cancel.is_set() else "SUCCEEDED"
         except crawling.CrawlError as exc:
             record.state, record.error = "FAILED", str(exc)
@@ -160,6 +170,7 @@ class Crawlers:
         with self.lock:
             runs.state = "STOPPING"
         record.end = now()
+        threading.Event().wait(STOPPING_SECONDS)  # Glue reports STOPPING while it writes the crawl's summary
         with self.lock:
             runs.state = "READY"
         if on_done is not None:

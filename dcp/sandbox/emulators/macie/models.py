@@ -28,6 +28,15 @@ from typing import Any
 
 from dcp.masking.identifiers import MANAGED_SELECTORS, managed_ids_for_selector
 from dcp.sandbox.dispatch import AccountRegionStore, AwsError
+from dcp.sandbox.emulators.macie.results import (
+    RESULT_OCCURRENCES,
+    ExportDestination,
+    ResultContext,
+    cap_finding_occurrences,
+    empty_record,
+    result_record,
+    write_results,
+)
 
 log = logging.getLogger("dcp.sandbox")
 
@@ -299,6 +308,8 @@ class MacieModel:
         self.custom_identifiers: dict[str, CustomDataIdentifierRecord] = {}
         self.jobs: dict[str, ClassificationJob] = {}
         self.findings: dict[str, dict[str, Any]] = {}
+        #: PutClassificationExportConfiguration's destination for discovery results
+        self.export: ExportDestination | None = None
 
     def tags_of(self, arn: str) -> dict[str, str]:
         """The (mutable) tags of the custom data identifier or classification job `arn`."""
@@ -456,7 +467,12 @@ class MacieModel:
             managed = managed_ids_for_selector(job.managed_data_identifier_selector, job.managed_data_identifier_ids)
             s3 = s3_backends[self.account_id]["aws"]
             produced: list[dict[str, Any]] = []
-            for bucket, key, _size in objects:
+            export = self.export
+            results_key = export.object_key(self.account_id, self.region, job.id) if export else None
+            location = f"s3://{export.bucket}/{results_key}" if export else None
+            context = ResultContext(self.account_id, self.region, job.id, job.arn, location) if location else None
+            records: list[dict[str, Any]] = []
+            for bucket, key, size in objects:
                 if job.cancel.is_set():
                     break
                 try:
@@ -472,6 +488,7 @@ class MacieModel:
                         managed_identifier_ids=managed,
                         account_id=self.account_id,
                         region=self.region,
+                        max_occurrences=RESULT_OCCURRENCES,
                     )
                 except Exception as exc:
                     log.warning(
@@ -481,11 +498,22 @@ class MacieModel:
                         key,
                         type(exc).__name__,
                     )
+                    if context:
+                        records.append(empty_record(bucket, key, size, context, "SKIPPED", "UNABLE_TO_PARSE"))
                     continue
                 finally:
                     job.objects_processed += 1
+                if context:
+                    records.append(
+                        result_record(finding, context)
+                        if finding is not None
+                        else empty_record(bucket, key, size, context)
+                    )
                 if finding is not None:
-                    produced.append(self._record_finding(job, finding.to_json()))
+                    finding_json = cap_finding_occurrences(finding.to_json())
+                    produced.append(self._record_finding(job, finding_json, location))
+            if export and results_key and records:
+                write_results(export, self.account_id, self.region, results_key, records)
             # Published together at the end, as Firehose's buffering would deliver them together.
             self._publish(produced)
             with self.lock:
@@ -500,11 +528,11 @@ class MacieModel:
         finally:
             job.done.set()
 
-    def _record_finding(self, job: ClassificationJob, finding: dict[str, Any]) -> dict[str, Any]:
+    def _record_finding(self, job: ClassificationJob, finding: dict[str, Any], location: str | None) -> dict[str, Any]:
         details = finding.setdefault("classificationDetails", {})
         details["jobId"] = job.id
         details["jobArn"] = job.arn
-        details["detailedResultsLocation"] = None
+        details["detailedResultsLocation"] = location
         now = _iso(_now())
         finding["createdAt"] = finding["updatedAt"] = now
         with self.lock:

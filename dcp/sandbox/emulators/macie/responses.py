@@ -11,6 +11,7 @@ from typing import Any
 
 from dcp.sandbox.dispatch import AwsError, Call, emulates
 from dcp.sandbox.emulators.macie.models import MacieModel, count_matches, macie_models
+from dcp.sandbox.emulators.macie.results import ExportDestination, check_destination, managed_identifier_summaries
 
 MAX_PAGE = 1000
 
@@ -202,3 +203,112 @@ def update_macie_session(call: Call) -> dict[str, Any]:
             session[member] = call.params[member]
     session["updatedAt"] = utcnow()
     return {}
+
+
+# ---- discovery results, identifiers, usage and account settings
+@emulates("macie2", "PutClassificationExportConfiguration")
+def put_classification_export_configuration(call: Call) -> dict[str, Any]:
+    destination = ExportDestination.from_params(call.params.get("configuration") or {})
+    check_destination(destination, call.account_id, call.region)
+    _model(call).export = destination
+    return {"configuration": destination.to_json()}
+
+
+@emulates("macie2", "GetClassificationExportConfiguration")
+def get_classification_export_configuration(call: Call) -> dict[str, Any]:
+    export = _model(call).export
+    return {"configuration": export.to_json()} if export else {}
+
+
+@emulates("macie2", "ListManagedDataIdentifiers")
+def list_managed_data_identifiers(call: Call) -> dict[str, Any]:
+    # The API takes only nextToken and returns everything in one page when it fits.
+    page, token = _page(managed_identifier_summaries(), {"nextToken": call.params.get("nextToken")}, default=MAX_PAGE)
+    return _with_token({"items": page}, token)
+
+
+_USAGE_TYPES = ("DATA_INVENTORY_EVALUATION", "SENSITIVE_DATA_DISCOVERY", "AUTOMATED_SENSITIVE_DATA_DISCOVERY")
+
+
+@emulates("macie2", "GetUsageTotals")
+def get_usage_totals(call: Call) -> dict[str, Any]:
+    # The sandbox bills nothing: every metric Macie reports is there, at zero.
+    return {
+        "timeRange": call.params.get("timeRange") or "PAST_30_DAYS",
+        "usageTotals": [{"currency": "USD", "estimatedCost": "0", "type": t} for t in _USAGE_TYPES],
+    }
+
+
+@emulates("macie2", "GetUsageStatistics")
+def get_usage_statistics(call: Call) -> dict[str, Any]:
+    usage = [{"currency": "USD", "estimatedCost": "0", "type": t} for t in _USAGE_TYPES]
+    return {
+        "records": [{"accountId": call.account_id, "usage": usage}],
+        "timeRange": call.params.get("timeRange") or "PAST_30_DAYS",
+    }
+
+
+@emulates("macie2", "ListFindingsFilters")
+def list_findings_filters(call: Call) -> dict[str, Any]:
+    return {"findingsFilterListItems": []}
+
+
+@emulates("macie2", "ListAllowLists")
+def list_allow_lists(call: Call) -> dict[str, Any]:
+    return {"allowLists": []}
+
+
+@emulates("macie2", "GetFindingsPublicationConfiguration")
+def get_findings_publication_configuration(call: Call) -> dict[str, Any]:
+    return {"securityHubConfiguration": {"publishClassificationFindings": False, "publishPolicyFindings": True}}
+
+
+@emulates("macie2", "GetRevealConfiguration")
+def get_reveal_configuration(call: Call) -> dict[str, Any]:
+    return {"configuration": {"status": "DISABLED"}}
+
+
+@emulates("macie2", "GetAutomatedDiscoveryConfiguration")
+def get_automated_discovery_configuration(call: Call) -> dict[str, Any]:
+    return {"status": "DISABLED"}
+
+
+def _bucket_metadata(call: Call) -> list[dict[str, Any]]:
+    from moto.s3.models import s3_backends
+
+    buckets = []
+    for name, bucket in sorted(s3_backends[call.account_id]["aws"].buckets.items()):
+        keys = [k[-1] if isinstance(k, list) else k for k in bucket.keys.values()]
+        size = sum(int(getattr(k, "size", 0)) for k in keys)
+        buckets.append(
+            {
+                "accountId": call.account_id,
+                "bucketArn": f"arn:aws:s3:::{name}",
+                "bucketCreatedAt": bucket.creation_date,
+                "bucketName": name,
+                "classifiableObjectCount": len(keys),
+                "classifiableSizeInBytes": size,
+                "objectCount": len(keys),
+                "region": bucket.region_name,
+                "sizeInBytes": size,
+            }
+        )
+    return buckets
+
+
+@emulates("macie2", "DescribeBuckets")
+def describe_buckets(call: Call) -> dict[str, Any]:
+    page, token = _page(_bucket_metadata(call), call.params, default=50)
+    return _with_token({"buckets": page}, token)
+
+
+@emulates("macie2", "GetBucketStatistics")
+def get_bucket_statistics(call: Call) -> dict[str, Any]:
+    buckets = _bucket_metadata(call)
+    return {
+        "bucketCount": len(buckets),
+        "objectCount": sum(b["objectCount"] for b in buckets),
+        "sizeInBytes": sum(b["sizeInBytes"] for b in buckets),
+        "classifiableObjectCount": sum(b["classifiableObjectCount"] for b in buckets),
+        "classifiableSizeInBytes": sum(b["classifiableSizeInBytes"] for b in buckets),
+    }

@@ -14,6 +14,8 @@ from dcp.sandbox.emulators.rds.models import (
 )
 
 log = logging.getLogger("dcp.sandbox")
+#: What RDS picks when CreateDBInstance names no EngineVersion (moto answers 5.6.21 for MySQL).
+DEFAULT_ENGINE_VERSIONS = {"mysql": "8.0.40", "mariadb": "10.11.10", "postgres": "16.6"}
 backings: AccountRegionStore[RdsBackings] = AccountRegionStore(lambda account, region: RdsBackings())
 install_address_override()
 
@@ -33,6 +35,8 @@ def create_backing(call: Call, status: int) -> None:
     db = moto_instance(call.account_id, call.region, instance_id)
     if db is None:
         return
+    if not p.get("EngineVersion") and db.engine in DEFAULT_ENGINE_VERSIONS:
+        db.engine_version = DEFAULT_ENGINE_VERSIONS[db.engine]
     try:
         store = backings[(call.account_id, call.region)].provision(
             instance_id=instance_id,
