@@ -46,6 +46,7 @@ def build_zip(handler_module: str, libraries: tuple[str, ...] = ()) -> bytes:
     with zipfile.ZipFile(buf, "w") as zf:
         _add(zf, f"{handler_module}.py", (HERE / f"{handler_module}.py").read_bytes())
         _add(zf, "dburl.py", (HERE / "dburl.py").read_bytes())
+        _add(zf, "dcp_errors.py", (HERE.parent / "errors.py").read_bytes())
         for library in libraries:
             for arcname, path in _library_files(library):
                 _add(zf, arcname, path.read_bytes())
