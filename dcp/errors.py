@@ -77,7 +77,7 @@ def _database(exc: BaseException) -> tuple[str, str]:
     """SQLAlchemy / DB-API errors: the driver's class and first line, quoted values removed."""
     orig = getattr(exc, "orig", None) or exc
     kind = type(orig).__name__
-    args = getattr(orig, "args", ())
+    args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
     # pymysql: (1062, "Duplicate entry '...' for key 'email'")
     text = str(args[1]) if len(args) >= 2 and isinstance(args[0], int) else (str(args[0]) if args else "")
     detail = scrub(text)
