@@ -316,23 +316,5 @@ def seed_tables(
     return out
 
 
-def seed_table(
-    client: SeedClient, table: str, rows: int, seed: int, advance: Callable[[int], None] | None = None
-) -> SeedCounts:
-    """Make `table` hold exactly the `rows` Faker rows of `seed` (earlier rows are deleted first)."""
-    return seed_tables(client, [table], lambda t: stage_seed(client, t, rows, seed, advance), replace=True)[0]
-
-
-def change_table(
-    client: SeedClient,
-    table: str,
-    fraction: float,
-    seed: int,
-    advance: Callable[[int], None] | None = None,
-) -> SeedCounts:
-    """Update (new Faker values for every non-key column), delete and insert rows of `table`."""
-    return seed_tables(client, [table], lambda t: stage_changes(client, t, fraction, seed, advance), replace=False)[0]
-
-
 def expected_total(plan: ChangePlan, before: int) -> int:
     return before - len(plan.delete_ids) + len(plan.insert_ids)

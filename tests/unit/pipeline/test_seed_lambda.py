@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dcp.aws.session import AwsContext
-from dcp.pipeline.seed import SeedClient, change_table, generate, plan_changes, seed_table
+from dcp.pipeline.seed import (
+    SeedClient,
+    SeedCounts,
+    generate,
+    plan_changes,
+    seed_tables,
+    stage_changes,
+    stage_seed,
+)
 
 FUNCTION = "t-seed"
 
@@ -46,6 +55,14 @@ def seed_client(tmp_path: Path) -> Iterator[tuple[SeedClient, Path]]:
             Timeout=60,
         )
         yield SeedClient(aws, FUNCTION), database
+
+
+def seed_table(client: SeedClient, table: str, rows: int, seed: int, advance: Any = None) -> SeedCounts:
+    return seed_tables(client, [table], lambda t: stage_seed(client, t, rows, seed, advance), replace=True)[0]
+
+
+def change_table(client: SeedClient, table: str, fraction: float, seed: int) -> SeedCounts:
+    return seed_tables(client, [table], lambda t: stage_changes(client, t, fraction, seed), replace=False)[0]
 
 
 def _rows(database: Path, table: str) -> dict[int, tuple[str, ...]]:
@@ -106,7 +123,6 @@ def test_a_failed_run_leaves_every_source_table_as_it_was(seed_client: tuple[See
     import sqlite3
 
     from dcp.pipeline.errors import PipelineError
-    from dcp.pipeline.seed import seed_tables, stage_seed
 
     client, database = seed_client
     seed_table(client, "customer", 5, 1)
