@@ -26,7 +26,7 @@ STAGE_SUFFIX = "__dcp_stage"
 STAGE_OP = "dcp_op"  # I: the row replaces (or adds) its id; D: the id is deleted
 
 
-class SeedError(Exception):
+class SeedError(ValueError):
     """A seed request failed; the message names the mode and table, never a row value."""
 
 
