@@ -13,6 +13,7 @@ import click
 
 from dcp.config import ConfigError, Settings, UnknownPersonaError, load_settings
 from dcp.console import OUTPUT_FORMATS, Console, get_console, set_output
+from dcp.errors import Failure, describe_error
 
 if TYPE_CHECKING:
     from dcp.aws.session import AwsContext
@@ -257,44 +258,6 @@ def accept_global_options(command: click.Command) -> click.Command:
     return command
 
 
-def describe_aws_error(exc: BaseException) -> str | None:
-    """One line for an AWS failure a user can act on, or None if `exc` is not one."""
-    from botocore.exceptions import (
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-        PartialCredentialsError,
-        ProfileNotFound,
-        TokenRetrievalError,
-    )
-
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return (
-            "no AWS credentials found: set AWS_PROFILE / --profile, run `aws configure`, or use the "
-            "sandbox with --local"
-        )
-    if isinstance(exc, ProfileNotFound | TokenRetrievalError):
-        return f"{exc}; check --profile or run `aws sso login`"
-    if isinstance(exc, NoRegionError):
-        return "no AWS region: set project.region in config, --region or AWS_REGION"
-    if isinstance(exc, EndpointConnectionError):
-        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network or --endpoint-url"
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "Error")
-        message = error.get("Message", "")
-        op = getattr(exc, "operation_name", "")
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-            return "your AWS credentials have expired: refresh them (e.g. `aws sso login`) and retry"
-        if code in ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId"):
-            return "AWS does not recognise these credentials: check --profile / AWS_ACCESS_KEY_ID"
-        if "AccessDenied" in code:
-            return f"access denied for {op}: {message}"
-        return f"{op} failed: {code}: {message}"
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the group and turn expected failures into one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -311,15 +274,15 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, UnknownPersonaError) as exc:
         get_console().error(str(exc))
         sys.exit(2)
+    except Failure as exc:
+        get_console().error(str(exc))
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         get_console().error("interrupted")
         sys.exit(130)
     except Exception as exc:
         if debug:
             raise
-        line = describe_aws_error(exc)
-        if line is None:
-            line = f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
-        get_console().error(line)
+        get_console().error(describe_error(exc))
         sys.exit(1)
     sys.exit(0)

@@ -262,32 +262,42 @@ def bucket_key_policy(names: StackNames) -> Doc:
 
 
 def data_key_policy(names: StackNames, *, admin: str, decrypters: list[str], generators: list[str]) -> Doc:
-    """Only the administrator and the decrypting personas may decrypt; the Glue role may encrypt.
+    """Only the decrypting personas may decrypt; the Glue role and the operator may make data keys.
 
     The account root may administer the key (so it can never become unmanageable) but has no
-    cryptographic permission, so no IAM policy can grant anyone else kms:Decrypt on it.
+    cryptographic permission, so no IAM policy can grant anyone else kms:Decrypt on it. The
+    operator (`admin`, the identity that ran `dcp up`) may GenerateDataKey, so `dcp mask` with
+    the default key works for them, but not Decrypt: reading the encrypted copy is the
+    ML-training role's alone (`dcp reveal`). An operator who is the account root is the account
+    principal here, which delegates GenerateDataKey to IAM policies (never Decrypt).
     """
     root = f"arn:{names.partition}:iam::{names.account_id}:root"
-    return _doc(
+    statements: list[dict[str, Any]] = [
         {
             "Sid": "KeyAdministration",
             "Effect": "Allow",
             "Principal": {"AWS": root},
             "Action": KEY_ADMIN_ACTIONS,
             "Resource": "*",
-        },
-        {
-            "Sid": "Decrypt",
-            "Effect": "Allow",
-            "Principal": {"AWS": sorted({admin, *decrypters})},
-            "Action": ["kms:Decrypt", "kms:DescribeKey"],
-            "Resource": "*",
-        },
+        }
+    ]
+    if decrypters:
+        statements.append(
+            {
+                "Sid": "Decrypt",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(set(decrypters))},
+                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+            }
+        )
+    statements.append(
         {
             "Sid": "Encrypt",
             "Effect": "Allow",
-            "Principal": {"AWS": sorted(set(generators))},
+            "Principal": {"AWS": sorted({admin, *generators})},
             "Action": ["kms:GenerateDataKey", "kms:DescribeKey"],
             "Resource": "*",
         },
     )
+    return _doc(*statements)

@@ -11,6 +11,7 @@ import click
 
 from dcp.cli import App, UsageFailure, pass_app
 from dcp.console import to_json
+from dcp.errors import about
 from dcp.masking.detect import classify_source
 from dcp.masking.findings import Finding
 from dcp.masking.identifiers import managed_ids_for_selector
@@ -77,15 +78,16 @@ def classify_inputs(app: App, inputs: Iterator[Input], sample: int | None) -> It
     macie = app.settings.macie
     managed = managed_ids_for_selector(macie.managed_identifier_selection, macie.managed_identifier_ids)
     for item in inputs:
-        finding = classify_source(
-            item.source,
-            key=item.key,
-            bucket=item.bucket,
-            custom_identifiers=macie.custom_identifiers,
-            managed_identifier_ids=managed,
-            sample=sample,
-            fmt=format_of(item.name),
-        )
+        with about(f"file {item.name}"):
+            finding = classify_source(
+                item.source,
+                key=item.key,
+                bucket=item.bucket,
+                custom_identifiers=macie.custom_identifiers,
+                managed_identifier_ids=managed,
+                sample=sample,
+                fmt=format_of(item.name),
+            )
         yield item, finding
 
 

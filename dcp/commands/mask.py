@@ -9,6 +9,7 @@ import click
 
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
 from dcp.commands.classify import classify_inputs, expand_inputs
+from dcp.errors import about
 from dcp.masking.crypto import KmsAccessDenied
 from dcp.masking.findings import Finding, table_from_key
 from dcp.masking.plan import MaskingPlan, TablePlan
@@ -80,7 +81,8 @@ def mask(
         findings = [f for _, f in classify_inputs(app, iter(inputs), None) if f is not None]
     schemas = {}
     for item in inputs:
-        reader = open_batches(item.source, fmt=format_of(item.name), key=item.key)
+        with about(f"file {item.name}"):
+            reader = open_batches(item.source, fmt=format_of(item.name), key=item.key)
         schemas[table_from_key(item.key)] = reader.schema
     plan = MaskingPlan.from_findings(findings, app.settings.masking.to_policy(), schemas)
     for warning in plan.warnings:
@@ -98,29 +100,30 @@ def mask(
             table_plan = TablePlan(columns={}, name=table)
         masked_path = out / f"{table}.masked.parquet"
         encrypted_path = out / f"{table}.encrypted.parquet"
-        try:
-            result = mask_table(
-                item.source,
-                table_plan,
-                out_masked=masked_path,
-                out_encrypted=encrypted_path,
-                kms=kms,  # type: ignore[arg-type]
-                key_id=key_id or app.settings.kms.data_key_alias,
-                token_key=token_key,
-                batch_size=batch_size,
-                table=table,
-                fmt=format_of(item.name),
-            )
-        except KmsAccessDenied as exc:
-            raise RuntimeFailure(str(exc)) from None
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in ("NotFoundException", "InvalidKeyUsageException", "DisabledException"):
-                raise RuntimeFailure(
-                    f"KMS key {key_id or app.settings.kms.data_key_alias} is not usable ({code}): "
-                    "run `dcp up` to create it, or pass --key-id"
-                ) from None
-            raise
+        with about(f"file {item.name}"):
+            try:
+                result = mask_table(
+                    item.source,
+                    table_plan,
+                    out_masked=masked_path,
+                    out_encrypted=encrypted_path,
+                    kms=kms,  # type: ignore[arg-type]
+                    key_id=key_id or app.settings.kms.data_key_alias,
+                    token_key=token_key,
+                    batch_size=batch_size,
+                    table=table,
+                    fmt=format_of(item.name),
+                )
+            except KmsAccessDenied as exc:
+                raise RuntimeFailure(str(exc)) from None
+            except Exception as exc:
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                if code in ("NotFoundException", "InvalidKeyUsageException", "DisabledException"):
+                    raise RuntimeFailure(
+                        f"KMS key {key_id or app.settings.kms.data_key_alias} is not usable ({code}): "
+                        "run `dcp up` to create it, or pass --key-id"
+                    ) from None
+                raise
         if not result.encrypted_columns:
             encrypted_path.unlink(missing_ok=True)
         rows.append(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import click
 from rich.progress import Progress, TaskID
@@ -13,14 +12,19 @@ from dcp.commands._pipeline import stack_names, stage_errors
 
 
 def parse_tables(value: str | None, configured: tuple[str, ...]) -> list[str]:
-    if not value:
+    """--tables as a list: distinct names from source.tables; absent means all of them."""
+    if value is None:
         return list(configured)
-    tables = [t.strip() for t in value.split(",") if t.strip()]
+    tables = [t.strip() for t in value.split(",")]
+    valid = f"source.tables are: {', '.join(configured)}"
+    if not any(tables) or "" in tables:
+        raise UsageFailure(f"--tables {value!r} names an empty table; give a comma-separated list ({valid})")
     unknown = [t for t in tables if t not in configured]
-    if unknown or not tables:
-        raise UsageFailure(
-            f"unknown table(s) {', '.join(unknown) or value!r}; source.tables are: {', '.join(configured)}"
-        )
+    if unknown:
+        raise UsageFailure(f"unknown table(s) {', '.join(unknown)}; {valid}")
+    repeated = sorted({t for t in tables if tables.count(t) > 1})
+    if repeated:
+        raise UsageFailure(f"--tables names {', '.join(repeated)} more than once; name each table once")
     return tables
 
 
@@ -49,25 +53,29 @@ def _advancer(progress: Progress, task: TaskID) -> Callable[[int], None]:
 @pass_app
 def seed(app: App, rows: int, seed_value: int, tables: str | None, update_fraction: float | None) -> None:
     """Fill the source database with reproducible Faker data (customer, bank, card)."""
-    from dcp.pipeline.seed import SeedClient, change_table, seed_table
+    from dcp.pipeline.seed import SeedClient, seed_tables, stage_changes, stage_seed
 
     chosen = parse_tables(tables, app.settings.source.tables)
     names = stack_names(app)
     client = SeedClient(app.aws, names.seed_lambda)
-    with stage_errors(), app.console.progress() as progress, ThreadPoolExecutor(len(chosen)) as pool:
-        # one thread per table: the Lambda round trips of the tables overlap
+    with stage_errors(), app.console.progress() as progress:
         if update_fraction is None:
             tasks = {t: progress.add_task(f"seed {t}", total=rows, status="") for t in chosen}
-            futures = [
-                pool.submit(seed_table, client, t, rows, seed_value, _advancer(progress, tasks[t])) for t in chosen
-            ]
+            results = seed_tables(
+                client,
+                chosen,
+                lambda t: stage_seed(client, t, rows, seed_value, _advancer(progress, tasks[t])),
+                replace=True,
+            )
         else:
+            fraction = update_fraction
             tasks = {t: progress.add_task(f"change {t}", total=None, status="") for t in chosen}
-            futures = [
-                pool.submit(change_table, client, t, update_fraction, seed_value, _advancer(progress, tasks[t]))
-                for t in chosen
-            ]
-        results = [f.result() for f in futures]
+            results = seed_tables(
+                client,
+                chosen,
+                lambda t: stage_changes(client, t, fraction, seed_value, _advancer(progress, tasks[t])),
+                replace=False,
+            )
         for result in results:
             done = result.inserted + result.updated + result.deleted
             progress.update(tasks[result.table], status=f"{result.total} rows", total=done, completed=done)

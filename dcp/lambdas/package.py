@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import io
 import zipfile
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -15,6 +16,8 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 #: Pure-Python libraries the seed handler needs beyond the Lambda runtime (boto3 is built in).
 SEED_LIBRARIES = ("sqlalchemy", "pymysql", "typing_extensions")
+#: dcp modules the seed handler imports under a flat name (it cannot import the dcp package).
+SEED_MODULES = {"dcp_errors.py": HERE.parent / "errors.py"}
 
 
 def _add(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
@@ -41,11 +44,15 @@ def _library_files(name: str) -> list[tuple[str, Path]]:
     return out
 
 
-def build_zip(handler_module: str, libraries: tuple[str, ...] = ()) -> bytes:
+def build_zip(handler_module: str, libraries: tuple[str, ...] = (), modules: Mapping[str, Path] | None = None) -> bytes:
+    """The zip of `handler_module` with dburl.py, `modules` (arcname -> file) and `libraries`."""
+    modules = modules or {}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         _add(zf, f"{handler_module}.py", (HERE / f"{handler_module}.py").read_bytes())
         _add(zf, "dburl.py", (HERE / "dburl.py").read_bytes())
+        for arcname, path in modules.items():
+            _add(zf, arcname, path.read_bytes())
         for library in libraries:
             for arcname, path in _library_files(library):
                 _add(zf, arcname, path.read_bytes())
@@ -59,7 +66,7 @@ def workflow_zip() -> bytes:
 
 @cache
 def seed_zip() -> bytes:
-    return build_zip("seed", SEED_LIBRARIES)
+    return build_zip("seed", SEED_LIBRARIES, SEED_MODULES)
 
 
 def code_sha256(data: bytes) -> str:

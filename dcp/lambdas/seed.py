@@ -1,10 +1,17 @@
 """Lambda (in the VPC): write rows into the private source database, the only way in (RDS is never public).
 
 Event: {"table": str, "columns": [str], "rows": [[...]], "mode": "insert" | "upsert" | "delete" |
-"create" | "count" | "select_ids"}. `create` makes the table (an `id` BIGINT primary key and the
-columns as text) if it does not exist; rows carry `id` as their first column wherever ids matter.
-On PostgreSQL every mode works on `<dbname>.<table>` (see `source_schema`).
-Returns counts, never row values.
+"create" | "count" | "select_ids" | "stage" | "commit" | "abort"}. `create` makes the table (an `id`
+BIGINT primary key and the columns as text) if it does not exist; rows carry `id` as their first
+column wherever ids matter. On PostgreSQL every mode works on `<dbname>.<table>` (see `source_schema`).
+Returns counts, never row values; an error's message names the mode and table, never a value.
+
+All or nothing across invocations: a run's rows travel in many invokes (the 6 MB payload limit),
+and one database transaction cannot span invokes. So `dcp seed` writes into a staging table per
+table (`stage`, then `insert` / `upsert` / `delete` with `"staged": true`), and `commit` applies
+every staged table in ONE transaction (`"replace": true` empties each table first, else the staged
+ids are replaced or deleted); `abort` drops the staging tables. The source tables change only in
+that one transaction: a run that fails before or during it leaves them as they were.
 """
 
 from __future__ import annotations
@@ -14,7 +21,15 @@ import os
 import re
 from typing import Any
 
-MODES = ("insert", "upsert", "delete", "create", "count", "select_ids")
+MODES = ("insert", "upsert", "delete", "create", "count", "select_ids", "stage", "commit", "abort")
+STAGE_SUFFIX = "__dcp_stage"
+STAGE_OP = "dcp_op"  # I: the row replaces (or adds) its id; D: the id is deleted
+
+
+class SeedError(ValueError):
+    """A seed request failed; the message names the mode and table, never a row value."""
+
+
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -46,12 +61,13 @@ def source_schema(engine: Any) -> str | None:
         return None
     name = str(engine.url.database or "")
     if not NAME.match(name):
-        raise ValueError(f"invalid database name {name!r} for the source schema")
+        raise SeedError(f"invalid database name {name!r} for the source schema")
     return name
 
 
-def _table(engine: Any, name: str, columns: list[str], *, create: bool) -> Any:
-    from sqlalchemy import BigInteger, Column, MetaData, Table, Text
+def _table(engine: Any, name: str, columns: list[str], *, create: bool, stage: bool = False) -> Any:
+    """The source table `name` (created if asked), or with `stage` its fresh, empty staging table."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text
     from sqlalchemy.schema import CreateSchema
 
     schema = source_schema(engine)
@@ -65,7 +81,47 @@ def _table(engine: Any, name: str, columns: list[str], *, create: bool) -> Any:
     cols += [Column(c, Text) for c in columns if c != "id"]
     table = Table(name, metadata, *cols)
     metadata.create_all(engine, checkfirst=True)
-    return table
+    if not stage:
+        return table
+    staged = Table(
+        name + STAGE_SUFFIX,
+        metadata,
+        *[Column(c.name, c.type, primary_key=c.primary_key, autoincrement=False) for c in table.columns],
+        Column(STAGE_OP, String(1), nullable=False),
+    )
+    staged.drop(engine, checkfirst=True)
+    staged.create(engine)
+    return staged
+
+
+def _commit(engine: Any, names: list[str], replace: bool) -> dict[str, Any]:
+    """Apply every staged table in one transaction, then drop the staging tables."""
+    from sqlalchemy import delete, func, insert, select
+
+    out: dict[str, Any] = {}
+    pairs = [(_table(engine, n, [], create=False), _table(engine, n + STAGE_SUFFIX, [], create=False)) for n in names]
+    with engine.begin() as conn:  # one transaction across tables: all or nothing
+        for table, staged in pairs:
+            if replace:
+                removed = conn.execute(delete(table))
+            else:
+                removed = conn.execute(delete(table).where(table.c.id.in_(select(staged.c.id))))
+            columns = [c.name for c in table.columns]
+            rows = select(*[staged.c[c] for c in columns]).where(staged.c[STAGE_OP] == "I")
+            added = conn.execute(insert(table).from_select(columns, rows))
+            out[table.name] = {"deleted": removed.rowcount, "inserted": added.rowcount}
+        for table, _ in pairs:
+            out[table.name]["count"] = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    _drop_stages(engine, names)
+    return {"tables": out}
+
+
+def _drop_stages(engine: Any, names: list[str]) -> None:
+    from sqlalchemy import MetaData, Table
+
+    metadata = MetaData(schema=source_schema(engine))
+    for name in names:
+        Table(name + STAGE_SUFFIX, metadata).drop(engine, checkfirst=True)
 
 
 def handle(event: dict[str, Any], engine: Any) -> dict[str, Any]:
@@ -74,14 +130,27 @@ def handle(event: dict[str, Any], engine: Any) -> dict[str, Any]:
 
     mode = event.get("mode", "insert")
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        raise SeedError(f"mode must be one of {', '.join(MODES)}")
+    if mode in ("commit", "abort"):
+        names = [str(n) for n in event.get("tables") or []]
+        for n in names:
+            if not NAME.match(n):
+                raise SeedError(f"invalid identifier {n!r}")
+        if mode == "abort":
+            _drop_stages(engine, names)
+            return {"tables": names, "aborted": True}
+        return _commit(engine, names, bool(event.get("replace")))
     name = str(event["table"])
     columns = [str(c) for c in event.get("columns") or []]
     for n in [name, *columns]:
         if not NAME.match(n):
-            raise ValueError(f"invalid identifier {n!r}")
+            raise SeedError(f"invalid identifier {n!r}")
     rows = [list(r) for r in event.get("rows") or []]
-    table = _table(engine, name, columns, create=mode == "create")
+    staged = bool(event.get("staged"))
+    if mode == "stage":
+        _table(engine, name, columns, create=True, stage=True)
+        mode = "create"
+    table = _table(engine, name + STAGE_SUFFIX if staged else name, columns, create=mode == "create")
     if mode == "create":
         with engine.connect() as conn:
             count = conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -94,6 +163,13 @@ def handle(event: dict[str, Any], engine: Any) -> dict[str, Any]:
             ids = [r[0] for r in conn.execute(select(table.c.id).order_by(table.c.id))]
         return {"table": name, "count": len(ids), "ids": ids}
     records = [dict(zip(columns, r, strict=True)) for r in rows]
+    if staged:
+        for rec in records:
+            rec[STAGE_OP] = "D" if mode == "delete" else "I"
+        with engine.begin() as conn:
+            if records:
+                conn.execute(insert(table), records)
+        return {"table": name, "staged": len(records)}
     with engine.begin() as conn:
         if mode == "delete":
             ids = [rec["id"] for rec in records]
@@ -108,8 +184,18 @@ def handle(event: dict[str, Any], engine: Any) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    try:
+        from dcp_errors import describe_error  # as packaged in the zip
+    except ImportError:
+        from dcp.errors import describe_error
     engine = _engine(_secret())
     try:
         return handle(event, engine)
+    except SeedError:
+        raise
+    except Exception as exc:
+        # SQLAlchemy's message carries the statement's parameters (row values): never raise it as is
+        subject = f"seed {event.get('mode')} on table {event.get('table') or event.get('tables')}"
+        raise SeedError(describe_error(exc, subject=subject)) from None
     finally:
         engine.dispose()

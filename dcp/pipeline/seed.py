@@ -4,14 +4,21 @@ The source database is private (in the VPC), so rows travel as `lambda.invoke` p
 seed Lambda, which writes them with SQLAlchemy. Batches stay well under Lambda's 6 MB
 synchronous payload limit. Data is reproducible: the same `--rows` and `--seed` give the same
 rows; a change round (`--update-fraction`) is reproducible from the seed and the source's state.
+
+A run is all or nothing (:func:`seed_tables`): every table's rows go to its staging table first
+and one `commit` invoke applies all of them in one transaction (see `dcp.lambdas.seed`); a run
+that fails drops the staging tables and leaves the source as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from dataclasses import replace as replace_counts
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -20,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from dcp.aws.session import AwsContext
+from dcp.errors import scrub
 from dcp.pipeline.errors import PipelineError
 
 MAX_BATCH_ROWS = 5000  # per invoke: few enough for one short transaction, many enough to amortise it
@@ -175,11 +183,13 @@ class SeedClient:
         except ValueError:
             body = {"errorMessage": raw[:200].decode("utf-8", "replace")}
         if response.get("FunctionError") or (isinstance(body, dict) and "errorMessage" in body):
-            message = body.get("errorMessage", "") if isinstance(body, dict) else str(body)
+            # the message may come from an older Lambda that echoes SQL parameters: scrub it
+            message = scrub(str(body.get("errorMessage", "") if isinstance(body, dict) else body))
             kind = body.get("errorType", "") if isinstance(body, dict) else ""
+            what = event.get("table") or ", ".join(event.get("tables") or [])
             raise PipelineError(
-                f"the seed Lambda {self.function} failed on {event.get('mode')} {event.get('table')}: "
-                f"{kind + ': ' if kind else ''}{message}"
+                f"the seed Lambda {self.function} failed on {event.get('mode')} {what}: "
+                f"{kind + ': ' if kind else ''}{message}; the source tables are unchanged, fix the cause and rerun"
             )
         return body if isinstance(body, dict) else {"result": body}
 
@@ -188,6 +198,20 @@ class SeedClient:
         body = self.call({"table": table, "columns": list(columns), "rows": [], "mode": "create"})
         return int(body.get("count", 0))
 
+    def stage(self, table: str, columns: Sequence[str]) -> int:
+        """Create the table if missing and a fresh, empty staging table; the table's row count."""
+        body = self.call({"table": table, "columns": list(columns), "rows": [], "mode": "stage"})
+        return int(body.get("count", 0))
+
+    def commit(self, tables: Sequence[str], *, replace: bool) -> dict[str, dict[str, int]]:
+        """Apply every staged table in one transaction: {table: {deleted, inserted, count}}."""
+        body = self.call({"tables": list(tables), "mode": "commit", "replace": replace})
+        return {str(k): {n: int(v) for n, v in c.items()} for k, c in (body.get("tables") or {}).items()}
+
+    def abort(self, tables: Sequence[str]) -> None:
+        """Drop the staging tables of `tables` (the source tables are untouched)."""
+        self.call({"tables": list(tables), "mode": "abort"})
+
     def write(
         self,
         table: str,
@@ -195,10 +219,13 @@ class SeedClient:
         rows: Sequence[list[Any]],
         mode: str,
         advance: Callable[[int], None] | None = None,
+        *,
+        staged: bool = False,
     ) -> int:
         written = 0
         for batch in batches(rows):
-            self.call({"table": table, "columns": list(columns), "rows": list(batch), "mode": mode})
+            event = {"table": table, "columns": list(columns), "rows": list(batch), "mode": mode}
+            self.call({**event, "staged": True} if staged else event)
             written += len(batch)
             if advance is not None:
                 advance(len(batch))
@@ -225,40 +252,68 @@ class SeedCounts:
 CONVERT_ROWS = 50_000  # Arrow rows turned into Python values at a time: memory stays flat
 
 
-def seed_table(
+def stage_seed(
     client: SeedClient, table: str, rows: int, seed: int, advance: Callable[[int], None] | None = None
 ) -> SeedCounts:
-    """Make `table` hold exactly the `rows` Faker rows of `seed` (earlier rows are deleted first)."""
+    """Stage the `rows` Faker rows of `seed` for `table` (the commit replaces the table's rows)."""
     data = generate_arrow(table, rows, seed)
     columns = tuple(data.column_names)
-    deleted = 0
-    if client.create(table, columns):
-        old = client.ids(table)
-        deleted = client.write(table, [PRIMARY_KEY], [[i] for i in old], "delete")
+    client.stage(table, columns)
     inserted = 0
     for start in range(0, data.num_rows, CONVERT_ROWS):
         chunk = to_table_rows(table, data.slice(start, CONVERT_ROWS))
-        inserted += client.write(table, columns, chunk.rows, "insert", advance)
-    return SeedCounts(table, inserted=inserted, deleted=deleted, total=client.count(table))
+        inserted += client.write(table, columns, chunk.rows, "insert", advance, staged=True)
+    return SeedCounts(table, inserted=inserted)
 
 
-def change_table(
+def stage_changes(
     client: SeedClient,
     table: str,
     fraction: float,
     seed: int,
     advance: Callable[[int], None] | None = None,
 ) -> SeedCounts:
-    """Update (new Faker values for every non-key column), delete and insert rows of `table`."""
+    """Stage a change round of `table`: new Faker values for some rows, deletes and inserts."""
     plan = plan_changes(client.ids(table), fraction, seed, table)
     fresh_count = len(plan.update_ids) + len(plan.insert_ids)
     fresh = generate(table, fresh_count, random.Random(f"{seed}:{table}:changes:{plan}").randrange(2**31))
     updates = with_ids(TableRows(table, fresh.columns, fresh.rows[: len(plan.update_ids)]), plan.update_ids)
     inserts = with_ids(TableRows(table, fresh.columns, fresh.rows[len(plan.update_ids) :]), plan.insert_ids)
-    updated = client.write(table, updates.columns, updates.rows, "upsert", advance)
-    deleted = client.write(table, [PRIMARY_KEY], [[i] for i in plan.delete_ids], "delete", advance)
-    inserted = client.write(table, inserts.columns, inserts.rows, "insert", advance)
-    return SeedCounts(table, inserted=inserted, updated=updated, deleted=deleted, total=client.count(table))
+    client.stage(table, fresh.columns)
+    updated = client.write(table, updates.columns, updates.rows, "upsert", advance, staged=True)
+    deleted = client.write(table, [PRIMARY_KEY], [[i] for i in plan.delete_ids], "delete", advance, staged=True)
+    inserted = client.write(table, inserts.columns, inserts.rows, "insert", advance, staged=True)
+    return SeedCounts(table, inserted=inserted, updated=updated, deleted=deleted)
+
+
+def seed_tables(
+    client: SeedClient,
+    tables: Sequence[str],
+    stage: Callable[[str], SeedCounts],
+    *,
+    replace: bool,
+) -> list[SeedCounts]:
+    """Stage every table with `stage` (in parallel), then commit them all in one transaction.
+
+    If staging or the commit fails, the staging tables are dropped and the error raised: the
+    source tables are as they were before the run.
+    """
+    if len(set(tables)) != len(tables) or not tables:
+        raise ValueError("seed_tables needs distinct table names")
+    try:
+        with ThreadPoolExecutor(len(tables)) as pool:  # the tables' Lambda round trips overlap
+            staged = list(pool.map(stage, tables))
+        committed = client.commit(tables, replace=replace)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.abort(tables)
+        raise
+    out = []
+    for counts in staged:
+        result = committed.get(counts.table, {})
+        deleted = result.get("deleted", 0) if replace else counts.deleted
+        out.append(replace_counts(counts, deleted=deleted, total=result.get("count", 0)))
+    return out
 
 
 def expected_total(plan: ChangePlan, before: int) -> int:

@@ -194,7 +194,7 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
                 names,
                 admin=refs.caller_arn(),
                 decrypters=[names.persona_role_arn(d) for d in decrypters],
-                generators=[names.role_arn("glue"), refs.caller_arn()],
+                generators=[names.role_arn("glue")],
             ),
             depends_on=["role-glue", *(f"persona-{d}" for d in decrypters)],
         )

@@ -39,7 +39,7 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
     assert c("s3").get_bucket_logging(Bucket=names.assets_bucket)["LoggingEnabled"]["TargetBucket"] == names.logs_bucket
     pab = c("s3").get_public_access_block(Bucket=names.findings_bucket)["PublicAccessBlockConfiguration"]
     assert all(pab.values())
-    # data key: rotation on; only ml-training and the operator may decrypt; Glue may only encrypt
+    # data key: rotation on; only ml-training may decrypt; Glue and the operator may only encrypt
     key_id = c("kms").describe_key(KeyId=names.data_key_alias)["KeyMetadata"]["KeyId"]
     assert c("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
     key_policy = json.loads(c("kms").get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
@@ -49,6 +49,8 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
     assert not any("analyst" in p or "data-scientist" in p for p in decrypters)
     assert "kms:Decrypt" not in by_sid["KeyAdministration"]["Action"]
     assert names.role_arn("glue") in by_sid["Encrypt"]["Principal"]["AWS"]
+    operator = c("sts").get_caller_identity()["Arn"].replace(":sts::", ":iam::")
+    assert operator in by_sid["Encrypt"]["Principal"]["AWS"] and operator not in decrypters
     # workflow: start -> crawlers, both crawlers SUCCEEDED -> job, job SUCCEEDED -> output crawlers
     after_crawl = c("glue").get_trigger(Name=names.trigger("after-crawl"))["Trigger"]
     assert after_crawl["Type"] == "CONDITIONAL" and after_crawl["Predicate"]["Logical"] == "AND"

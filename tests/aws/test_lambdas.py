@@ -65,6 +65,6 @@ def test_lambda_zips_are_reproducible_and_hold_handler_dburl_and_libraries() -> 
     names = zipfile.ZipFile(io.BytesIO(package.workflow_zip())).namelist()
     assert names == ["start_workflow.py", "dburl.py"]
     seed_names = set(zipfile.ZipFile(io.BytesIO(package.seed_zip())).namelist())
-    assert {"seed.py", "dburl.py", "pymysql/__init__.py", "sqlalchemy/__init__.py"} <= seed_names
+    assert {"seed.py", "dburl.py", "dcp_errors.py", "pymysql/__init__.py", "sqlalchemy/__init__.py"} <= seed_names
     assert not any(n.endswith(".so") for n in seed_names)
     assert len(package.code_sha256(package.seed_zip())) == 44

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from sandbox_fixture import SandboxServer
+
+from dcp.masking.crypto import META_WRAPPED_KEY, encryption_context
 
 ACCOUNT = "123456789012"
 
@@ -129,3 +137,59 @@ def test_the_admin_and_unknown_keys_behave_like_aws(sandbox_server: SandboxServe
     with pytest.raises(ClientError) as missing:
         kms.encrypt(KeyId="alias/does-not-exist", Plaintext=b"z")
     assert code(missing) == "NotFoundException"
+
+
+def test_the_admins_caller_identity_is_the_principal_the_gates_evaluate(sandbox_server: SandboxServer) -> None:
+    """The sandbox admin is the account root to every gate, so STS must say so too: `dcp up`
+    writes this ARN into the data key's policy."""
+    identity = sandbox_server.client("sts").get_caller_identity()
+    assert identity["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    assert identity["Account"] == ACCOUNT
+
+
+def test_the_documented_local_mask_works_with_the_default_key_and_the_operator_cannot_decrypt(
+    tmp_path: Path,
+) -> None:
+    """README: `dcp --local mask data/card.csv --out out/` after `dcp --local up` uses
+    alias/<prefix>-data; the operator may generate the data key but never decrypt it."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from dcp.masking.sample_data import generate_table
+    from dcp.sandbox import control
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "DCP_LOCAL", "DCP_CONFIG")}
+    (tmp_path / "config.yaml").write_text("project:\n  prefix: kmsdoc\n")
+    pacsv.write_csv(generate_table("card", 30, seed=5), tmp_path / "card.csv")
+
+    def dcp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dcp", "--local", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    try:
+        up = dcp("up")
+        assert up.returncode == 0, up.stderr
+        masked = dcp("mask", "card.csv", "--out", "out/")
+        assert masked.returncode == 0, masked.stderr
+        footer = pq.read_schema(tmp_path / "out" / "card.encrypted.parquet").metadata
+        wrapped = footer[META_WRAPPED_KEY]
+        state = json.loads((tmp_path / ".dcp" / "sandbox.json").read_text())
+        kms = boto3.client(
+            "kms",
+            endpoint_url=state["url"],
+            region_name="us-east-1",
+            aws_access_key_id=control.ADMIN_ACCESS_KEY,
+            aws_secret_access_key=control.ADMIN_ACCESS_KEY,
+        )
+        with pytest.raises(ClientError) as refused:
+            kms.decrypt(CiphertextBlob=base64.b64decode(wrapped), EncryptionContext=encryption_context("card"))
+        assert code(refused) == "AccessDeniedException"
+    finally:
+        if (tmp_path / ".dcp" / "sandbox.json").exists():
+            control.stop(tmp_path / ".dcp")

@@ -27,6 +27,7 @@ EMULATOR_PACKAGES = (
     "glue",
     "athena",
     "lakeformation",
+    "sts",
 )
 
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dcp.aws.session import AwsContext
-from dcp.pipeline.seed import SeedClient, change_table, generate, plan_changes, seed_table
+from dcp.pipeline.seed import (
+    SeedClient,
+    SeedCounts,
+    generate,
+    plan_changes,
+    seed_tables,
+    stage_changes,
+    stage_seed,
+)
 
 FUNCTION = "t-seed"
 
@@ -46,6 +55,14 @@ def seed_client(tmp_path: Path) -> Iterator[tuple[SeedClient, Path]]:
             Timeout=60,
         )
         yield SeedClient(aws, FUNCTION), database
+
+
+def seed_table(client: SeedClient, table: str, rows: int, seed: int, advance: Any = None) -> SeedCounts:
+    return seed_tables(client, [table], lambda t: stage_seed(client, t, rows, seed, advance), replace=True)[0]
+
+
+def change_table(client: SeedClient, table: str, fraction: float, seed: int) -> SeedCounts:
+    return seed_tables(client, [table], lambda t: stage_changes(client, t, fraction, seed), replace=False)[0]
 
 
 def _rows(database: Path, table: str) -> dict[int, tuple[str, ...]]:
@@ -87,3 +104,66 @@ def test_a_change_round_updates_deletes_and_inserts_reproducibly(
     assert len(changed) >= 18  # new Faker values (a pooled value may repeat by chance)
     untouched = set(before) - set(plan.update_ids) - set(plan.delete_ids)
     assert all(after[i] == before[i] for i in untouched)
+
+
+def _tables(database: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _generated_values(*tables: tuple[str, int, int]) -> set[str]:
+    return {str(v) for t, n, s in tables for row in generate(t, n, s).rows for v in row[1:] if v and len(str(v)) > 3}
+
+
+def test_a_failed_run_leaves_every_source_table_as_it_was(seed_client: tuple[SeedClient, Path]) -> None:
+    """customer is staged and its commit deletes its old rows, then card's insert breaks a constraint:
+    the one transaction rolls back, so customer keeps its 5 rows and card its 2."""
+    import sqlite3
+
+    from dcp.pipeline.errors import PipelineError
+
+    client, database = seed_client
+    seed_table(client, "customer", 5, 1)
+    before = _rows(database, "customer")
+    card_columns = generate("card", 1, 1).columns
+    with sqlite3.connect(database) as conn:  # an existing card table that rejects the new rows
+        columns = ", ".join(f"{c} TEXT" for c in card_columns[1:])
+        conn.execute(f"CREATE TABLE card (id INTEGER PRIMARY KEY, {columns}, CHECK (length(card_number) < 3))")
+        conn.execute("INSERT INTO card (id, card_number) VALUES (1, '12'), (2, '34')")
+    with pytest.raises(PipelineError) as failed:
+        seed_tables(client, ["customer", "card"], lambda t: stage_seed(client, t, 50, 2), replace=True)
+    assert _rows(database, "customer") == before
+    assert sorted(_rows(database, "card")) == [1, 2]
+    assert not [t for t in _tables(database) if t.endswith("__dcp_stage")]
+    message = str(failed.value)
+    assert "card" in message and "unchanged" in message
+    assert not [v for v in _generated_values(("customer", 50, 2), ("card", 50, 2)) if v in message]
+
+
+def test_a_rejected_batch_never_echoes_its_sql_parameters(seed_client: tuple[SeedClient, Path]) -> None:
+    from dcp.pipeline.errors import PipelineError
+
+    client, _ = seed_client
+    data = generate("customer", 3, 4)
+    client.stage("customer", data.columns)
+    duplicated = [data.rows[0], data.rows[1], data.rows[0]]
+    with pytest.raises(PipelineError) as failed:
+        client.write("customer", data.columns, duplicated, "insert", staged=True)
+    message = str(failed.value)
+    assert "customer" in message and "\n" not in message
+    assert not [v for v in _generated_values(("customer", 3, 4)) if v in message], message
+
+
+@pytest.mark.parametrize("tables", ["customer,customer", "", " , ", "customer,,card", "customer,nope"])
+def test_duplicate_empty_or_unknown_table_lists_are_usage_errors(tmp_path: Path, tables: str) -> None:
+    from click.testing import CliRunner
+
+    from dcp.cli import cli
+
+    config = tmp_path / "config.yaml"
+    config.write_text("endpoint: aws\nproject:\n  prefix: seedtest\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "seed", "--tables", tables])
+    assert result.exit_code == 2, result.output
+    assert "--tables" in result.output or "unknown table" in result.output
