@@ -27,6 +27,7 @@ OPTIONAL = (
     "policy",
     "batch_size",
     "primary_key",
+    "discovery_results",
 )
 
 
@@ -54,6 +55,8 @@ class JobArgs:
     policy: MaskingPolicy = field(default_factory=MaskingPolicy)
     batch_size: int = DEFAULT_BATCH_SIZE
     primary_key: str = "id"
+    #: ``s3://bucket/prefix/`` of Macie's detailed discovery results (its classification export)
+    discovery_results: str | None = None
 
     def __repr__(self) -> str:  # the token key must never reach a log line
         return f"JobArgs(job_name={self.job_name!r}, engine={self.engine!r}, tables={self.tables!r})"
@@ -113,6 +116,7 @@ def job_args_from_mapping(raw: Mapping[str, str | None]) -> JobArgs:
         policy=policy_from_json(values["policy"]) if "policy" in values else MaskingPolicy(),
         batch_size=_positive_int("batch_size", values.get("batch_size"), DEFAULT_BATCH_SIZE),
         primary_key=str(values.get("primary_key") or "id"),
+        discovery_results=_s3_folder(values.get("discovery_results")),
     )
 
 
@@ -165,6 +169,14 @@ def policy_from_json(text: str) -> MaskingPolicy:
 def _folder(value: str | None) -> str:
     text = (value or "").strip().lstrip("/")
     return text if not text or text.endswith("/") else text + "/"
+
+
+def _s3_folder(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not value.startswith("s3://") or not value[len("s3://") :].split("/", 1)[0]:
+        raise JobArgumentError(f"--discovery_results must be an s3://bucket/prefix/ URL, got {value!r}")
+    return value if value.endswith("/") else value + "/"
 
 
 def _positive_int(name: str, value: str | None, default: int) -> int:
