@@ -11,8 +11,9 @@ conformed by :func:`read_raw_file`, in both engines, so the Arrow and Spark runs
 runner see identical input batches. CSV cells stay text exactly as written (no type inference:
 ``0123`` stays ``0123``, and an empty field is an empty string). Parquet columns keep types
 that survive the trip through Spark unchanged (int64, float64, bool, date32, and structs and
-lists of those); other types become text. Each row leaves :func:`read_raw_file` tagged with its operation, the index of its
-file in change order and its row number in the file: the sequence CDC merges by.
+lists of those); other types become text. Each row leaves :func:`read_raw_file` tagged with
+its operation, the index of its file in change order and its row number in the file: the
+sequence CDC merges by.
 """
 
 from __future__ import annotations

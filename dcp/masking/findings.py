@@ -88,7 +88,9 @@ class Detection:
             if name:
                 columns[name] = None
                 located += 1
-        located += len(self.records)
+        for record in self.records:
+            columns[column_from_json_path(record.json_path)] = None
+            located += 1
         return tuple(columns), located
 
     @property
