@@ -16,6 +16,7 @@ import logging
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from dcp.gluejob.s3io import aws_client, download
 from dcp.gluejob.tablejob import JobSecrets, TableJob, output_schemas
 from dcp.masking.detect import classify_source
 from dcp.masking.findings import Detection, Finding
+from dcp.masking.identifiers import CustomIdentifier
 from dcp.masking.plan import MaskingPlan
 
 log = logging.getLogger("dcp.gluejob")
@@ -149,7 +151,7 @@ def run_job(
         loaded.findings,
         args.policy,
         schemas,
-        lambda name: detect_table(clients.s3, by_name[name], schemas[name]),
+        lambda name: detect_table(clients.s3, by_name[name], schemas[name], args.custom_identifiers),
         results,
     )
     report.warnings.extend(plan.warnings)
@@ -176,7 +178,9 @@ def run_job(
     return report
 
 
-def detect_table(s3: Any, table: RawTable, schema: pa.Schema) -> Finding | None:
+def detect_table(
+    s3: Any, table: RawTable, schema: pa.Schema, custom_identifiers: Sequence[CustomIdentifier] = ()
+) -> Finding | None:
     """dcp's detector over every raw file of ``table`` (as the engines parse it), as one finding.
 
     What the plan falls back to when no finding locates a table's PII (fail closed); the
@@ -191,7 +195,9 @@ def detect_table(s3: Any, table: RawTable, schema: pa.Schema) -> Finding | None:
                 for batch in read_raw_file(path, raw_file.fmt, schema, index, source=raw_file.key)
             )
             reader = pa.RecordBatchReader.from_batches(schema, batches)
-            finding = classify_source(reader, key=raw_file.key, bucket=table.bucket, fmt="parquet")
+            finding = classify_source(
+                reader, key=raw_file.key, bucket=table.bucket, fmt="parquet", custom_identifiers=custom_identifiers
+            )
             if finding is not None:
                 detections.extend(finding.detections)
             path.unlink(missing_ok=True)

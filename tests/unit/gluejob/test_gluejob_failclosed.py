@@ -120,3 +120,19 @@ def test_nested_parquet_members_and_list_elements_are_masked_in_place(lake: Lake
     assert masked[0]["cards"][0] != "4111111111111111" and masked[0]["cards"][0].endswith("1111")
     blob = b"".join(lake.objects("masked/").values())
     assert b"ann.lee@example.com" not in blob and b"4111111111111111" not in blob
+
+
+def test_the_jobs_detector_knows_the_custom_identifiers_it_is_given(lake: Lake) -> None:
+    from dcp.gluejob.args import custom_identifiers_from_json, custom_identifiers_to_json
+    from dcp.masking.identifiers import CustomIdentifier
+
+    key = lake.put_raw("people", "LOAD00000001.csv", PEOPLE)
+    lake.put_findings([_account_finding(lake, key, count=6)])
+    identifiers = (CustomIdentifier("account_number", r"DE-\d{4}", keywords=("acct",)),)
+    assert custom_identifiers_from_json(custom_identifiers_to_json(identifiers)) == identifiers
+
+    report = run_job(lake.args(custom_identifiers=identifiers), clients=lake.clients())
+
+    assert report.not_published == {} and "acct_b" in report.located_by_detector["people"]
+    masked = lake.read("masked", "people")
+    assert not set(PEOPLE.column("acct_b").to_pylist()) & set(masked.column("acct_b").to_pylist())
