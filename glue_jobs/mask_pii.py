@@ -9,6 +9,11 @@ plan (``dcp.masking``), and writes for each raw table, to the curated bucket:
   with the table's data key (one KMS GenerateDataKey per table and run); the wrapped key and
   algorithm are in the Parquet footer and, when the tables exist, in the Glue table parameters.
 
+Fail closed: unreadable findings stop the run before anything is written (exit 2); findings
+are matched to tables by ``dcp.masking.findings.table_from_key``; a table no finding matches,
+or whose reported types no column is located for, is scanned by dcp's own detector, and one
+whose types even that cannot locate is not published (exit 1, the reason last on stderr).
+
 DMS change files (first column ``Op``: I/U/D) are applied by primary key in file-name order
 after the full load (``LOAD*.csv``), so the output is the table's current state. Each run
 writes new part files, then deletes the table's previous ones.
@@ -20,6 +25,9 @@ Arguments (``--name value``; Glue passes them as job arguments):
 ``--raw_prefix``          the DMS schema folder, e.g. ``dataset/`` (default: bucket root).
 ``--findings_bucket``     bucket Firehose writes findings to (required).
 ``--findings_prefix``     folder of the Firehose objects (default ``findings/``).
+``--discovery_results``   ``s3://bucket/prefix/`` of Macie's detailed sensitive data discovery
+                          results (its classification export configuration); read when a
+                          finding's 15 listed occurrences do not account for its counts.
 ``--curated_bucket``      bucket of the masked and encrypted output (required).
 ``--data_key_id``         KMS key id, ARN or alias for the per-table data keys (required).
 ``--token_secret_id``     Secrets Manager id of the ``token`` action's key (SecretBinary, or

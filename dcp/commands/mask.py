@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
-from dcp.commands.classify import classify_inputs, expand_inputs
+from dcp.commands.classify import Input, classify_inputs, expand_inputs
 from dcp.errors import about
 from dcp.masking.crypto import KmsAccessDenied
-from dcp.masking.findings import Finding, table_from_key
-from dcp.masking.plan import MaskingPlan, TablePlan
+from dcp.masking.findings import Finding, UnreadableFindings, read_findings, table_from_key
+from dcp.masking.plan import MaskingPlan
 from dcp.masking.policy import Action
 from dcp.masking.readers import format_of, open_batches
 from dcp.masking.runner import mask_table
@@ -37,6 +38,13 @@ def _token_key(app: App) -> bytes:
             f"({type(exc).__name__})"
         ) from None
     return bytes.fromhex(secret["SecretString"])
+
+
+def _merged(first: Finding | None, second: Finding | None) -> Finding | None:
+    """One finding for a table of several files (the detections of both)."""
+    if first is None or second is None:
+        return first or second
+    return replace(first, detections=first.detections + second.detections)
 
 
 @click.command()
@@ -67,26 +75,58 @@ def mask(
 ) -> None:
     """Mask files by the config's masking plan (one KMS data key per table).
 
+    Findings are matched to the input files by table: a finding's object key and a file's path
+    name the same table (`dataset/customer/LOAD00000001.csv`, `exports/customer.csv` and
+    `exports/customer/part-0.parquet` are all table `customer`). Fail closed: an unreadable
+    findings file, or one about none of the input tables, stops with nothing written; a table no
+    finding matches, or with occurrences no column is given for, is scanned by dcp's detector,
+    and if that cannot locate a reported type either, nothing is written.
+
     \b
     dcp mask data/card.csv data/customer.csv --out masked/
     dcp mask data/ --findings findings.jsonl --out masked/
     """
     inputs = list(expand_inputs(app, paths))
+    by_table: dict[str, list[Input]] = {}
+    for item in inputs:
+        by_table.setdefault(table_from_key(item.key), []).append(item)
+    own: dict[str, Finding | None] = {}
     if findings_file:
-        parsed = Finding.from_json(Path(findings_file).read_bytes())
-        for error in parsed.errors:
-            app.console.warn(f"{findings_file}: skipped a finding: {error}")
-        findings = list(parsed.findings)
+        try:
+            findings = read_findings(Path(findings_file).read_bytes(), findings_file)
+        except UnreadableFindings as exc:
+            raise UsageFailure(str(exc)) from None
+        named = {finding.table for finding in findings}
+        if not named & set(by_table):
+            raise UsageFailure(
+                f"{findings_file}: its findings are about table(s) {', '.join(sorted(named)) or '(none)'}, "
+                f"none of the input tables {', '.join(sorted(by_table))}: nothing masked "
+                "(a finding's object key names its table; see `dcp mask --help`)"
+            )
     else:
-        findings = [f for _, f in classify_inputs(app, iter(inputs), None) if f is not None]
+        for item, finding in classify_inputs(app, iter(inputs), None):
+            own[table_from_key(item.key)] = _merged(own.get(table_from_key(item.key)), finding)
+        findings = [f for f in own.values() if f is not None]
+
+    def detect(table: str) -> Finding | None:
+        if table not in own:
+            for _, finding in classify_inputs(app, iter(by_table[table]), None):
+                own[table] = _merged(own.get(table), finding)
+        return own.get(table)
+
     schemas = {}
     for item in inputs:
         with about(f"file {item.name}"):
             reader = open_batches(item.source, fmt=format_of(item.name), key=item.key)
         schemas[table_from_key(item.key)] = reader.schema
-    plan = MaskingPlan.from_findings(findings, app.settings.masking.to_policy(), schemas)
+    plan = MaskingPlan.for_tables(findings, app.settings.masking.to_policy(), schemas, detect)
     for warning in plan.warnings:
         app.console.warn(warning)
+    for table, note in plan.detected.items():
+        app.console.warn(f"table {table!r}: {note}")
+    if plan.blocked:
+        # fail closed: nothing is written while any table's PII cannot be located
+        raise RuntimeFailure("; ".join(plan.blocked.values()) + ": nothing written")
     needs_token = any(r.action is Action.TOKEN for t in plan.tables.values() for r in t.columns.values())
     token_key = _token_key(app) if needs_token else None
     kms = app.aws.client("kms") if plan.tables else None
@@ -95,9 +135,7 @@ def mask(
     rows = []
     for item in inputs:
         table = table_from_key(item.key)
-        table_plan = plan.tables.get(table)
-        if table_plan is None:
-            table_plan = TablePlan(columns={}, name=table)
+        table_plan = plan.tables[table]
         masked_path = out / f"{table}.masked.parquet"
         encrypted_path = out / f"{table}.encrypted.parquet"
         with about(f"file {item.name}"):

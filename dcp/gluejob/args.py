@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcp.masking.identifiers import CustomIdentifier
 from dcp.masking.policy import Action, MaskingPolicy
 
 ENGINES = ("spark", "arrow")
@@ -27,6 +28,8 @@ OPTIONAL = (
     "policy",
     "batch_size",
     "primary_key",
+    "discovery_results",
+    "custom_identifiers",
 )
 
 
@@ -54,6 +57,11 @@ class JobArgs:
     policy: MaskingPolicy = field(default_factory=MaskingPolicy)
     batch_size: int = DEFAULT_BATCH_SIZE
     primary_key: str = "id"
+    #: ``s3://bucket/prefix/`` of Macie's detailed discovery results (its classification export)
+    discovery_results: str | None = None
+    #: the custom data identifiers the Macie job used, under their Macie names: the job's own
+    #: detector (the fail-closed fallback) must find the types those findings report
+    custom_identifiers: tuple[CustomIdentifier, ...] = ()
 
     def __repr__(self) -> str:  # the token key must never reach a log line
         return f"JobArgs(job_name={self.job_name!r}, engine={self.engine!r}, tables={self.tables!r})"
@@ -113,6 +121,10 @@ def job_args_from_mapping(raw: Mapping[str, str | None]) -> JobArgs:
         policy=policy_from_json(values["policy"]) if "policy" in values else MaskingPolicy(),
         batch_size=_positive_int("batch_size", values.get("batch_size"), DEFAULT_BATCH_SIZE),
         primary_key=str(values.get("primary_key") or "id"),
+        discovery_results=_s3_folder(values.get("discovery_results")),
+        custom_identifiers=custom_identifiers_from_json(values["custom_identifiers"])
+        if "custom_identifiers" in values
+        else (),
     )
 
 
@@ -128,6 +140,46 @@ def policy_to_json(policy: MaskingPolicy) -> str:
         },
         sort_keys=True,
     )
+
+
+def custom_identifiers_to_json(identifiers: Sequence[CustomIdentifier]) -> str:
+    """The ``--custom_identifiers`` argument (what the deploy engine passes)."""
+    return json.dumps(
+        [
+            {
+                "name": c.name,
+                "regex": c.regex,
+                "keywords": list(c.keywords),
+                "ignore_words": list(c.ignore_words),
+                "maximum_match_distance": c.maximum_match_distance,
+            }
+            for c in identifiers
+        ],
+        sort_keys=True,
+    )
+
+
+def custom_identifiers_from_json(text: str) -> tuple[CustomIdentifier, ...]:
+    """Parse ``--custom_identifiers``: a JSON list of {name, regex, keywords, ignore_words, ...}."""
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JobArgumentError(f"--custom_identifiers is not valid JSON: {exc.msg} at offset {exc.pos}") from None
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise JobArgumentError("--custom_identifiers must be a JSON list of objects")
+    try:
+        return tuple(
+            CustomIdentifier(
+                name=str(item["name"]),
+                regex=str(item["regex"]),
+                keywords=tuple(item.get("keywords") or ()),
+                ignore_words=tuple(item.get("ignore_words") or ()),
+                maximum_match_distance=int(item.get("maximum_match_distance", 50)),
+            )
+            for item in data
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JobArgumentError(f"--custom_identifiers: {exc}") from None
 
 
 def policy_from_json(text: str) -> MaskingPolicy:
@@ -165,6 +217,14 @@ def policy_from_json(text: str) -> MaskingPolicy:
 def _folder(value: str | None) -> str:
     text = (value or "").strip().lstrip("/")
     return text if not text or text.endswith("/") else text + "/"
+
+
+def _s3_folder(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not value.startswith("s3://") or not value[len("s3://") :].split("/", 1)[0]:
+        raise JobArgumentError(f"--discovery_results must be an s3://bucket/prefix/ URL, got {value!r}")
+    return value if value.endswith("/") else value + "/"
 
 
 def _positive_int(name: str, value: str | None, default: int) -> int:

@@ -1,18 +1,21 @@
-"""Read the Macie findings Firehose delivered under the findings prefix.
+"""Read the Macie findings Firehose delivered, and Macie's detailed discovery results, from S3.
 
-Every object under the prefix is parsed with the one finding parser,
-``dcp.masking.findings.Finding.from_json`` (gzip-compressed deliveries are unpacked first).
-Only findings about objects under the raw bucket's DMS prefix shape the plan.
+Every object under the findings prefix is parsed with the one finding parser
+(``dcp.masking.findings.read_findings``, gzip-compressed deliveries unpacked first); the
+discovery results (``--discovery_results``) with ``dcp.masking.results``. Fail closed: an object
+that does not parse raises :class:`~dcp.masking.findings.UnreadableFindings` and the run writes
+nothing. Only findings about objects under the raw bucket's prefix shape the plan; each belongs
+to the table :func:`dcp.masking.findings.table_from_key` names.
 """
 
 from __future__ import annotations
 
-import gzip
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from dcp.gluejob.s3io import list_objects, read_object
-from dcp.masking.findings import Finding
+from dcp.masking.findings import Finding, read_findings
+from dcp.masking.results import RESULTS_SUFFIX, read_discovery_results
 
 
 @dataclass
@@ -27,18 +30,26 @@ def load_findings(s3: Any, bucket: str, prefix: str, *, raw_bucket: str, raw_pre
     """Every sensitive-data finding under ``s3://bucket/prefix`` about ``s3://raw_bucket/raw_prefix``."""
     loaded = LoadedFindings()
     for key, _size in list_objects(s3, bucket, prefix):
-        body = read_object(s3, bucket, key)
-        if body[:2] == b"\x1f\x8b":
-            body = gzip.decompress(body)
         loaded.objects += 1
-        parse = Finding.from_json(body)
-        loaded.errors.extend(f"s3://{bucket}/{key}: {error}" for error in parse.errors)
-        loaded.ignored += parse.ignored
-        for finding in parse.findings:
-            table = finding.key[len(raw_prefix) :].split("/", 1)[0]
-            if finding.bucket == raw_bucket and finding.key.startswith(raw_prefix) and table:
-                # the table is the folder right under the prefix, even for dated CDC sub-folders
-                loaded.findings.append(finding if finding.table == table else replace(finding, table=table))
+        for finding in read_findings(read_object(s3, bucket, key), f"s3://{bucket}/{key}"):
+            if _about(finding, raw_bucket, raw_prefix):
+                loaded.findings.append(finding)
             else:
                 loaded.ignored += 1
     return loaded
+
+
+def load_discovery_results(s3: Any, location: str, *, raw_bucket: str, raw_prefix: str) -> list[Finding]:
+    """The discovery results under ``location`` (``s3://bucket/prefix/``) about the raw objects."""
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    return [
+        record
+        for key, _size in list_objects(s3, bucket, prefix)
+        if key.endswith(RESULTS_SUFFIX)
+        for record in read_discovery_results(read_object(s3, bucket, key), f"s3://{bucket}/{key}")
+        if _about(record, raw_bucket, raw_prefix)
+    ]
+
+
+def _about(finding: Finding, raw_bucket: str, raw_prefix: str) -> bool:
+    return finding.bucket == raw_bucket and finding.key.startswith(raw_prefix)

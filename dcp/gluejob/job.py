@@ -3,8 +3,11 @@
 The driver does everything that needs AWS credentials once: it reads the token key and the
 findings, lists the raw tables, infers their schemas, builds the ``MaskingPlan`` and asks KMS
 for one data key per flagged table. The chosen engine then turns each table into part files.
-Tables without findings are copied into the masked output unchanged (so analysts see every
-table) and never into the encrypted output.
+Fail closed (``MaskingPlan.for_tables``): a table no finding matches, or with occurrences no
+column is given for, is scanned by dcp's detector; a table whose reported types cannot be
+located even so is not published (``JobReport.not_published``, and the run exits non-zero).
+Tables without PII are copied into the masked output unchanged (so analysts see every table)
+and never into the encrypted output.
 """
 
 from __future__ import annotations
@@ -13,15 +16,18 @@ import logging
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from dcp.gluejob.args import JobArgs
 from dcp.gluejob.arrow_engine import run_table_arrow
 from dcp.gluejob.catalog import as_parameters, glue_table_name, set_table_parameters
-from dcp.gluejob.findings import load_findings
+from dcp.gluejob.findings import load_discovery_results, load_findings
 from dcp.gluejob.keys import create_table_key, token_key_from_secret
 from dcp.gluejob.output import (
     ENCRYPTED,
@@ -32,9 +38,12 @@ from dcp.gluejob.output import (
     replace_output,
     write_empty,
 )
-from dcp.gluejob.rawdata import discover_tables, sample_schema
-from dcp.gluejob.s3io import aws_client
+from dcp.gluejob.rawdata import RawTable, discover_tables, read_raw_file, sample_schema
+from dcp.gluejob.s3io import aws_client, download
 from dcp.gluejob.tablejob import JobSecrets, TableJob, output_schemas
+from dcp.masking.detect import classify_source
+from dcp.masking.findings import Detection, Finding
+from dcp.masking.identifiers import CustomIdentifier
 from dcp.masking.plan import MaskingPlan
 
 log = logging.getLogger("dcp.gluejob")
@@ -72,9 +81,12 @@ class JobReport:
     engine: str
     findings_objects: int = 0
     findings: int = 0
-    finding_errors: int = 0
     warnings: list[str] = field(default_factory=list)
     tables: list[TableReport] = field(default_factory=list)
+    #: table -> why it was not published (fail closed: a reported type no column was located for)
+    not_published: dict[str, str] = field(default_factory=dict)
+    #: table -> the columns dcp's detector located because no finding did
+    located_by_detector: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +111,7 @@ def run_job(
         assert args.token_secret_id is not None  # parse_job_args requires one of the two
         token_key = token_key_from_secret(clients.secrets, args.token_secret_id)
 
+    # fail closed: an unreadable findings or results object raises here, before anything is written
     loaded = load_findings(
         clients.s3,
         args.findings_bucket,
@@ -107,17 +120,21 @@ def run_job(
         raw_prefix=args.raw_prefix,
     )
     report.findings_objects, report.findings = loaded.objects, len(loaded.findings)
-    report.finding_errors = len(loaded.errors)
-    for error in loaded.errors[:5]:
-        log.warning("skipped a finding: %s", error)
+    results = (
+        load_discovery_results(
+            clients.s3, args.discovery_results, raw_bucket=args.raw_bucket, raw_prefix=args.raw_prefix
+        )
+        if args.discovery_results
+        else []
+    )
     log.info(
-        "read %d finding(s) from %d object(s) under s3://%s/%s (%d about other data, %d malformed)",
+        "read %d finding(s) from %d object(s) under s3://%s/%s (%d about other data), %d discovery result(s)",
         len(loaded.findings),
         loaded.objects,
         args.findings_bucket,
         args.findings_prefix,
         loaded.ignored,
-        len(loaded.errors),
+        len(results),
     )
 
     tables = discover_tables(clients.s3, args.raw_bucket, args.raw_prefix, args.tables)
@@ -129,24 +146,64 @@ def run_job(
             )
     with tempfile.TemporaryDirectory(prefix="dcp-schema-") as tmp:
         schemas = {table.name: sample_schema(clients.s3, table, Path(tmp)) for table in tables}
-    plan = MaskingPlan.from_findings(loaded.findings, args.policy, schemas)
-    report.warnings.extend(
-        warning for warning in plan.warnings if not args.tables or any(repr(name) in warning for name in args.tables)
+    by_name = {table.name: table for table in tables}
+    plan = MaskingPlan.for_tables(
+        loaded.findings,
+        args.policy,
+        schemas,
+        lambda name: detect_table(clients.s3, by_name[name], schemas[name], args.custom_identifiers),
+        results,
     )
+    report.warnings.extend(plan.warnings)
+    report.located_by_detector = dict(plan.detected)
+    report.not_published = dict(plan.blocked)
     for warning in report.warnings:
         log.warning("%s", warning)
+    for name, note in plan.detected.items():
+        log.warning("table %s: %s", name, note)
+    for reason in plan.blocked.values():
+        log.error("%s", reason)
+    tables = [table for table in tables if table.name not in plan.blocked]
 
     for table in tables:
         job = TableJob(
             raw=table,
             schema=schemas[table.name],
-            plan=plan.tables.get(table.name),
+            plan=plan.tables[table.name],
             target=OutputTarget(args.curated_bucket, table.name, report.run_id),
             primary_key=args.primary_key,
             batch_size=args.batch_size,
         )
         report.tables.append(_run_table(job, args, clients, token_key, spark))
     return report
+
+
+def detect_table(
+    s3: Any, table: RawTable, schema: pa.Schema, custom_identifiers: Sequence[CustomIdentifier] = ()
+) -> Finding | None:
+    """dcp's detector over every raw file of ``table`` (as the engines parse it), as one finding.
+
+    What the plan falls back to when no finding locates a table's PII (fail closed); the
+    detections of all files are merged, so a type found in any file flags its column.
+    """
+    detections: list[Detection] = []
+    with tempfile.TemporaryDirectory(prefix="dcp-detect-") as tmp:
+        for index, raw_file in enumerate(table.files):
+            path = download(s3, table.bucket, raw_file.key, Path(tmp) / f"raw-{index:05d}")
+            batches = (
+                batch.select(schema.names)
+                for batch in read_raw_file(path, raw_file.fmt, schema, index, source=raw_file.key)
+            )
+            reader = pa.RecordBatchReader.from_batches(schema, batches)
+            finding = classify_source(
+                reader, key=raw_file.key, bucket=table.bucket, fmt="parquet", custom_identifiers=custom_identifiers
+            )
+            if finding is not None:
+                detections.extend(finding.detections)
+            path.unlink(missing_ok=True)
+    if not detections:
+        return None
+    return Finding(bucket=table.bucket, key=table.files[0].key, table=table.name, detections=tuple(detections))
 
 
 def _run_table(job: TableJob, args: JobArgs, clients: JobClients, token_key: bytes, spark: Any) -> TableReport:

@@ -10,9 +10,10 @@ Every file is opened with the masking engine's own reader (``dcp.masking.readers
 conformed by :func:`read_raw_file`, in both engines, so the Arrow and Spark runs and the local
 runner see identical input batches. CSV cells stay text exactly as written (no type inference:
 ``0123`` stays ``0123``, and an empty field is an empty string). Parquet columns keep types
-that survive the trip through Spark unchanged (int64, float64, bool, date32); other types
-become text. Each row leaves :func:`read_raw_file` tagged with its operation, the index of its
-file in change order and its row number in the file: the sequence CDC merges by.
+that survive the trip through Spark unchanged (int64, float64, bool, date32, and structs and
+lists of those); other types become text. Each row leaves :func:`read_raw_file` tagged with
+its operation, the index of its file in change order and its row number in the file: the
+sequence CDC merges by.
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def _portable(data_type: pa.DataType) -> pa.DataType:
         return pa.bool_()
     if pa.types.is_date(data_type):
         return pa.date32()
+    if pa.types.is_struct(data_type):  # nested Parquet: members are masked in place
+        return pa.struct([pa.field(f.name, _portable(f.type)) for f in data_type])
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        return pa.list_(_portable(data_type.value_type))
     return pa.string()
 
 

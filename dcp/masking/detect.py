@@ -408,23 +408,33 @@ def _cells_matching(rule: Rule, texts: Sequence[str | None], *, keyword_needed: 
     return flags
 
 
-def _flatten(batch: pa.RecordBatch) -> list[tuple[str, pa.Array]]:
-    """Columns with nested structs flattened to dotted names; lists and maps are skipped."""
-    columns: list[tuple[str, pa.Array]] = []
+def _flatten(batch: pa.RecordBatch) -> list[tuple[str, pa.Array, pa.Array | None]]:
+    """Leaf columns with their JSON-path-like names (``person.name``, ``cards[*]``).
 
-    def visit(name: str, array: pa.Array) -> None:
+    Struct members get dotted names; list elements are scanned as one array whose third item
+    maps each element to its record (row) in the batch. Maps are skipped.
+    """
+    columns: list[tuple[str, pa.Array, pa.Array | None]] = []
+
+    def visit(name: str, array: pa.Array, rows: pa.Array | None) -> None:
         if pa.types.is_struct(array.type):
             for child_index in range(array.type.num_fields):
                 child = array.type.field(child_index)
-                visit(f"{name}.{child.name}", array.field(child_index))
-        elif pa.types.is_list(array.type) or pa.types.is_large_list(array.type) or pa.types.is_map(array.type):
-            return
-        else:
-            columns.append((name, array))
+                visit(f"{name}.{child.name}", array.field(child_index), rows)
+        elif pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+            parents = pc.list_parent_indices(array)
+            visit(f"{name}[*]", pc.list_flatten(array), parents if rows is None else rows.take(parents))
+        elif not pa.types.is_map(array.type):
+            columns.append((name, array, rows))
 
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        visit(name, column)
+        visit(name, column, None)
     return columns
+
+
+def column_of(name: str) -> str:
+    """The plan's column for a flattened name: ``cards[*]`` -> ``cards``, ``a[*].b`` -> ``a.b``."""
+    return name.replace("[*]", "")
 
 
 def classify_source(
@@ -461,13 +471,15 @@ def classify_source(
             break
         if sample is not None and row_base + batch.num_rows > sample:
             batch = batch.slice(0, sample - row_base)
-        for name, column in _flatten(batch):
+        for name, column, parents in _flatten(batch):
             scanner = scanners.get(name)
             if scanner is None:
                 scanner = scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
             strings = as_strings(column)
             rows_by_type: dict[tuple[str, bool], list[pa.Array]] = {}
             for position, rows in scanner.scan(strings).items():
+                if parents is not None:  # list elements: count and report the records holding them
+                    rows = pc.unique(parents.take(rows))
                 rule = rules[position]
                 rows_by_type.setdefault((rule.type, rule.custom), []).append(rows)
                 tallies.setdefault((rule.type, rule.custom), _Tally(rule))
@@ -477,7 +489,7 @@ def classify_source(
                 rows = row_arrays[0] if len(row_arrays) == 1 else pc.unique(pa.concat_arrays(row_arrays))
                 tally = tallies[type_key]
                 tally.count += len(rows)
-                tally.columns[name] = tally.columns.get(name, 0) + len(rows)
+                tally.columns[column_of(name)] = tally.columns.get(column_of(name), 0) + len(rows)
                 if len(tally.occurrences) < max_occurrences:
                     first = pc.sort_indices(rows)[:max_occurrences] if len(row_arrays) > 1 else None
                     chosen = rows.take(first) if first is not None else rows.slice(0, max_occurrences)

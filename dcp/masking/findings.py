@@ -9,8 +9,9 @@ reported in ``FindingParse.errors`` and skipped; parsing never raises on bad inp
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,33 @@ class Detection:
         if not self.category:
             category = Category.CUSTOM_IDENTIFIER if self.custom else category_of(self.type)
             object.__setattr__(self, "category", str(category))
+
+    def located_columns(self, header: Sequence[str] = ()) -> tuple[tuple[str, ...], int]:
+        """The columns this detection's listed occurrences name, and how many occurrences they locate.
+
+        A cell without ``columnName`` is mapped through ``header`` by its 1-based ``column``
+        index (Macie omits the name when a CSV file has no header row).
+        """
+        columns: dict[str, None] = dict.fromkeys(self.columns)
+        located = 0
+        for cell in self.cells:
+            name = cell.column_name
+            if not name and 1 <= cell.column <= len(header):
+                name = header[cell.column - 1]
+            if name:
+                columns[name] = None
+                located += 1
+        for record in self.records:
+            columns[column_from_json_path(record.json_path)] = None
+            located += 1
+        return tuple(columns), located
+
+    @property
+    def fully_listed(self) -> bool:
+        """Whether every occurrence is accounted for by a column: all listed, or counted per column."""
+        if self.column_counts and sum(self.column_counts.values()) >= self.count:
+            return True
+        return self.count <= len(self.cells) + len(self.records)
 
     def occurrences_json(self, limit: int = MAX_OCCURRENCES) -> dict[str, Any]:
         occurrences: dict[str, Any] = {}
@@ -228,13 +256,67 @@ class FindingParse:
     ignored: int = 0
 
 
+#: file names that data tools generate, so the table is the folder holding the file: DMS full
+#: loads (``LOAD00000001.csv``), DMS change files (``20261127-101500123.csv``), and the part files
+#: Spark, Glue, Athena and dcp write (``part-00000-<uuid>.snappy.parquet``, ``run-...``)
+GENERATED_FILE = re.compile(r"^(?:LOAD\d+|\d{8}-\d+|part-.*|run-.*|\d+)(?:\..*)?$", re.IGNORECASE)
+#: folders that partition a table's files (``2026/11/27``, ``year=2026``) rather than name it
+_PARTITION_FOLDER = re.compile(r"^(?:\d+|[^=/]+=[^/]*)$")
+
+
 def table_from_key(key: str) -> str:
-    """The table an object belongs to in DMS's layout ``[prefix/]<schema>/<table>/<file>``."""
-    parts = [part for part in key.split("/") if part]
-    if len(parts) >= 2:
-        return parts[-2]
-    stem = parts[-1] if parts else key
-    return stem.split(".", 1)[0]
+    """The table an object (a finding's object key, or a local file's path) belongs to.
+
+    THE matching rule: findings, detailed discovery results and data files are matched to
+    tables by this name, and by nothing else.
+
+    * A generated file name (:data:`GENERATED_FILE`: DMS ``LOAD*``/CDC timestamp files, ``part-*``
+      files) names no table, so the table is its folder, skipping partition folders (numeric,
+      ``key=value``): ``dataset/customer/LOAD00000001.csv``,
+      ``dataset/customer/2026/11/27/20261127-101500123.csv``, ``exports/customer/part-0.parquet``
+      and ``exports/customer/year=2026/part-0.parquet`` are all table ``customer``.
+    * Any other file is a table of its own, named by its stem (every suffix dropped):
+      ``exports/customer.csv`` and ``customer.csv.gz`` are table ``customer``.
+    """
+    parts = [part for part in key.replace("\\", "/").split("/") if part]
+    if not parts:
+        return key
+    name, folders = parts[-1], parts[:-1]
+    if GENERATED_FILE.match(name):
+        while folders and _PARTITION_FOLDER.match(folders[-1]):
+            folders.pop()
+        if folders:
+            return folders[-1]
+    return name.split(".", 1)[0]
+
+
+class UnreadableFindings(ValueError):
+    """A findings input that is not (entirely) Macie findings; the message names the input only."""
+
+
+def read_findings(data: bytes | str, source: str) -> list[Finding]:
+    """Every finding in ``data``, or :class:`UnreadableFindings` naming ``source``: fail closed.
+
+    Masking by findings that were only partly read would publish what the unread part flagged,
+    so an input that is empty, not UTF-8, not JSON, or holds a malformed finding is refused as a
+    whole. Well-formed findings of other kinds (policy findings) are allowed and skipped.
+    """
+    if isinstance(data, bytes) and data[:2] == b"\x1f\x8b":
+        import gzip
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            raise UnreadableFindings(f"{source}: not a readable gzip file of findings") from None
+    if not data.strip():
+        raise UnreadableFindings(f"{source}: empty, no findings in it (run `dcp classify --format json` or `dcp scan`)")
+    parse = Finding.from_json(data)
+    if parse.errors:
+        more = f" (and {len(parse.errors) - 1} more)" if len(parse.errors) > 1 else ""
+        raise UnreadableFindings(f"{source}: not Macie findings: {parse.errors[0]}{more}")
+    if not parse.findings and not parse.ignored:
+        raise UnreadableFindings(f"{source}: no findings in it")
+    return parse.findings
 
 
 def _now() -> str:
@@ -248,6 +330,8 @@ class _Skip(Exception):
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"
+    if isinstance(exc, ValueError) and "invalid literal" in str(exc):
+        return "a number field holds something else"  # never quote the value: it may be data
     return str(exc) or type(exc).__name__
 
 
@@ -388,7 +472,11 @@ def column_from_json_path(json_path: str) -> str:
 
 
 def json_path_for(column: str) -> str:
-    """The JSONPath Macie writes for a (possibly dotted) column name."""
-    if all(part.isidentifier() for part in column.split(".")):
+    """The JSONPath Macie writes for a (possibly dotted) column name; ``[*]`` marks list elements."""
+    parts = column.split(".")
+    plain = [part.removesuffix("[*]").removesuffix("[*]") for part in parts]
+    if all(part.isidentifier() for part in plain):
         return "$." + column
-    return "$" + "".join(f"['{part}']" for part in column.split("."))
+    return "$" + "".join(
+        f"['{bare}']" + "[*]" * ((len(part) - len(bare)) // 3) for part, bare in zip(parts, plain, strict=True)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from dcp.aws.refs import PENDING, Refs
 from dcp.aws.resource import Resource
 from dcp.aws.session import AwsContext
 from dcp.config import Settings
-from dcp.gluejob.args import policy_to_json
+from dcp.gluejob.args import custom_identifiers_to_json, policy_to_json
 from dcp.gluejob.package import build_glue_library
 from dcp.lambdas import package
 from dcp.stack.names import BUCKET_KINDS, StackNames
@@ -81,6 +81,10 @@ def glue_job_arguments(names: StackNames) -> dict[str, str]:
         "--masked_database": names.masked_database,
         "--encrypted_database": names.encrypted_database,
         "--policy": policy_to_json(settings.masking.to_policy(names.custom_identifier_types())),
+        # the job's fail-closed detector must know the custom types the findings report
+        "--custom_identifiers": custom_identifiers_to_json(
+            [replace(c, name=names.custom_identifier(c.name)) for c in settings.macie.custom_identifiers]
+        ),
     }
 
 

@@ -174,3 +174,43 @@ def test_the_script_runs_the_spark_engine_under_plain_python(lake: Lake) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["engine"] == "spark"
     assert lake.read("masked", "people").sort_by("id").column("name").to_pylist() == ["****", "****"]
+
+
+def test_spark_fails_closed_and_masks_nested_fields_like_the_arrow_engine(lake: Lake, spark: Any) -> None:
+    """No finding for people (nested Parquet): dcp's detector locates the struct member and the
+    list elements, both engines mask them in place; a table whose reported type no column can
+    be located for is published by neither."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from dcp.masking.findings import Cell, Detection, Finding
+
+    people = pa.table(
+        {
+            "id": [1, 2, 3],
+            "person": [{"name": "Ann Lee", "email": "ann.lee@example.com"}, None, {"name": None, "email": None}],
+            "cards": [["4111111111111111"], ["5500005555555559", None], None],
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(people, sink)
+    lake.put_raw("people", "LOAD00000001.parquet", sink.getvalue())
+    key = lake.put_raw("accounts", "LOAD00000001.csv", pa.table({"id": ["1", "2"], "acct": ["X-1", "X-2"]}))
+    unlisted = Detection("account_number", 9, (), custom=True, cells=(Cell(row=2, column=2, column_name=""),))
+    lake.put_findings([Finding(bucket=lake.raw_bucket, key=key, detections=(unlisted,))])
+
+    arrow_run = run_job(lake.args(), clients=lake.clients())
+    expected = lake.read("masked", "people", arrow_run.run_id).sort_by("id")
+    spark_run = run_job(lake.args(), clients=lake.clients(), spark=spark)
+    actual = lake.read("masked", "people", spark_run.run_id).sort_by("id")
+
+    for run in (arrow_run, spark_run):
+        assert set(run.not_published) == {"accounts"} and "people" in run.located_by_detector
+    assert lake.object_keys("masked/accounts/") == []
+    assert actual.replace_schema_metadata(None).equals(expected.replace_schema_metadata(None))
+    rows = actual.to_pylist()
+    assert rows[0]["cards"][0].endswith("1111") and rows[0]["cards"][0] != "4111111111111111"
+    assert rows[1]["cards"][1] is None and rows[2]["cards"] is None and rows[1]["person"] is None
+    blob = b"".join(lake.objects("masked/").values()) + b"".join(lake.objects("encrypted/").values())
+    assert b"ann.lee@example.com" not in blob and b"4111111111111111" not in blob

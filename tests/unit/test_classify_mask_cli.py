@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -161,3 +163,157 @@ def test_missing_credentials_are_one_clear_line(aws_config: Path, tmp_path: Path
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "no AWS credentials found" in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ---- fail closed: findings input, matching, nested fields (issue 11) ---------------------------
+
+
+@pytest.fixture
+def kms_alias(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("DCP_TOKEN_KEY", "11" * 32)
+    with mock_aws():
+        kms = boto3.client("kms", region_name="us-east-1")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/clitest-data", TargetKeyId=key_id)
+        yield kms
+
+
+def _invoke(config: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--config", str(config), *args], env={"COLUMNS": "200"})
+
+
+def _plaintext(table: str, columns: tuple[str, ...]) -> set[str]:
+    source = generate_table(table, 200, seed=3)
+    return {str(v) for c in columns for v in source.column(c).to_pylist() if v not in (None, "")}
+
+
+def test_classify_json_then_mask_with_those_findings_masks_every_pii_column(
+    sample_dir: Path, aws_config: Path, tmp_path: Path, kms_alias: Any
+) -> None:
+    """The documented two-step: findings name `data/customer.csv`, and still match table customer."""
+    classified = _invoke(aws_config, "classify", str(sample_dir), "--format", "json")
+    assert classified.exit_code == 0, classified.output
+    findings = tmp_path / "f.jsonl"
+    findings.write_text(classified.output)
+    out = tmp_path / "m"
+    result = _invoke(aws_config, "mask", str(sample_dir), "--findings", str(findings), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    blob = (out / "customer.masked.parquet").read_bytes()
+    secrets = _plaintext("customer", ("name", "mail"))
+    assert secrets and not any(value.encode() in blob for value in secrets)
+    card = (out / "card.masked.parquet").read_bytes()
+    assert not any(value.encode() in card for value in _plaintext("card", ("card_number",)))
+
+
+def test_findings_about_other_tables_fail_closed_with_nothing_written(
+    sample_dir: Path, aws_config: Path, tmp_path: Path, kms_alias: Any
+) -> None:
+    classified = _invoke(aws_config, "classify", str(sample_dir / "card.csv"), "--format", "json")
+    document = json.loads(classified.output.splitlines()[0])
+    document["resourcesAffected"]["s3Object"]["key"] = "dataset/invoices/LOAD00000001.csv"
+    findings = tmp_path / "f.jsonl"
+    findings.write_text(json.dumps(document) + "\n")
+    out = tmp_path / "m"
+    result = _invoke(
+        aws_config, "mask", str(sample_dir / "customer.csv"), "--findings", str(findings), "--out", str(out)
+    )
+    assert result.exit_code == 2, result.output
+    assert "invoices" in result.output and "customer" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content", [b"\x8f\x00\xffrandom\x13bytes", b"{broken json", b"", b"[1, 2, 3]"])
+def test_unreadable_findings_are_a_usage_error_naming_the_file(
+    content: bytes, sample_dir: Path, aws_config: Path, tmp_path: Path, kms_alias: Any
+) -> None:
+    findings = tmp_path / "findings.jsonl"
+    findings.write_bytes(content)
+    out = tmp_path / "m"
+    result = _invoke(
+        aws_config, "mask", str(sample_dir / "customer.csv"), "--findings", str(findings), "--out", str(out)
+    )
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "findings.jsonl" in lines[0], result.output
+    assert not out.exists()
+
+
+def test_a_table_without_findings_is_located_by_dcps_detector(
+    sample_dir: Path, aws_config: Path, tmp_path: Path, kms_alias: Any
+) -> None:
+    """Findings for card only (as Macie would give when customer's objects were not scanned)."""
+    classified = _invoke(aws_config, "classify", str(sample_dir / "card.csv"), "--format", "json")
+    findings = tmp_path / "f.jsonl"
+    findings.write_text(classified.output)
+    out = tmp_path / "m"
+    result = _invoke(
+        aws_config, "mask", str(sample_dir / "card.csv"), str(sample_dir / "customer.csv"),
+        "--findings", str(findings), "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "dcp's detector located" in result.output
+    blob = (out / "customer.masked.parquet").read_bytes()
+    assert not any(value.encode() in blob for value in _plaintext("customer", ("mail",)))
+
+
+def test_occurrences_beyond_the_listed_fifteen_are_located(aws_config: Path, tmp_path: Path, kms_alias: Any) -> None:
+    """A wide table: 20 e-mail columns, the finding lists 15 occurrences and counts 40."""
+    data = tmp_path / "wide"
+    data.mkdir()
+    header = ",".join(f"mail_{i}" for i in range(20))
+    rows = [",".join(f"user{r}.{i}@example.com" for i in range(20)) for r in range(2)]
+    (data / "contacts.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    classified = _invoke(aws_config, "classify", str(data), "--format", "json")
+    document = json.loads(classified.output.splitlines()[0])
+    detection = document["classificationDetails"]["result"]["sensitiveData"][0]["detections"][0]
+    assert detection["count"] == 40 and len(detection["occurrences"]["cells"]) == 15
+    for cell in detection["occurrences"]["cells"]:
+        cell["columnName"] = None  # Macie leaves it out without a header: mapped by index
+    findings = tmp_path / "f.jsonl"
+    findings.write_text(json.dumps(document) + "\n")
+    out = tmp_path / "m"
+    result = _invoke(aws_config, "mask", str(data), "--findings", str(findings), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    masked = pq.read_table(out / "contacts.masked.parquet")
+    assert all("@example.com" not in str(v) for column in masked.columns for v in column.to_pylist())
+
+
+def test_nested_parquet_fields_are_detected_and_masked_in_place(
+    aws_config: Path, tmp_path: Path, kms_alias: Any
+) -> None:
+    data = tmp_path / "nested"
+    data.mkdir()
+    table = pa.table(
+        {
+            "id": [1, 2, 3],
+            "person": [
+                {"name": "John Smith", "email": "john.smith@example.com"},
+                {"name": "Mary Jones", "email": "mary.jones@example.org"},
+                None,
+            ],
+            "cards": [["4111111111111111", "5500005555555559"], [], None],
+        }
+    )
+    pq.write_table(table, data / "customer.parquet")
+    classified = _invoke(aws_config, "classify", str(data), "--format", "json")
+    paths = {
+        record["jsonPath"]
+        for group in json.loads(classified.output)["classificationDetails"]["result"]["sensitiveData"]
+        for detection in group["detections"]
+        for record in detection["occurrences"]["records"]
+    }
+    assert {"$.person.email", "$.cards[*]"} <= paths
+    findings = tmp_path / "f.jsonl"
+    findings.write_text(classified.output)
+    out = tmp_path / "m"
+    result = _invoke(aws_config, "mask", str(data), "--findings", str(findings), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    masked = pq.read_table(out / "customer.masked.parquet")
+    assert masked.schema.field("person").type.num_fields == 2  # the struct keeps its shape
+    rows = masked.to_pylist()
+    assert rows[2]["person"] is None and rows[2]["cards"] is None and rows[1]["cards"] == []
+    blob = (out / "customer.masked.parquet").read_bytes()
+    for secret in ("john.smith@example.com", "4111111111111111", "5500005555555559"):
+        assert secret.encode() not in blob
+    assert [len(c) for c in rows[0]["cards"]] == [16, 16]
