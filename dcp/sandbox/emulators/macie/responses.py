@@ -202,3 +202,14 @@ def update_macie_session(call: Call) -> dict[str, Any]:
             session[member] = call.params[member]
     session["updatedAt"] = utcnow()
     return {}
+
+
+# ---- managed data identifiers
+@emulates("macie2", "ListManagedDataIdentifiers")
+def list_managed_data_identifiers(call: Call) -> dict[str, Any]:
+    """Every managed identifier the sandbox's Macie runs, dcp's extensions (EMAIL_ADDRESS, IP_ADDRESS) included."""
+    from dcp.masking.identifiers import MANAGED_IDENTIFIERS
+
+    items = [{"id": i.id, "category": i.category.value} for i in MANAGED_IDENTIFIERS]
+    page, token = _page(items, call.params, default=len(items))
+    return _with_token({"items": page}, token)
