@@ -207,11 +207,13 @@ class Settings:
         for type_id, action in self.masking.actions.items():
             if action == Action.KEEP or type_id in customs:
                 continue
-            if not is_macie_managed(type_id):
+            if canonical_type(type_id) in _DCP_EXTENSIONS:
                 out[type_id] = (
                     f"Macie has no managed identifier for {type_id}; only the sandbox detects it "
                     f"(add a custom identifier named {type_id} for AWS)"
                 )
+            elif not is_macie_managed(type_id):
+                out[type_id] = f"no custom identifier is named {type_id} and it is no Macie managed identifier"
             elif canonical_type(type_id) not in selected:
                 out[type_id] = (
                     f"managed_identifier_selection {self.macie.managed_identifier_selection} "
@@ -747,10 +749,11 @@ def _check_detectable(settings: Settings, root: dict[str, _Node], top: _Node) ->
     """A Macie managed type that masking.actions names must be in the job's selection.
 
     Otherwise real Macie never reports it and its column reaches the masked zone in plaintext.
-    (dcp's extension types only warn, in `dcp plan`: the sandbox detects them.)
+    (Other names only warn, in `dcp plan`: dcp's extension types, which the sandbox detects, and
+    names no custom identifier defines.)
     """
     for type_id, reason in settings.undetectable_action_types().items():
-        if canonical_type(type_id) in _DCP_EXTENSIONS:
+        if not is_macie_managed(type_id):
             continue
         masking = root.get("masking")
         actions = masking.mapping().get("actions") if masking is not None else None

@@ -170,7 +170,12 @@ def events_policy(names: StackNames) -> Doc:
 
 def workflow_lambda_policy(names: StackNames) -> Doc:
     return _doc(
-        _allow("StartWorkflow", ["glue:StartWorkflowRun"], [_arn(names, "glue", f"workflow/{names.workflow}")]),
+        # GetWorkflowRuns: while a run is busy, the handler waits for one that covers its findings.
+        _allow(
+            "StartWorkflow",
+            ["glue:StartWorkflowRun", "glue:GetWorkflowRuns"],
+            [_arn(names, "glue", f"workflow/{names.workflow}")],
+        ),
         _logs(names, f"/aws/lambda/{names.workflow_lambda}"),
     )
 

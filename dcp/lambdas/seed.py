@@ -29,10 +29,10 @@ def _engine(secret: dict[str, Any]) -> Any:
     from sqlalchemy import create_engine
 
     try:
-        from dburl import sqlalchemy_url  # as packaged in the zip
+        from dburl import connect_args, sqlalchemy_url  # as packaged in the zip
     except ImportError:
-        from dcp.lambdas.dburl import sqlalchemy_url
-    return create_engine(sqlalchemy_url(secret), pool_pre_ping=True)
+        from dcp.lambdas.dburl import connect_args, sqlalchemy_url
+    return create_engine(sqlalchemy_url(secret), pool_pre_ping=True, connect_args=connect_args(secret))
 
 
 def source_schema(engine: Any) -> str | None:

@@ -338,6 +338,8 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
             code_key=names.LAMBDA_WORKFLOW_KEY,
             code_sha256=lambda: package.code_sha256(package.workflow_zip()),
             environment=lambda: {"WORKFLOW_NAME": names.workflow},
+            # It may wait for a busy workflow run to finish (start_workflow.py); Lambda's maximum.
+            timeout=900,
             depends_on=["asset-lambda-workflow", "role-lambda-workflow"],
         )
     )
