@@ -4,6 +4,7 @@ Event: {"table": str, "columns": [str], "rows": [[...]], "mode": "insert" | "ups
 "create" | "count" | "select_ids"}. `create` makes the table (an `id` BIGINT primary key and the
 columns as text) if it does not exist; rows carry `id` as their first column wherever ids matter.
 On PostgreSQL every mode works on `<dbname>.<table>` (see `source_schema`).
+`create` also sets RDS for MySQL's binlog retention (see set_binlog_retention).
 Returns counts, never row values.
 """
 
@@ -50,6 +51,35 @@ def source_schema(engine: Any) -> str | None:
     return name
 
 
+#: RDS for MySQL's configuration procedure, and how long it keeps binary logs for DMS: RDS purges
+#: them as soon as it can otherwise, and CDC then stops with "binlog not found". DMS asks for at
+#: least 24 hours (https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Source.MySQL.html).
+RDS_CONFIGURATION_PROCEDURE = ("mysql", "rds_set_configuration")
+BINLOG_RETENTION_HOURS = 24
+
+
+def set_binlog_retention(engine: Any) -> int | None:
+    """`CALL mysql.rds_set_configuration('binlog retention hours', 24)` on RDS for MySQL; the hours
+    set, or None where there is no such procedure (PostgreSQL, SQLite, a MySQL outside RDS)."""
+    from sqlalchemy import text
+
+    if engine.dialect.name != "mysql":
+        return None
+    schema, name = RDS_CONFIGURATION_PROCEDURE
+    with engine.begin() as conn:
+        exists = conn.execute(
+            text(
+                "select count(*) from information_schema.routines "
+                "where routine_schema = :schema and routine_name = :name and routine_type = 'PROCEDURE'"
+            ),
+            {"schema": schema, "name": name},
+        ).scalar_one()
+        if not exists:
+            return None
+        conn.execute(text(f"CALL {schema}.{name}('binlog retention hours', :hours)"), {"hours": BINLOG_RETENTION_HOURS})
+    return BINLOG_RETENTION_HOURS
+
+
 def _table(engine: Any, name: str, columns: list[str], *, create: bool) -> Any:
     from sqlalchemy import BigInteger, Column, MetaData, Table, Text
     from sqlalchemy.schema import CreateSchema
@@ -85,7 +115,8 @@ def handle(event: dict[str, Any], engine: Any) -> dict[str, Any]:
     if mode == "create":
         with engine.connect() as conn:
             count = conn.execute(select(func.count()).select_from(table)).scalar_one()
-        return {"table": name, "created": True, "count": count}
+        # Seeding comes before replication starts: keep the binlog DMS is about to read.
+        return {"table": name, "created": True, "count": count, "binlog_retention_hours": set_binlog_retention(engine)}
     if mode == "count":
         with engine.connect() as conn:
             return {"table": name, "count": conn.execute(select(func.count()).select_from(table)).scalar_one()}

@@ -197,3 +197,42 @@ def test_a_workflow_busy_for_the_whole_invocation_fails_so_lambda_retries(monkey
         # 10.5 s left: the 10 s margin leaves no time for another poll.
         with pytest.raises(start_workflow.WorkflowBusy, match="retrying 0 object"):
             start_workflow.handler({}, _Context(10.5), glue=glue, poll_seconds=1.0)
+
+
+def test_create_sets_binlog_retention_through_the_rds_procedure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On RDS for MySQL the seed Lambda keeps binlogs 24 hours for DMS (mysql.rds_set_configuration).
+    MariaDB here stands in for RDS: the procedure lives in a throwaway schema that records its calls."""
+    import uuid
+
+    pytest.importorskip("pymysql")
+    schema = f"rdscfg_{uuid.uuid4().hex[:8]}"
+    admin = create_engine("mysql+pymysql://root@127.0.0.1:3306/test")
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"create database {schema}")
+            conn.exec_driver_sql(f"create table {schema}.calls (name varchar(64), value varchar(64))")
+            conn.exec_driver_sql(
+                f"create procedure {schema}.rds_set_configuration(in n varchar(64), in v int) "
+                f"insert into {schema}.calls values (n, v)"
+            )
+    except Exception as exc:
+        pytest.skip(f"no MariaDB on 127.0.0.1:3306: {type(exc).__name__}")
+    try:
+        engine = create_engine(f"mysql+pymysql://root@127.0.0.1:3306/{schema}")
+        # Without the procedure (a MySQL outside RDS) nothing is set and nothing fails.
+        assert (
+            seed.handle({"table": "t1", "columns": ["id", "v"], "mode": "create"}, engine)["binlog_retention_hours"]
+            is None
+        )
+        monkeypatch.setattr(seed, "RDS_CONFIGURATION_PROCEDURE", (schema, "rds_set_configuration"))
+        body = seed.handle({"table": "t1", "columns": ["id", "v"], "mode": "create"}, engine)
+        assert body["binlog_retention_hours"] == 24
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(f"select name, value from {schema}.calls").all() == [
+                ("binlog retention hours", "24")
+            ]
+        engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"drop database {schema}")
+        admin.dispose()
