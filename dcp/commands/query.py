@@ -39,7 +39,7 @@ from dcp.console import OUTPUT_FORMATS, set_output
 def query(
     app: App, persona: str, sql: str, database: str | None, output: str | None, max_rows: int, timeout: int
 ) -> None:
-    """Run SQL in the Athena workgroup as PERSONA, e.g. "select * from dataset_masked.card limit 5"."""
+    """Run SQL in PERSONA's Athena workgroup as PERSONA, e.g. "select * from dataset_masked.card limit 5"."""
     from dcp.pipeline.errors import AccessRefused
     from dcp.pipeline.query import query_as
 
@@ -55,7 +55,7 @@ def query(
             result = query_as(
                 app.aws,
                 names.persona_role_arn(persona),
-                names.workgroup,
+                names.persona_workgroup(persona),
                 sql,
                 database=database or names.masked_database,
                 timeout=timeout,

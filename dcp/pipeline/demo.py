@@ -41,7 +41,7 @@ def zone_database(names: StackNames, zone: str) -> str:
 def try_query(aws: AwsContext, names: StackNames, persona: str, sql: str) -> QueryResult | str:
     """The result, or Athena's one-line refusal."""
     try:
-        return query_as(aws, names.persona_role_arn(persona), names.workgroup, sql, timeout=120)
+        return query_as(aws, names.persona_role_arn(persona), names.persona_workgroup(persona), sql, timeout=120)
     except AccessRefused as exc:
         return str(exc)
     except PipelineError as exc:

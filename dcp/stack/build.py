@@ -176,7 +176,7 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
                 names.persona_role(p.name),
                 refs,
                 trust=lambda: policies.account_trust(names),
-                policy=lambda: policies.persona_policy(names, bucket_key()),
+                policy=lambda persona=p.name: policies.persona_policy(names, bucket_key(), persona),
                 description=p.description or f"dcp persona {p.name}",
                 depends_on=["bucket-key"],
             )
@@ -458,5 +458,6 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
     add(lakeformation.Location("curated", refs, ["bucket-curated", "lf-admins"]))
     for key, values in s.lakeformation.tags.items():
         add(lakeformation.LfTag(key, values, refs, ["lf-admins"]))
-    add(athena.WorkGroup(refs, ["bucket-athena-results", "bucket-key"]))
+    for p in personas.values():
+        add(athena.WorkGroup(refs, p.name, ["bucket-athena-results", "bucket-key"]))
     return out
