@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from dcp.aws import (
@@ -176,7 +176,7 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
                 names.persona_role(p.name),
                 refs,
                 trust=lambda: policies.account_trust(names),
-                policy=lambda persona=p.name: policies.persona_policy(names, bucket_key(), persona),
+                policy=partial(lambda persona: policies.persona_policy(names, bucket_key(), persona), p.name),
                 description=p.description or f"dcp persona {p.name}",
                 depends_on=["bucket-key"],
             )

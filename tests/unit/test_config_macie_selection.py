@@ -13,6 +13,12 @@ def test_default_selection_includes_every_managed_type_the_actions_name() -> Non
     assert settings.macie.managed_identifier_selection == "INCLUDE"
     assert set(settings.macie_managed_ids()) == {
         "BANK_ACCOUNT_NUMBER",
+        "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+        "UK_BANK_ACCOUNT_NUMBER",
+        "GERMANY_BANK_ACCOUNT_NUMBER",
+        "FRANCE_BANK_ACCOUNT_NUMBER",
+        "SPAIN_BANK_ACCOUNT_NUMBER",
+        "ITALY_BANK_ACCOUNT_NUMBER",
         "CREDIT_CARD_EXPIRATION",
         "CREDIT_CARD_NUMBER",
         "CREDIT_CARD_SECURITY_CODE",
