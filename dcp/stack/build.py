@@ -169,6 +169,10 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
         )
     )
     personas = s.lakeformation.personas
+
+    def persona_policy(persona: str) -> policies.Doc:
+        return policies.persona_policy(names, bucket_key(), persona)
+
     for p in personas.values():
         add(
             iam.Role(
@@ -176,7 +180,7 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
                 names.persona_role(p.name),
                 refs,
                 trust=lambda: policies.account_trust(names),
-                policy=partial(lambda persona: policies.persona_policy(names, bucket_key(), persona), p.name),
+                policy=partial(persona_policy, p.name),
                 description=p.description or f"dcp persona {p.name}",
                 depends_on=["bucket-key"],
             )
