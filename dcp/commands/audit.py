@@ -5,18 +5,12 @@ from __future__ import annotations
 import click
 
 from dcp.cli import App, RuntimeFailure, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
-from dcp.console import OUTPUT_FORMATS, set_output
+from dcp.commands._pipeline import output_option, stack_names, stage_errors
+from dcp.console import set_output
 
 
 @click.command()
-@click.option(
-    "--output",
-    "output",
-    type=click.Choice(OUTPUT_FORMATS),
-    default=None,
-    help="table, json or csv (overrides the global --output).",
-)
+@output_option
 @click.option(
     "--timeout",
     type=click.IntRange(1, 3600),

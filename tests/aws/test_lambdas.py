@@ -134,6 +134,24 @@ class _Context:
         return int(self.seconds * 1000)
 
 
+ARRIVED = "2026-11-30T12:00:00Z"
+OBJECT_EVENT = {"Records": [{"eventTime": ARRIVED, "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]}
+
+
+def _glue(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A real glue client whose answers a botocore Stubber gives (neither moto nor the sandbox
+    enforces a workflow's MaxConcurrentRuns)."""
+    monkeypatch.setenv("WORKFLOW_NAME", "wf")
+    return boto3.client("glue", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+
+
+def _runs(run_id: str, minutes_after_arrival: float) -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    started = datetime(2026, 11, 30, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes_after_arrival)
+    return {"Runs": [{"WorkflowRunId": run_id, "StartedOn": started, "Status": "RUNNING"}]}
+
+
 def _busy(stub: Any) -> None:
     stub.add_client_error(
         "start_workflow_run", "ConcurrentRunsExceededException", "Concurrent runs exceeded for workflow: wf"
@@ -142,61 +160,40 @@ def _busy(stub: Any) -> None:
 
 def test_findings_arriving_during_a_run_start_the_next_run_when_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     """A busy workflow is not the end of the object: the handler waits and starts the next run."""
-    from datetime import UTC, datetime, timedelta
-
     from botocore.stub import Stubber
 
-    monkeypatch.setenv("WORKFLOW_NAME", "wf")
-    glue = boto3.client("glue", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    arrived = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    event = {
-        "Records": [{"eventTime": "2026-11-30T12:00:00.000Z", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]
-    }
-    earlier = {"Runs": [{"WorkflowRunId": "run-1", "StartedOn": arrived - timedelta(minutes=3), "Status": "RUNNING"}]}
+    glue = _glue(monkeypatch)
     with Stubber(glue) as stub:
-        _busy(stub)
-        stub.add_response("get_workflow_runs", earlier)
-        _busy(stub)
-        stub.add_response("get_workflow_runs", earlier)
+        for _ in range(2):
+            _busy(stub)
+            stub.add_response("get_workflow_runs", _runs("run-1", -3))
         stub.add_response("start_workflow_run", {"RunId": "run-2"})
-        result = start_workflow.handler(event, _Context(60), glue=glue, poll_seconds=0.01)
+        result = start_workflow.handler(OBJECT_EVENT, _Context(60), glue=glue, poll_seconds=0.01)
         stub.assert_no_pending_responses()
     assert result == {"started": True, "run_id": "run-2", "workflow": "wf", "objects": ["b/k"]}
 
 
 def test_a_run_started_after_the_object_arrived_covers_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from datetime import UTC, datetime, timedelta
-
     from botocore.stub import Stubber
 
-    monkeypatch.setenv("WORKFLOW_NAME", "wf")
-    glue = boto3.client("glue", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    arrived = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    event = {
-        "Records": [{"eventTime": "2026-11-30T12:00:00Z", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]
-    }
-    later = {"Runs": [{"WorkflowRunId": "run-9", "StartedOn": arrived + timedelta(seconds=5), "Status": "RUNNING"}]}
+    glue = _glue(monkeypatch)
     with Stubber(glue) as stub:
         _busy(stub)
-        stub.add_response("get_workflow_runs", later)
-        result = start_workflow.handler(event, _Context(60), glue=glue, poll_seconds=0.01)
+        stub.add_response("get_workflow_runs", _runs("run-9", 0.1))
+        result = start_workflow.handler(OBJECT_EVENT, _Context(60), glue=glue, poll_seconds=0.01)
     assert result["started"] is False and result["covered_by"] == "run-9"
 
 
 def test_a_workflow_busy_for_the_whole_invocation_fails_so_lambda_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    from datetime import UTC, datetime, timedelta
-
     from botocore.stub import Stubber
 
-    monkeypatch.setenv("WORKFLOW_NAME", "wf")
-    glue = boto3.client("glue", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    old = {"Runs": [{"WorkflowRunId": "run-1", "StartedOn": datetime.now(UTC) - timedelta(hours=1)}]}
+    glue = _glue(monkeypatch)
     with Stubber(glue) as stub:
         _busy(stub)
-        stub.add_response("get_workflow_runs", old)
+        stub.add_response("get_workflow_runs", _runs("run-1", -60))
         # 10.5 s left: the 10 s margin leaves no time for another poll.
-        with pytest.raises(start_workflow.WorkflowBusy, match="retrying 0 object"):
-            start_workflow.handler({}, _Context(10.5), glue=glue, poll_seconds=1.0)
+        with pytest.raises(start_workflow.WorkflowBusy, match="retrying 1 object"):
+            start_workflow.handler(OBJECT_EVENT, _Context(10.5), glue=glue, poll_seconds=1.0)
 
 
 def test_create_sets_binlog_retention_through_the_rds_procedure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -222,9 +222,6 @@ def test_audit_matches_the_intended_matrix_where_the_sandbox_gates_it(lake: Dcp)
     assert all(by[(p, "read-raw-object")]["expected"] == "denied" for p in ("lf-admin", "analyst"))
     wrong = [r for r in rows if not r["ok"] and (r["persona"], r["check"]) not in NEEDS_GATES]
     assert not wrong, wrong
-    # The key policy the audit wrote back is the one the key had.
-    kms = lake.aws().client("kms")
-    assert kms.get_key_policy(KeyId=lake.names().data_key_alias, PolicyName="default")["Policy"]
 
 
 @pytest.mark.xfail(reason="needs the sandbox's IAM/S3/KMS-admin gates (branch gates)", strict=False)
