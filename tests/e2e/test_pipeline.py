@@ -196,7 +196,8 @@ def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
 
 
 #: Audit rows that hold only once the sandbox evaluates IAM identity policies for S3 and KMS key
-#: policies for PutKeyPolicy (the `gates` branch); today the sandbox lets these through.
+#: policies for PutKeyPolicy (the `gates` branch) and scopes GetQueryResults to the caller's
+#: workgroup (the `athena` branch); today the sandbox lets these through. Remove when both land.
 NEEDS_GATES = {
     (persona, check)
     for persona in ("lf-admin", "analyst", "data-scientist", "ml-training")
