@@ -188,14 +188,20 @@ class Settings:
     def is_local(self) -> bool:
         return self.endpoint == "local"
 
-    def macie_managed_ids(self) -> tuple[str, ...]:
+    def macie_managed_ids(self, *, extensions: bool = False) -> tuple[str, ...]:
         """The managedDataIdentifierIds of a scan job (INCLUDE / EXCLUDE; empty for the others).
 
-        INCLUDE without IDs means the Macie managed identifiers that masking.actions names.
+        INCLUDE without IDs means the Macie managed identifiers that masking.actions names, and
+        with `extensions` also dcp's own detectors it names (EMAIL_ADDRESS, IP_ADDRESS), which
+        only dcp runs: `dcp classify` and the sandbox's Macie.
         """
         m = self.macie
         if m.managed_identifier_selection == "INCLUDE" and not m.managed_identifier_ids:
-            ids = {canonical_type(t) for t in self.masking.actions if is_macie_managed(t)}
+            ids = {
+                canonical_type(t)
+                for t in self.masking.actions
+                if is_macie_managed(t) or (extensions and canonical_type(t) in _DCP_EXTENSIONS)
+            }
             return tuple(sorted(ids))
         if m.managed_identifier_selection in ("INCLUDE", "EXCLUDE"):
             return m.managed_identifier_ids
