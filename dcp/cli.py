@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "query": "dcp.commands.query:query",
     "reveal": "dcp.commands.reveal:reveal",
     "demo": "dcp.commands.demo:demo",
+    "audit": "dcp.commands.audit:audit",
 }
 
 

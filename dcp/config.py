@@ -10,7 +10,13 @@ from typing import Any
 
 import yaml
 
-from dcp.masking.identifiers import CustomIdentifier
+from dcp.masking.identifiers import (
+    MANAGED_IDENTIFIERS,
+    RECOMMENDED_MANAGED_IDENTIFIERS,
+    CustomIdentifier,
+    canonical_type,
+    is_macie_managed,
+)
 from dcp.masking.policy import Action, MaskingPolicy
 
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
@@ -70,7 +76,9 @@ class DmsSettings:
 
 @dataclass(frozen=True)
 class MacieSettings:
-    managed_identifier_selection: str = "ALL"
+    # INCLUDE with no IDs: the Macie managed identifiers that masking.actions names (see
+    # Settings.macie_managed_ids), so the job looks for every type the config promises to mask.
+    managed_identifier_selection: str = "INCLUDE"
     managed_identifier_ids: tuple[str, ...] = ()
     custom_identifiers: tuple[CustomIdentifier, ...] = (CustomIdentifier(name="account_number", regex=r"XYZ-\d+"),)
 
@@ -80,6 +88,12 @@ DEFAULT_MASKING_ACTIONS: Mapping[str, Action] = {
     "CREDIT_CARD_SECURITY_CODE": Action.REDACT,
     "CREDIT_CARD_EXPIRATION": Action.REDACT,
     "BANK_ACCOUNT_NUMBER": Action.PARTIAL,
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER": Action.PARTIAL,
+    "UK_BANK_ACCOUNT_NUMBER": Action.PARTIAL,
+    "GERMANY_BANK_ACCOUNT_NUMBER": Action.PARTIAL,
+    "FRANCE_BANK_ACCOUNT_NUMBER": Action.PARTIAL,
+    "SPAIN_BANK_ACCOUNT_NUMBER": Action.PARTIAL,
+    "ITALY_BANK_ACCOUNT_NUMBER": Action.PARTIAL,
     "EMAIL_ADDRESS": Action.TOKEN,
     "NAME": Action.REDACT,
     "DATE_OF_BIRTH": Action.REDACT,
@@ -174,6 +188,51 @@ class Settings:
     def is_local(self) -> bool:
         return self.endpoint == "local"
 
+    def macie_managed_ids(self, *, extensions: bool = False) -> tuple[str, ...]:
+        """The managedDataIdentifierIds of a scan job (INCLUDE / EXCLUDE; empty for the others).
+
+        INCLUDE without IDs means the Macie managed identifiers that masking.actions names, and
+        with `extensions` also dcp's own detectors it names (EMAIL_ADDRESS, IP_ADDRESS), which
+        only dcp runs: `dcp classify` and the sandbox's Macie.
+        """
+        m = self.macie
+        if m.managed_identifier_selection == "INCLUDE" and not m.managed_identifier_ids:
+            ids = {
+                canonical_type(t)
+                for t in self.masking.actions
+                if is_macie_managed(t) or (extensions and canonical_type(t) in _DCP_EXTENSIONS)
+            }
+            return tuple(sorted(ids))
+        if m.managed_identifier_selection in ("INCLUDE", "EXCLUDE"):
+            return m.managed_identifier_ids
+        return ()
+
+    def undetectable_action_types(self) -> dict[str, str]:
+        """masking.actions types no selected identifier can detect on Macie -> why (empty: all covered).
+
+        A type is covered by a custom identifier of that name or by a selected Macie managed
+        identifier; dcp's own extensions (EMAIL_ADDRESS, IP_ADDRESS) have no Macie identifier.
+        """
+        customs = {c.name for c in self.macie.custom_identifiers}
+        selected = _selected_managed(self.macie.managed_identifier_selection, self.macie_managed_ids())
+        out: dict[str, str] = {}
+        for type_id, action in self.masking.actions.items():
+            if action == Action.KEEP or type_id in customs:
+                continue
+            if canonical_type(type_id) in _DCP_EXTENSIONS:
+                out[type_id] = (
+                    f"Macie has no managed identifier for {type_id}; only the sandbox detects it "
+                    f"(add a custom identifier named {type_id} for AWS)"
+                )
+            elif not is_macie_managed(type_id):
+                out[type_id] = f"no custom identifier is named {type_id} and it is no Macie managed identifier"
+            elif canonical_type(type_id) not in selected:
+                out[type_id] = (
+                    f"managed_identifier_selection {self.macie.managed_identifier_selection} "
+                    f"does not include {canonical_type(type_id)}, so Macie would not report it"
+                )
+        return out
+
     def persona(self, name: str) -> Persona:
         """The persona called `name`; a usage error listing the valid ones otherwise."""
         try:
@@ -181,6 +240,25 @@ class Settings:
         except KeyError:
             valid = ", ".join(sorted(self.lakeformation.personas))
             raise UnknownPersonaError(f"unknown persona {name!r}; valid personas: {valid}") from None
+
+
+#: dcp's own detectors that Macie has no managed identifier for.
+_DCP_EXTENSIONS = frozenset(i.id for i in MANAGED_IDENTIFIERS if not i.macie_managed)
+
+
+def _selected_managed(selection: str, ids: tuple[str, ...]) -> frozenset[str]:
+    """The Macie managed identifier IDs a job with this selection uses, as far as dcp knows them."""
+    known = {i.id for i in MANAGED_IDENTIFIERS if i.macie_managed}
+    chosen = {canonical_type(i) for i in ids}
+    if selection == "ALL":
+        return frozenset(known)
+    if selection == "RECOMMENDED":
+        return RECOMMENDED_MANAGED_IDENTIFIERS
+    if selection == "INCLUDE":
+        return frozenset(chosen)
+    if selection == "EXCLUDE":
+        return frozenset(known - chosen)
+    return frozenset()
 
 
 class UnknownPersonaError(Exception):
@@ -456,9 +534,15 @@ def _macie(root: dict[str, _Node], top: _Node) -> MacieSettings:
         lambda n: n.strings(pattern=re.compile(r"^[A-Z][A-Z0-9_]+$"), what="managed identifier ID"),
         (),
     )
-    if selection in ("INCLUDE", "EXCLUDE") and not ids:
+    if selection == "EXCLUDE" and not ids:
         raise s.get("managed_identifier_ids", s["managed_identifier_selection"]).fail(
             f"{selection} needs managed_identifier_ids"
+        )
+    unknown = [i for i in ids if canonical_type(i) in _DCP_EXTENSIONS]
+    if unknown:
+        raise s["managed_identifier_ids"].fail(
+            f"not Macie managed identifier IDs: {', '.join(unknown)} (dcp's EMAIL_ADDRESS and IP_ADDRESS "
+            "have no Macie identifier; use a custom identifier)"
         )
     customs = (
         tuple(_custom_identifier(n) for n in s["custom_identifiers"].items())
@@ -656,7 +740,7 @@ def parse_settings(text: str, path: str = "config.yaml") -> Settings:
     top = _Node(document, path, "")
     root = top.mapping(TOP_LEVEL)
     project = _project(root, top)
-    return Settings(
+    settings = Settings(
         path=path,
         project=project,
         endpoint=_endpoint(root, top),
@@ -669,6 +753,24 @@ def parse_settings(text: str, path: str = "config.yaml") -> Settings:
         lakeformation=_lakeformation(root, top),
         athena=_athena(root, top, project.prefix),
     )
+    _check_detectable(settings, root, top)
+    return settings
+
+
+def _check_detectable(settings: Settings, root: dict[str, _Node], top: _Node) -> None:
+    """A Macie managed type that masking.actions names must be in the job's selection.
+
+    Otherwise real Macie never reports it and its column reaches the masked zone in plaintext.
+    (Other names only warn, in `dcp plan`: dcp's extension types, which the sandbox detects, and
+    names no custom identifier defines.)
+    """
+    for type_id, reason in settings.undetectable_action_types().items():
+        if not is_macie_managed(type_id):
+            continue
+        masking = root.get("masking")
+        actions = masking.mapping().get("actions") if masking is not None else None
+        node = (actions.mapping().get(type_id) if actions is not None else None) or root.get("macie", top)
+        raise node.fail(f"masking.actions names {type_id} but {reason}")
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

@@ -1,4 +1,5 @@
-"""Athena: the stack's workgroup, results encrypted with the bucket key and enforced for every query."""
+"""Athena: one workgroup per persona, its results in the persona's own folder, encrypted with the
+bucket key, enforced for every query (a caller cannot send its results elsewhere)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from dcp.aws.session import AwsContext
 class WorkGroup(Resource):
     kind = "athena.workgroup"
 
-    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
-        super().__init__("athena-workgroup", refs.names.workgroup, refs, depends_on)
+    def __init__(self, refs: Any, persona: str, depends_on: Sequence[str]) -> None:
+        super().__init__(f"athena-workgroup-{persona}", refs.names.persona_workgroup(persona), refs, depends_on)
+        self.persona = persona
 
     def result_configuration(self) -> dict[str, Any]:
         return {
-            "OutputLocation": f"s3://{self.names.athena_results_bucket}/",
+            "OutputLocation": f"s3://{self.names.athena_results_bucket}/{self.names.persona_results_prefix(self.persona)}",
             "EncryptionConfiguration": {
                 "EncryptionOption": "SSE_KMS",
                 "KmsKey": self.refs.key_arn(self.names.bucket_key_alias) or PENDING,
@@ -56,7 +58,7 @@ class WorkGroup(Resource):
         try:
             ctx.client("athena").create_work_group(
                 Name=self.physical,
-                Description=f"dcp stack {self.names.prefix}",
+                Description=f"dcp stack {self.names.prefix}: persona {self.persona}",
                 Configuration={
                     "ResultConfiguration": self.result_configuration(),
                     "EnforceWorkGroupConfiguration": True,

@@ -231,7 +231,12 @@ class Endpoint(_Described):
             "BucketName": self.names.raw_bucket,
             "ServiceAccessRoleArn": self.names.role_arn("dms-s3"),
             "AddColumnName": True,
-            "IncludeOpForFullLoad": False,
+            # Full-load files get the Op column CDC files have, so every file of a table has the
+            # same columns and the crawler's one schema reads them all by position.
+            "IncludeOpForFullLoad": True,
+            # CDC files are written at most this many seconds after DMS reads a change (DMS's
+            # default is 60); `dcp scan` waits for them before starting Macie (pipeline/replicate.py).
+            "CdcMaxBatchInterval": 10,
             "DataFormat": "csv",
             "CompressionType": "NONE",
             "EncryptionMode": "SSE_KMS",

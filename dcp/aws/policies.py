@@ -170,7 +170,12 @@ def events_policy(names: StackNames) -> Doc:
 
 def workflow_lambda_policy(names: StackNames) -> Doc:
     return _doc(
-        _allow("StartWorkflow", ["glue:StartWorkflowRun"], [_arn(names, "glue", f"workflow/{names.workflow}")]),
+        # GetWorkflowRuns: while a run is busy, the handler waits for one that covers its findings.
+        _allow(
+            "StartWorkflow",
+            ["glue:StartWorkflowRun", "glue:GetWorkflowRuns"],
+            [_arn(names, "glue", f"workflow/{names.workflow}")],
+        ),
         _logs(names, f"/aws/lambda/{names.workflow_lambda}"),
     )
 
@@ -193,9 +198,15 @@ def dms_s3_policy(names: StackNames, bucket_key: str) -> Doc:
     )
 
 
-def persona_policy(names: StackNames, bucket_key: str) -> Doc:
-    """Query through Athena in the stack's workgroup; data access is then Lake Formation's call."""
+def persona_policy(names: StackNames, bucket_key: str, persona: str) -> Doc:
+    """Query through Athena in the persona's own workgroup; data access is then Lake Formation's call.
+
+    Athena and S3 rights stop at the persona's workgroup and results folder: a query execution
+    belongs to its workgroup, so GetQueryResults on another persona's query ID is denied, and
+    so is reading its result files.
+    """
     results = bucket_arn(names, "athena-results")
+    folder = names.persona_results_prefix(persona)
     dbs = _stack_databases(names)
     statements = [
         _allow(
@@ -207,10 +218,11 @@ def persona_policy(names: StackNames, bucket_key: str) -> Doc:
                 "athena:StopQueryExecution",
                 "athena:GetWorkGroup",
             ],
-            [_arn(names, "athena", f"workgroup/{names.workgroup}")],
+            [_arn(names, "athena", f"workgroup/{names.persona_workgroup(persona)}")],
         ),
-        _allow("ResultsBucket", ["s3:ListBucket", "s3:GetBucketLocation"], [results]),
-        _allow("Results", ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [f"{results}/*"]),
+        _allow("ResultsBucket", ["s3:GetBucketLocation"], [results]),
+        _allow("ListResults", ["s3:ListBucket"], [results], {"StringLike": {"s3:prefix": [f"{folder}*"]}}),
+        _allow("Results", ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [f"{results}/{folder}*"]),
         _allow(
             "Catalog",
             [*CATALOG_READ, *PARTITION_READ],

@@ -18,16 +18,14 @@ def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return items[0] if items else None
 
 
-def parameter_family(engine: str, version: str) -> str:
-    """mysql 8.0.x -> mysql8.0; postgres 16.x -> postgres16."""
-    if engine == "mysql":
-        parts = (version or "8.0").split(".")
-        return f"mysql{parts[0]}.{parts[1] if len(parts) > 1 else '0'}"
-    return f"postgres{(version or '16').split('.')[0]}"
-
-
 def cdc_parameters(engine: str, cdc: bool) -> dict[str, str]:
-    """What DMS change data capture needs from the source engine."""
+    """What DMS change data capture needs from the source engine.
+
+    MySQL also needs binary logs kept long enough for DMS to read them: RDS purges them as soon
+    as it can unless `binlog retention hours` is set, which is a stored procedure, not a
+    parameter (the seed Lambda calls it; see dcp.lambdas.seed.prepare_source).
+    https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Source.MySQL.html#CHAP_Source.MySQL.AmazonManaged
+    """
     if not cdc:
         return {}
     if engine == "mysql":
@@ -88,9 +86,14 @@ class ParameterGroup(Resource):
 
     def __init__(self, refs: Any) -> None:
         super().__init__("db-parameter-group", refs.names.db_parameter_group, refs)
-        src = refs.names.settings.source
-        self.family = parameter_family(src.engine, src.version)
-        self.parameters = cdc_parameters(src.engine, refs.names.settings.dms.cdc)
+        self.source = refs.names.settings.source
+        self.parameters = cdc_parameters(self.source.engine, refs.names.settings.dms.cdc)
+
+    @property
+    def family(self) -> str:
+        """From DescribeDBEngineVersions: the instance gets RDS's default version when
+        source.version is empty, and its parameter group must be of that version's family."""
+        return str(self.refs.parameter_family(self.source.engine, self.source.version))
 
     def desired(self) -> dict[str, Any]:
         return {"family": self.family, "parameters": self.parameters}

@@ -67,6 +67,27 @@ class Refs:
 
         return str(self._cached("caller", lookup))
 
+    # ---- RDS
+    def parameter_family(self, engine: str, version: str) -> str:
+        """The DB parameter group family of `engine` at `version`, or at RDS's default version
+        when `version` is empty (DescribeDBEngineVersions, DefaultOnly), e.g. mysql8.0, postgres17."""
+
+        def lookup() -> str:
+            kwargs: dict[str, Any] = {"Engine": engine}
+            if version:
+                kwargs["EngineVersion"] = version
+            else:
+                kwargs["DefaultOnly"] = True
+            found = self.ctx.client("rds").describe_db_engine_versions(**kwargs).get("DBEngineVersions") or []
+            if not found:
+                raise LookupError(
+                    f"RDS offers no {engine} {version or 'default version'} in {self.ctx.region}; "
+                    "set source.version to one `aws rds describe-db-engine-versions` lists"
+                )
+            return str(found[0]["DBParameterGroupFamily"])
+
+        return str(self._cached(f"family:{engine}:{version}", lookup))
+
     # ---- KMS
     def key_arn(self, alias: str) -> str | None:
         def lookup() -> str | None:

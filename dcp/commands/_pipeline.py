@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import click
+
 from dcp.cli import App, RuntimeFailure
+from dcp.console import OUTPUT_FORMATS
 from dcp.pipeline.errors import PipelineError
 from dcp.stack.names import StackNames
+
+#: `--output` on a command (overrides the global one); the command calls console.set_output.
+output_option = click.option(
+    "--output",
+    "output",
+    type=click.Choice(OUTPUT_FORMATS),
+    default=None,
+    help="table, json or csv (overrides the global --output).",
+)
 
 
 def stack_names(app: App) -> StackNames:

@@ -76,7 +76,9 @@ def _s3_inputs(app: App, url: str) -> Iterator[Input]:
 
 def classify_inputs(app: App, inputs: Iterator[Input], sample: int | None) -> Iterator[tuple[Input, Finding | None]]:
     macie = app.settings.macie
-    managed = managed_ids_for_selector(macie.managed_identifier_selection, macie.managed_identifier_ids)
+    managed = managed_ids_for_selector(
+        macie.managed_identifier_selection, app.settings.macie_managed_ids(extensions=True)
+    )
     for item in inputs:
         with about(f"file {item.name}"):
             finding = classify_source(

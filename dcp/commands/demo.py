@@ -51,7 +51,9 @@ def demo(ctx: click.Context, rows: int, seed_value: int, update_fraction: float,
     console = app.console
     clock = time.monotonic()
     app.yes = True
-    matrix: list[dict[str, Any]] = []
+    from dcp.pipeline.audit import CHECKS, AuditRow, differences, matrix, run_audit
+
+    audit_rows: list[AuditRow] = []
     failed = True
     try:
         with _stage(app, "1/8 dcp up: build the stack"):
@@ -68,8 +70,8 @@ def demo(ctx: click.Context, rows: int, seed_value: int, update_fraction: float,
             _reveal(app, rows, seed_value)
         with _stage(app, f"7/8 a CDC round: dcp seed --update-fraction {update_fraction}; dcp scan --wait"):
             _cdc_round(ctx, app, update_fraction, seed_value)
-        with _stage(app, "persona x database"):
-            matrix = _matrix(app)
+        with _stage(app, "dcp audit: every persona tries what it must and must not do"):
+            audit_rows = run_audit(app.aws, stack_names(app))
         failed = False
     finally:
         if keep:
@@ -84,13 +86,13 @@ def demo(ctx: click.Context, rows: int, seed_value: int, update_fraction: float,
                 console.warn(f"`dcp down` after the failure failed too: {exc}")
             finally:
                 stop_sandbox()
-    if matrix:
-        console.table(
-            "What each persona can read (customer)",
-            ["persona", "raw", "masked", "encrypted", "decrypt"],
-            matrix,
-            key="personas",
-        )
+    if audit_rows:
+        console.table("What each persona can do (dcp audit)", ["persona", *CHECKS], matrix(audit_rows), key="personas")
+        diffs = differences(audit_rows)
+        for row in diffs:
+            console.error(row.difference())
+        if diffs:
+            raise RuntimeFailure(f"dcp audit: {len(diffs)} difference(s) between the intended and the actual access")
     console.success(f"demo finished in {time.monotonic() - clock:.0f}s")
 
 
@@ -225,13 +227,3 @@ def _cdc_round(ctx: click.Context, app: App, fraction: float, seed_value: int) -
         key, column, old, new = change.example
         kind = "masked" if column in flagged else "not flagged, kept"
         app.console.text(f"id {key}: {column} ({kind}) {old} → {new}")
-
-
-def _matrix(app: App) -> list[dict[str, Any]]:
-    from dcp.pipeline.demo import access_matrix, can_decrypt, matrix_rows
-
-    names = stack_names(app)
-    personas = list(app.settings.lakeformation.personas)
-    cells = access_matrix(app.aws, names, personas, "customer")
-    decrypt = {p: can_decrypt(app.aws, names, p, "customer") for p in personas}
-    return matrix_rows(cells, decrypt)

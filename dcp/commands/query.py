@@ -5,22 +5,16 @@ from __future__ import annotations
 import click
 
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
+from dcp.commands._pipeline import output_option, stack_names, stage_errors
 from dcp.config import UnknownPersonaError
-from dcp.console import OUTPUT_FORMATS, set_output
+from dcp.console import set_output
 
 
 @click.command()
 @click.option("--persona", required=True, metavar="NAME", help="Whose role runs the query.")
 @click.argument("sql")
 @click.option("--database", help="Default database for unqualified table names (default: the masked one).")
-@click.option(
-    "--output",
-    "output",
-    type=click.Choice(OUTPUT_FORMATS),
-    default=None,
-    help="table, json or csv (overrides the global --output).",
-)
+@output_option
 @click.option(
     "--max-rows",
     type=click.IntRange(1),
@@ -39,7 +33,7 @@ from dcp.console import OUTPUT_FORMATS, set_output
 def query(
     app: App, persona: str, sql: str, database: str | None, output: str | None, max_rows: int, timeout: int
 ) -> None:
-    """Run SQL in the Athena workgroup as PERSONA, e.g. "select * from dataset_masked.card limit 5"."""
+    """Run SQL in PERSONA's Athena workgroup as PERSONA, e.g. "select * from dataset_masked.card limit 5"."""
     from dcp.pipeline.errors import AccessRefused
     from dcp.pipeline.query import query_as
 
@@ -55,7 +49,7 @@ def query(
             result = query_as(
                 app.aws,
                 names.persona_role_arn(persona),
-                names.workgroup,
+                names.persona_workgroup(persona),
                 sql,
                 database=database or names.masked_database,
                 timeout=timeout,

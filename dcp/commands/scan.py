@@ -93,6 +93,7 @@ def _stats_rows(stats: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _replicate(app: App, names: Any, deadline: Any) -> Any:
+    from dcp.pipeline.lake import list_keys
     from dcp.pipeline.replicate import replicate
 
     tables = list(app.settings.source.tables)
@@ -104,7 +105,10 @@ def _replicate(app: App, names: Any, deadline: Any) -> Any:
             rows = sum(int(s.get("FullLoadRows") or 0) for s in stats)
             progress.update(task, completed=done, status=f"{task_record.get('Status', '')}, {rows} rows loaded")
 
-        return replicate(app.aws, names.replication_task, tables, deadline, on_update=update)
+        def raw_files(table: str) -> set[str]:
+            return {o["Key"] for o in list_keys(app.aws, names.raw_bucket, names.raw_prefix(table))}
+
+        return replicate(app.aws, names.replication_task, tables, deadline, on_update=update, raw_files=raw_files)
 
 
 def _follow_workflow(app: App, report: _Report, names: Any, since: datetime, timeout: int) -> None:

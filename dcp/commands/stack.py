@@ -96,6 +96,8 @@ def plan(app: App, workers: int) -> None:
     show_plan(
         app.console, the_plan, f"Plan for stack {stack.names.prefix} ({stack.names.account_id}, {stack.names.region})"
     )
+    for type_id, reason in app.settings.undetectable_action_types().items():
+        app.console.warn(f"masking.actions.{type_id}: {reason}")
 
 
 @click.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import zipfile
@@ -14,10 +15,25 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
-#: Pure-Python libraries the seed handler needs beyond the Lambda runtime (boto3 is built in).
-SEED_LIBRARIES = ("sqlalchemy", "pymysql", "typing_extensions")
+#: Pure-Python libraries the seed handler needs beyond the Lambda runtime (boto3 is built in):
+#: SQLAlchemy, the MySQL driver, and the PostgreSQL driver pg8000 with its dependencies
+#: (scramp, asn1crypto; dateutil and six come with botocore but are shipped so the zip is whole).
+SEED_LIBRARIES = (
+    "sqlalchemy",
+    "typing_extensions",
+    "pymysql",
+    "pg8000",
+    "scramp",
+    "asn1crypto",
+    "dateutil",
+    "six",
+)
 #: dcp modules the seed handler imports under a flat name (it cannot import the dcp package).
 SEED_MODULES = {"dcp_errors.py": HERE.parent / "errors.py"}
+
+
+class PackagingError(Exception):
+    """A library a Lambda zip needs is not installed where dcp runs."""
 
 
 def _add(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
@@ -32,7 +48,8 @@ def _library_files(name: str) -> list[tuple[str, Path]]:
     (they are built for this interpreter, and the libraries above fall back to pure Python)."""
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
-        return []
+        # A zip without its driver deploys fine and fails at the first seed: refuse to build it.
+        raise PackagingError(f"the Python package {name!r} is not installed; `pip install dcp` installs it")
     origin = Path(spec.origin)
     if origin.name != "__init__.py":
         return [(origin.name, origin)]
@@ -41,6 +58,18 @@ def _library_files(name: str) -> list[tuple[str, Path]]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".typed", ".pyi") and "__pycache__" not in path.parts:
             out.append((f"{name}/{path.relative_to(root).as_posix()}", path))
+    return out
+
+
+def _metadata_files(name: str) -> list[tuple[str, Path]]:
+    """(arcname, path) of the METADATA of the distribution that provides `name`: libraries such
+    as scramp read their own version through importlib.metadata at import time."""
+    out = []
+    for dist_name in importlib.metadata.packages_distributions().get(name, []):
+        dist = importlib.metadata.distribution(dist_name)
+        for file in dist.files or []:
+            if file.parts[0].endswith(".dist-info") and file.name == "METADATA":
+                out.append((file.as_posix(), Path(str(dist.locate_file(file)))))
     return out
 
 
@@ -54,7 +83,7 @@ def build_zip(handler_module: str, libraries: tuple[str, ...] = (), modules: Map
         for arcname, path in modules.items():
             _add(zf, arcname, path.read_bytes())
         for library in libraries:
-            for arcname, path in _library_files(library):
+            for arcname, path in [*_library_files(library), *_metadata_files(library)]:
                 _add(zf, arcname, path.read_bytes())
     return buf.getvalue()
 

@@ -12,6 +12,7 @@ table (`stage`, then `insert` / `upsert` / `delete` with `"staged": true`), and 
 every staged table in ONE transaction (`"replace": true` empties each table first, else the staged
 ids are replaced or deleted); `abort` drops the staging tables. The source tables change only in
 that one transaction: a run that fails before or during it leaves them as they were.
+`create` also sets RDS for MySQL's binlog retention (see set_binlog_retention).
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ def _engine(secret: dict[str, Any]) -> Any:
     from sqlalchemy import create_engine
 
     try:
-        from dburl import sqlalchemy_url  # as packaged in the zip
+        from dburl import connect_args, sqlalchemy_url  # as packaged in the zip
     except ImportError:
-        from dcp.lambdas.dburl import sqlalchemy_url
-    return create_engine(sqlalchemy_url(secret), pool_pre_ping=True)
+        from dcp.lambdas.dburl import connect_args, sqlalchemy_url
+    return create_engine(sqlalchemy_url(secret), pool_pre_ping=True, connect_args=connect_args(secret))
 
 
 def source_schema(engine: Any) -> str | None:
@@ -63,6 +64,35 @@ def source_schema(engine: Any) -> str | None:
     if not NAME.match(name):
         raise SeedError(f"invalid database name {name!r} for the source schema")
     return name
+
+
+#: RDS for MySQL's configuration procedure, and how long it keeps binary logs for DMS: RDS purges
+#: them as soon as it can otherwise, and CDC then stops with "binlog not found". DMS asks for at
+#: least 24 hours (https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Source.MySQL.html).
+RDS_CONFIGURATION_PROCEDURE = ("mysql", "rds_set_configuration")
+BINLOG_RETENTION_HOURS = 24
+
+
+def set_binlog_retention(engine: Any) -> int | None:
+    """`CALL mysql.rds_set_configuration('binlog retention hours', 24)` on RDS for MySQL; the hours
+    set, or None where there is no such procedure (PostgreSQL, SQLite, a MySQL outside RDS)."""
+    from sqlalchemy import text
+
+    if engine.dialect.name != "mysql":
+        return None
+    schema, name = RDS_CONFIGURATION_PROCEDURE
+    with engine.begin() as conn:
+        exists = conn.execute(
+            text(
+                "select count(*) from information_schema.routines "
+                "where routine_schema = :schema and routine_name = :name and routine_type = 'PROCEDURE'"
+            ),
+            {"schema": schema, "name": name},
+        ).scalar_one()
+        if not exists:
+            return None
+        conn.execute(text(f"CALL {schema}.{name}('binlog retention hours', :hours)"), {"hours": BINLOG_RETENTION_HOURS})
+    return BINLOG_RETENTION_HOURS
 
 
 def _table(engine: Any, name: str, columns: list[str], *, create: bool, stage: bool = False) -> Any:
@@ -154,7 +184,8 @@ def handle(event: dict[str, Any], engine: Any) -> dict[str, Any]:
     if mode == "create":
         with engine.connect() as conn:
             count = conn.execute(select(func.count()).select_from(table)).scalar_one()
-        return {"table": name, "created": True, "count": count}
+        # Seeding comes before replication starts: keep the binlog DMS is about to read.
+        return {"table": name, "created": True, "count": count, "binlog_retention_hours": set_binlog_retention(engine)}
     if mode == "count":
         with engine.connect() as conn:
             return {"table": name, "count": conn.execute(select(func.count()).select_from(table)).scalar_one()}

@@ -19,48 +19,15 @@ from dcp.pipeline.reveal import reveal_as
 from dcp.pipeline.seed import PRIMARY_KEY, TableRows
 from dcp.stack.names import StackNames
 
-ZONES = ("raw", "masked", "encrypted")
-
-
-@dataclass(frozen=True)
-class AccessCell:
-    persona: str
-    zone: str
-    readable: bool
-    detail: str
-
-
-def zone_database(names: StackNames, zone: str) -> str:
-    return {
-        "raw": names.raw_database,
-        "masked": names.masked_database,
-        "encrypted": names.encrypted_database,
-    }[zone]
-
 
 def try_query(aws: AwsContext, names: StackNames, persona: str, sql: str) -> QueryResult | str:
     """The result, or Athena's one-line refusal."""
     try:
-        return query_as(aws, names.persona_role_arn(persona), names.workgroup, sql, timeout=120)
+        return query_as(aws, names.persona_role_arn(persona), names.persona_workgroup(persona), sql, timeout=120)
     except AccessRefused as exc:
         return str(exc)
     except PipelineError as exc:
         return str(exc)
-
-
-def access_matrix(aws: AwsContext, names: StackNames, personas: Sequence[str], table: str) -> list[AccessCell]:
-    """persona x zone: can the persona read `table` there (one row, as Athena and Lake Formation say)?"""
-    out = []
-    for persona in personas:
-        for zone in ZONES:
-            database = zone_database(names, zone)
-            result = try_query(aws, names, persona, f'SELECT count(*) AS n FROM "{database}"."{table}"')
-            if isinstance(result, str):
-                out.append(AccessCell(persona, zone, False, "no"))
-                continue
-            kind = {"raw": "plaintext", "masked": "masked", "encrypted": "ciphertext"}[zone]
-            out.append(AccessCell(persona, zone, True, kind))
-    return out
 
 
 def can_decrypt(aws: AwsContext, names: StackNames, persona: str, table: str) -> str:
@@ -72,16 +39,6 @@ def can_decrypt(aws: AwsContext, names: StackNames, persona: str, table: str) ->
     except PipelineError as exc:
         return f"no ({exc})"
     return "yes"
-
-
-def matrix_rows(cells: Sequence[AccessCell], decrypt: Mapping[str, str]) -> list[dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for cell in cells:
-        row = rows.setdefault(cell.persona, {"persona": cell.persona})
-        row[cell.zone] = cell.detail
-    for persona, verdict in decrypt.items():
-        rows.setdefault(persona, {"persona": persona})["decrypt"] = verdict
-    return list(rows.values())
 
 
 @dataclass(frozen=True)

@@ -96,22 +96,24 @@ def _first_columns(data: bytes, count: int) -> list[list[str]]:
 def raw_current_ids(aws: AwsContext, bucket: str, prefix: str) -> set[str]:
     """Primary keys (first column) the raw zone holds for one table after applying DMS's CDC files.
 
-    Full-load files (LOAD*.csv) list rows; change files (<timestamp>.csv, applied in name order)
-    start with Op (I/U/D) and then the row. A header line, when DMS writes one, is skipped.
+    Full-load files (LOAD*.csv) list rows, with an Op column (always I) when the endpoint sets
+    IncludeOpForFullLoad; change files (<timestamp>.csv, applied in name order) start with Op
+    (I/U/D) and then the row. A header line, when DMS writes one, says which it is and is skipped.
     """
     objects = list_keys(aws, bucket, prefix)
     loads = [o for o in objects if o["Key"].rsplit("/", 1)[-1].startswith("LOAD")]
     changes = [o for o in objects if o not in loads]
     ids: set[str] = set()
-    for obj in loads:
-        (keys,) = _first_columns(get_bytes(aws, bucket, obj["Key"]), 1)
-        if keys and keys[0].lower() == "id":
-            keys = keys[1:]
-        ids.update(keys)
-    for obj in changes:
-        ops, keys = _first_columns(get_bytes(aws, bucket, obj["Key"]), 2)
-        if ops and ops[0] == "Op":
-            ops, keys = ops[1:], keys[1:]
+    for obj in [*loads, *changes]:
+        first, second = _first_columns(get_bytes(aws, bucket, obj["Key"]), 2)
+        if first and first[0] == "Op":
+            ops, keys = first[1:], second[1:]
+        elif first and first[0].lower() == "id":
+            ops, keys = ["I"] * (len(first) - 1), first[1:]
+        elif obj in loads and not all(v in ("I", "U", "D") for v in first):
+            ops, keys = ["I"] * len(first), first
+        else:
+            ops, keys = first, second
         for op, key in zip(ops, keys, strict=True):
             if op == "D":
                 ids.discard(key)

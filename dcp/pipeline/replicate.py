@@ -121,12 +121,19 @@ def replicate(
     *,
     settle_seconds: float = 3.0,
     on_update: Callable[[Mapping[str, Any], list[dict[str, Any]]], None] | None = None,
+    raw_files: Callable[[str], set[str]] | None = None,
 ) -> ReplicationResult:
     """Bring the raw bucket up to date with the source.
 
     First run: `start-replication`, wait for the full load. Later runs of a change-capturing
     task: stop it (so every change so far is flushed), `resume-processing` from the checkpoint,
     and wait until the table statistics have moved and stay put for `settle_seconds`.
+
+    The statistics count a change when DMS has read it, but the S3 target buffers changes
+    (CdcMaxBatchInterval seconds, or CdcMinFileSize) before writing the file. So with
+    `raw_files` (table -> the keys under its raw folder) it then waits, for every table whose
+    change counters moved, until a file that was not there before the resume has been written;
+    only then may Macie scan the bucket.
     """
     dms = aws.client("dms")
     task = find_task(aws, task_id)
@@ -134,8 +141,10 @@ def replicate(
     if task.get("Status") == "running" and _is_cdc(task):
         dms.stop_replication_task(ReplicationTaskArn=arn)
         task = _wait_status(aws, task_id, {"stopped", *FAILED}, deadline, on_update)
-    before = stats_signature(table_stats(aws, arn)) if task.get("Status") != "ready" else ()
+    before_stats = table_stats(aws, arn) if task.get("Status") != "ready" else []
+    before = stats_signature(before_stats) if before_stats else ()
     kind = start_type(task)
+    files_before = {t: raw_files(t) for t in tables} if raw_files is not None and kind == "resume-processing" else {}
     if kind is not None:
         dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType=kind)
     wait = 0.3
@@ -165,9 +174,43 @@ def replicate(
                 # changes arrived (or, with nothing to replicate, three settle periods passed)
                 and (sig != before or deadline.elapsed >= 3 * settle_seconds)
             ):
+                if raw_files is not None:
+                    _wait_cdc_files(raw_files, moved_tables(before_stats, stats, tables), files_before, deadline)
                 return ReplicationResult(task, stats, kind)
         deadline.sleep(wait, f"DMS task {status}")
         wait = min(3.0, wait * 1.5)
+
+
+def _changes(stats: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int, int]]:
+    return {
+        str(s.get("TableName", "")).lower(): (
+            int(s.get("Inserts", 0)),
+            int(s.get("Updates", 0)),
+            int(s.get("Deletes", 0)),
+        )
+        for s in stats
+    }
+
+
+def moved_tables(
+    before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]], tables: Sequence[str]
+) -> list[str]:
+    """The tables whose CDC counters (inserts, updates, deletes) grew."""
+    old, new = _changes(before), _changes(after)
+    return [t for t in tables if new.get(t.lower(), (0, 0, 0)) != old.get(t.lower(), (0, 0, 0))]
+
+
+def _wait_cdc_files(
+    raw_files: Callable[[str], set[str]], tables: Sequence[str], before: Mapping[str, set[str]], deadline: Deadline
+) -> None:
+    """Until each table in `tables` has a raw file it did not have before (DMS flushed its buffer)."""
+    wait = 0.5
+    while True:
+        pending = [t for t in tables if not (raw_files(t) - before.get(t, set()))]
+        if not pending:
+            return
+        deadline.sleep(wait, f"DMS writing the changes of {', '.join(pending)} to S3")
+        wait = min(5.0, wait * 1.5)
 
 
 def _wait_status(

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from dcp.aws.session import AwsContext
-from dcp.config import MacieSettings
+from dcp.config import MacieSettings, Settings
 from dcp.pipeline.errors import PipelineError
 from dcp.pipeline.waiting import Deadline, poll
 from dcp.stack.names import StackNames
@@ -41,7 +41,12 @@ def custom_identifier_ids(aws: AwsContext, wanted: Sequence[str]) -> list[str]:
 
 
 def job_request(
-    names: StackNames, macie: MacieSettings, account_id: str, custom_ids: Sequence[str], now: datetime
+    names: StackNames,
+    macie: MacieSettings,
+    account_id: str,
+    custom_ids: Sequence[str],
+    now: datetime,
+    managed_ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """CreateClassificationJob arguments: one ONE_TIME job over the raw bucket."""
     request: dict[str, Any] = {
@@ -56,14 +61,41 @@ def job_request(
     if custom_ids:
         request["customDataIdentifierIds"] = list(custom_ids)
     if macie.managed_identifier_selection in ("INCLUDE", "EXCLUDE"):
-        request["managedDataIdentifierIds"] = list(macie.managed_identifier_ids)
+        ids = macie.managed_identifier_ids if managed_ids is None else managed_ids
+        request["managedDataIdentifierIds"] = list(ids)
     return request
+
+
+def offered_managed_ids(aws: AwsContext) -> set[str]:
+    """The managed identifier IDs this Macie offers (ListManagedDataIdentifiers)."""
+    macie2 = aws.client("macie2")
+    out: set[str] = set()
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = macie2.list_managed_data_identifiers(**kwargs)
+        out |= {str(i["id"]) for i in page.get("items") or []}
+        if not page.get("nextToken"):
+            return out
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def job_managed_ids(aws: AwsContext, settings: Settings) -> tuple[str, ...]:
+    """managedDataIdentifierIds for the job: config's, plus, for the default INCLUDE, the types
+    masking.actions names that this Macie offers beyond its documented ones (the sandbox's
+    EMAIL_ADDRESS / IP_ADDRESS; real Macie lists none of them, and `dcp plan` warns)."""
+    ids = settings.macie_managed_ids()
+    macie = settings.macie
+    if macie.managed_identifier_selection != "INCLUDE" or macie.managed_identifier_ids:
+        return ids
+    extra = set(settings.undetectable_action_types()) & offered_managed_ids(aws)
+    return tuple(sorted({*ids, *extra}))
 
 
 def start_job(aws: AwsContext, names: StackNames) -> str:
     macie_settings = names.settings.macie
     custom = custom_identifier_ids(aws, list(names.custom_identifier_types().values()))
-    request = job_request(names, macie_settings, aws.account_id, custom, datetime.now(UTC))
+    managed = job_managed_ids(aws, names.settings)
+    request = job_request(names, macie_settings, aws.account_id, custom, datetime.now(UTC), managed)
     return str(aws.client("macie2").create_classification_job(**request)["jobId"])
 
 

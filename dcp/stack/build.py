@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from dcp.aws import (
@@ -173,6 +173,10 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
         )
     )
     personas = s.lakeformation.personas
+
+    def persona_policy(persona: str) -> policies.Doc:
+        return policies.persona_policy(names, bucket_key(), persona)
+
     for p in personas.values():
         add(
             iam.Role(
@@ -180,7 +184,7 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
                 names.persona_role(p.name),
                 refs,
                 trust=lambda: policies.account_trust(names),
-                policy=lambda: policies.persona_policy(names, bucket_key()),
+                policy=partial(persona_policy, p.name),
                 description=p.description or f"dcp persona {p.name}",
                 depends_on=["bucket-key"],
             )
@@ -342,6 +346,8 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
             code_key=names.LAMBDA_WORKFLOW_KEY,
             code_sha256=lambda: package.code_sha256(package.workflow_zip()),
             environment=lambda: {"WORKFLOW_NAME": names.workflow},
+            # It may wait for a busy workflow run to finish (start_workflow.py); Lambda's maximum.
+            timeout=900,
             depends_on=["asset-lambda-workflow", "role-lambda-workflow"],
         )
     )
@@ -460,5 +466,6 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
     add(lakeformation.Location("curated", refs, ["bucket-curated", "lf-admins"]))
     for key, values in s.lakeformation.tags.items():
         add(lakeformation.LfTag(key, values, refs, ["lf-admins"]))
-    add(athena.WorkGroup(refs, ["bucket-athena-results", "bucket-key"]))
+    for p in personas.values():
+        add(athena.WorkGroup(refs, p.name, ["bucket-athena-results", "bucket-key"]))
     return out

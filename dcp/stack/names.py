@@ -221,4 +221,13 @@ class StackNames:
     # ---- Athena
     @property
     def workgroup(self) -> str:
+        """The stem of the personas' workgroups (config athena.workgroup, default <prefix>-wg)."""
         return self.settings.athena.workgroup
+
+    def persona_workgroup(self, persona: str) -> str:
+        """Each persona queries in its own workgroup, so no persona sees another's queries."""
+        return f"{self.workgroup}-{persona}"
+
+    def persona_results_prefix(self, persona: str) -> str:
+        """The persona's folder of the results bucket: its workgroup's enforced output location."""
+        return f"{persona}/"

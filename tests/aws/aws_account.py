@@ -20,7 +20,8 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto_fixes import BACKENDS_LOCK, conditional_bucket_policies, few_managed_policies, one_request_at_a_time
 
-import dcp.sandbox.emulators.macie  # noqa: F401  (registers the Macie emulator's operations)
+import dcp.sandbox.emulators.macie
+import dcp.sandbox.emulators.rds  # noqa: F401  (DescribeDBEngineVersions)
 from dcp.aws.session import AwsContext
 from dcp.config import Settings, parse_settings
 from dcp.sandbox.dispatch import SandboxConfig, reset_emulator_state
@@ -52,6 +53,19 @@ class MacieRoute:
 #: botocore session created from now on (including the ones AwsContext.assume makes).
 macie_route = MacieRoute()
 BUILTIN_HANDLERS.insert(0, ("before-send.macie2", macie_route))
+
+
+def rds_engine_versions_route(request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
+    """moto 5.2.5 lacks DescribeDBEngineVersions; the sandbox's RDS emulator answers it."""
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    if b"Action=DescribeDBEngineVersions" not in body:
+        return None
+    response = macie_route(request, **kwargs)
+    request.dcp_answered = True  # type: ignore[attr-defined]  # botocore still asks moto's stubber
+    return response
+
+
+BUILTIN_HANDLERS.insert(0, ("before-send.rds", rds_engine_versions_route))
 
 
 @contextmanager

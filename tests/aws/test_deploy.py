@@ -101,9 +101,11 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
     assert custom_identifiers(aws_env.ctx) == {"dcp-account_number": "XYZ-\\d+"}
     lf_tags = {t["TagKey"]: sorted(t["TagValues"]) for t in c("lakeformation").list_lf_tags()["LFTags"]}
     assert lf_tags == {"zone": ["encrypted", "masked", "raw"], "sensitivity": ["pii", "public"]}
-    wg = c("athena").get_work_group(WorkGroup=names.workgroup)["WorkGroup"]["Configuration"]
-    assert wg["EnforceWorkGroupConfiguration"] is True
-    assert wg["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    for persona in settings.lakeformation.personas:
+        wg = c("athena").get_work_group(WorkGroup=f"dcp-wg-{persona}")["WorkGroup"]["Configuration"]
+        assert wg["EnforceWorkGroupConfiguration"] is True
+        assert wg["ResultConfiguration"]["OutputLocation"] == f"s3://{names.athena_results_bucket}/{persona}/"
+        assert wg["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
 
 
 def test_second_up_makes_no_mutating_call_and_plan_is_all_noops(aws_env: Env, settings: Settings) -> None:

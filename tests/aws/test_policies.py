@@ -114,3 +114,23 @@ def test_an_assumed_role_operator_is_named_by_its_role_arn_with_path(aws_env: En
     operator = aws_env.ctx.assume(role["Arn"])
     names = StackNames.of(settings, operator.account_id, operator.region)
     assert Refs(operator, names).caller_arn() == role["Arn"]
+
+
+def test_each_persona_reaches_only_its_own_workgroup_and_results_folder(settings: Settings) -> None:
+    """No persona's policy names another persona's workgroup or result files (issue: shared results)."""
+    from dcp.aws.policies import persona_policy
+    from dcp.stack.names import StackNames
+
+    names = StackNames.of(settings, "123456789012", "us-east-1")
+    results = f"arn:aws:s3:::{names.athena_results_bucket}"
+    for persona in settings.lakeformation.personas:
+        doc = persona_policy(names, "arn:aws:kms:us-east-1:123456789012:key/k", persona)
+        by_sid = {s["Sid"]: s for s in doc["Statement"]}
+        assert by_sid["Athena"]["Resource"] == [f"arn:aws:athena:us-east-1:123456789012:workgroup/dcp-wg-{persona}"]
+        assert by_sid["Results"]["Resource"] == [f"{results}/{persona}/*"]
+        assert by_sid["ListResults"]["Condition"] == {"StringLike": {"s3:prefix": [f"{persona}/*"]}}
+        everything = json.dumps(doc)
+        assert f"{results}/*" not in everything
+        for other in settings.lakeformation.personas:
+            if other != persona:
+                assert f"dcp-wg-{other}" not in everything and f"/{other}/" not in everything

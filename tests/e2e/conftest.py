@@ -108,7 +108,7 @@ def sandbox_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         state.mkdir()
         config = workdir / "config.yaml"
         config.write_text(f"project: {{prefix: {prefix}}}\nsource: {{engine: {engine}}}\n")
-        status = control.start(state, source_url=source_url)
+        status = control.start(state, source_url=source_url, timeout=90)  # slow under load
         started.append(state)
         env = {**os.environ, **control.sandbox_credentials(), "PYTHONPATH": str(ROOT)}
         for key in ("DCP_LOCAL", "AWS_ENDPOINT_URL", "AWS_PROFILE", "DCP_CONFIG"):

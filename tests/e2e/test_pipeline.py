@@ -193,3 +193,74 @@ def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
         for zone, ids in ids_everywhere(lake, table).items():
             assert ids == current, f"after CDC, {table} {zone}: {len(ids)} ids, source {len(current)}"
     assert ids_everywhere(lake, "customer")["masked"] != before
+
+
+#: Audit rows that hold only once the sandbox evaluates IAM identity policies for S3 and KMS key
+#: policies for PutKeyPolicy (the `gates` branch) and scopes GetQueryResults to the caller's
+#: workgroup (the `athena` branch); today the sandbox lets these through. Remove when both land.
+NEEDS_GATES = {
+    (persona, check)
+    for persona in ("lf-admin", "analyst", "data-scientist", "ml-training")
+    for check in ("read-raw-object", "read-others-result-file", "read-others-query-results", "change-key-policy")
+}
+
+
+def _audit(dcp: Dcp, ok: bool = True) -> Any:
+    return dcp("--output", "json", "audit", ok=ok)
+
+
+def test_audit_matches_the_intended_matrix_where_the_sandbox_gates_it(lake: Dcp) -> None:
+    run = _audit(lake, ok=False)
+    rows = run.json()["rows"]
+    by = {(r["persona"], r["check"]): r for r in rows}
+    # The intended matrix, from config.yaml's personas.
+    assert by[("lf-admin", "query-raw")]["expected"] == "allowed"
+    assert by[("analyst", "query-raw")]["expected"] == "denied"
+    assert by[("analyst", "query-encrypted")]["expected"] == "denied"
+    assert by[("data-scientist", "query-encrypted")]["expected"] == "allowed"
+    assert by[("ml-training", "decrypt-data-key")]["expected"] == "allowed"
+    assert by[("data-scientist", "decrypt-data-key")]["expected"] == "denied"
+    assert all(by[(p, "read-raw-object")]["expected"] == "denied" for p in ("lf-admin", "analyst"))
+    wrong = [r for r in rows if not r["ok"] and (r["persona"], r["check"]) not in NEEDS_GATES]
+    assert not wrong, wrong
+
+
+@pytest.mark.xfail(reason="needs the sandbox's IAM/S3/KMS-admin gates (branch gates)", strict=False)
+def test_audit_passes_with_every_gate_on(lake: Dcp) -> None:
+    run = _audit(lake, ok=False)
+    assert run.code == 0, run.json()["differences"]
+
+
+def test_audit_reports_a_persona_given_too_much_and_exits_1(lake: Dcp) -> None:
+    names = lake.names()
+    lf = lake.aws().client("lakeformation")
+    grant = {
+        "Principal": {"DataLakePrincipalIdentifier": names.persona_role_arn("analyst")},
+        "Resource": {"Table": {"DatabaseName": names.raw_database, "Name": "customer"}},
+        "Permissions": ["SELECT"],
+    }
+    lf.grant_permissions(**grant)
+    try:
+        run = _audit(lake, ok=False)
+    finally:
+        lf.revoke_permissions(**grant)
+    assert run.code == 1
+    assert "analyst: query-raw: expected denied, actual allowed" in run.json()["differences"]
+    assert "analyst: query-raw: expected denied, actual allowed" in run.stderr
+
+
+def test_full_load_and_cdc_files_share_the_op_column(lake: Dcp) -> None:
+    """IncludeOpForFullLoad: the LOAD file starts with Op like the CDC files, and the raw table too."""
+    names = lake.names()
+    aws = lake.aws()
+    s3 = aws.client("s3")
+    keys = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=names.raw_bucket, Prefix=names.raw_prefix("customer"))["Contents"]
+    ]
+    load = next(k for k in keys if k.rsplit("/", 1)[-1].startswith("LOAD"))
+    first_line = s3.get_object(Bucket=names.raw_bucket, Key=load)["Body"].read().split(b"\n", 1)[0]
+    assert first_line.split(b",")[0].strip(b'"') == b"Op"
+    columns = aws.client("glue").get_table(DatabaseName=names.raw_database, Name="customer")["Table"][
+        "StorageDescriptor"
+    ]["Columns"]
+    assert columns[0]["Name"].lower() == "op"

@@ -44,8 +44,8 @@ MALFORMED: list[tuple[str, str, str, int | None]] = [
         2,
     ),
     (
-        "include without ids",
-        "macie:\n  managed_identifier_selection: INCLUDE\n",
+        "exclude without ids",
+        "macie:\n  managed_identifier_selection: EXCLUDE\n",
         "macie.managed_identifier_selection",
         2,
     ),

@@ -43,6 +43,14 @@ def test_raw_ids_apply_change_files_in_order_with_or_without_headers(aws: AwsCon
     assert raw_current_ids(aws, BUCKET, "dataset/none/") == set()
 
 
+@pytest.mark.parametrize("header", [b"Op,id,provider,card_number\n", b""])
+def test_raw_ids_read_full_load_files_with_dms_op_column(aws: AwsContext, header: bytes) -> None:
+    """IncludeOpForFullLoad: the LOAD file starts with Op (always I), like the change files."""
+    _put(aws, "dataset/card/LOAD00000001.csv", header + b"I,1,visa,4111\nI,2,amex,3782\n")
+    _put(aws, "dataset/card/20260101-120000000.csv", header + b"D,2,amex,3782\nI,5,visa,4000\n")
+    assert raw_current_ids(aws, BUCKET, "dataset/card/") == {"1", "5"}
+
+
 def _parquet(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink)

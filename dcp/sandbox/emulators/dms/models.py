@@ -79,6 +79,9 @@ class TargetSpec:
     max_file_bytes: int = DEFAULT_MAX_FILE_KB * 1024
     include_op_for_full_load: bool = False
     data_format: str = "csv"
+    #: Seconds a CDC file stays buffered before it is written (CdcMaxBatchInterval). DMS's default
+    #: is 60; the sandbox writes at once unless the endpoint sets it, as the stack does.
+    cdc_max_batch_interval: float = 0.0
 
     def key(self, schema: str, table: str, name: str) -> str:
         folder = self.folder.strip("/")
@@ -131,6 +134,7 @@ def target_spec(s3_settings: Mapping[str, Any] | None, extra_attributes: str | N
         csv=csv,
         max_file_bytes=max(1, max_kb) * 1024,
         include_op_for_full_load=_truthy(opt("IncludeOpForFullLoad"), False),
+        cdc_max_batch_interval=float(opt("CdcMaxBatchInterval") or 0),
     )
 
 
@@ -482,6 +486,29 @@ class Replication:
             shutil.rmtree(tmp, ignore_errors=True)
         stats.state, stats.full_load_end, stats.last_update = "Table completed", now(), now()
 
+    def upload_buffered(self, key: str, path: Path) -> None:
+        """Write a CDC file now, or after CdcMaxBatchInterval as DMS's S3 target does (the table
+        statistics already count its changes meanwhile: `dcp scan` must wait for the file)."""
+        delay = self.target.cdc_max_batch_interval
+        if delay <= 0:
+            self.upload(self.target.bucket, key, path)
+            return
+        held = self.workdir / "held" / f"{time.monotonic_ns()}-{path.name}"
+        held.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(held)
+
+        def flush() -> None:
+            try:
+                self.upload(self.target.bucket, key, held)
+            except Exception:
+                log.exception("sandbox: DMS could not write %s", key)
+            finally:
+                held.unlink(missing_ok=True)
+
+        timer = threading.Timer(delay, flush)
+        timer.daemon = True
+        timer.start()
+
     def capture_changes(self, engine: Engine, table: SourceTable) -> None:
         stats = self.run.tables[(table.schema, table.name)]
         columns, pk, batches = read_batches(engine, table)
@@ -504,7 +531,8 @@ class Replication:
                     counts[op] += 1
                     f.write(f"{op}{fmt.delimiter}{line}{fmt.row_delimiter}".encode())
             if any(counts.values()):
-                self.upload(self.target.bucket, self.target.key(table.schema, table.name, cdc_file_name(at)), path)
+                key = self.target.key(table.schema, table.name, cdc_file_name(at))
+                self.upload_buffered(key, path)
             snap.commit()
             shutil.rmtree(tmp, ignore_errors=True)
         finally:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from dcp.sandbox.dispatch import AccountRegionStore, Call, after
+from dcp.sandbox.dispatch import AccountRegionStore, Call, after, emulates
 from dcp.sandbox.emulators.rds.models import (
     BackingError,
     RdsBackings,
@@ -57,3 +58,44 @@ def create_backing(call: Call, status: int) -> None:
 def delete_backing(call: Call, status: int) -> None:
     if status < 300:
         backings[(call.account_id, call.region)].remove(call.params["DBInstanceIdentifier"])
+
+
+#: The engine versions the sandbox offers, newest last; the last of each engine is the default.
+ENGINE_VERSIONS = {"mysql": ("8.0.40", "8.4.3"), "postgres": ("15.10", "16.6", "17.2")}
+
+
+def _family(engine: str, version: str) -> str:
+    """RDS's family naming: mysql<major>.<minor>, postgres<major>."""
+    parts = version.split(".")
+    if engine == "mysql":
+        return f"mysql{parts[0]}.{parts[1] if len(parts) > 1 else '0'}"
+    return f"postgres{parts[0]}"
+
+
+@emulates("rds", "DescribeDBEngineVersions")
+def describe_db_engine_versions(call: Call) -> dict[str, Any]:
+    """The versions of ENGINE_VERSIONS (moto lacks the operation); any well-formed version of a
+    known engine is offered, since the sandbox's backing database does not depend on it."""
+    p = call.params
+    engines = [p["Engine"]] if p.get("Engine") else list(ENGINE_VERSIONS)
+    out = []
+    for engine in engines:
+        versions = ENGINE_VERSIONS.get(engine, ())
+        if p.get("EngineVersion"):
+            wanted = str(p["EngineVersion"])
+            chosen = [wanted] if versions and re.fullmatch(r"\d+(\.\d+)*", wanted) else []
+        elif p.get("DefaultOnly"):
+            chosen = list(versions[-1:])
+        else:
+            chosen = list(versions)
+        out += [
+            {
+                "Engine": engine,
+                "EngineVersion": v,
+                "DBParameterGroupFamily": _family(engine, v),
+                "DBEngineDescription": engine,
+                "DBEngineVersionDescription": f"{engine} {v}",
+            }
+            for v in chosen
+        ]
+    return {"DBEngineVersions": out}
