@@ -454,6 +454,11 @@ def test_ctas_as_awswrangler_writes_it(lake: Lake) -> None:
     assert lake.values("SELECT who FROM temp_ctas_1 WHERE id = 2") == [["who"], ["BOB"]]
     assert lake.failure(sql).startswith("TABLE_ALREADY_EXISTS")
     assert lake.run('DROP TABLE "lake"."temp_ctas_1"')["Status"]["State"] == "SUCCEEDED"
+    empty = "CREATE TABLE lake.schema_only WITH (format = 'PARQUET') AS SELECT id, name FROM people WITH NO DATA"
+    assert lake.run(empty)["Status"]["State"] == "SUCCEEDED"
+    assert lake.values("SELECT count(*) AS n FROM schema_only") == [["n"], ["0"]]
+    columns = lake.glue.get_table(DatabaseName=DB, Name="schema_only")["Table"]["StorageDescriptor"]["Columns"]
+    assert [c["Name"] for c in columns] == ["id", "name"]
 
 
 def test_ctas_needs_create_table_and_respects_columns(lake: Lake) -> None:

@@ -243,6 +243,9 @@ def parse(sql: str, default_db: str) -> Statement:
         name = _table_name(target, default_db)
         query = tree.expression
         if isinstance(query, exp.Query):
+            if re.search(r"\bWITH\s+NO\s+DATA$", body, re.IGNORECASE):  # the table and its schema, no rows
+                props.pop("none", None)
+                query = exp.select("*").from_(query.subquery("_q")).limit(0)
             return Statement("ctas", sql, tree=query, table=name, properties=props)
         if props.get("external") and isinstance(tree.this, exp.Schema):
             return Statement("create_external", sql, tree=tree, table=name, properties=props)
