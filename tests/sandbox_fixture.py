@@ -46,7 +46,8 @@ class SandboxServer:
         creds: dict[str, Any] = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
         return creds
 
-    def create_role(self, name: str, service: str | None = None) -> str:
+    def create_role(self, name: str, service: str | None = None, policy: dict[str, Any] | None = None) -> str:
+        """A role trusting the account (or `service`), with `policy` as its inline policy if given."""
         principal = {"Service": service} if service else {"AWS": "arn:aws:iam::123456789012:root"}
         trust = {
             "Version": "2012-10-17",
@@ -55,6 +56,8 @@ class SandboxServer:
         arn: str = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
             "Arn"
         ]
+        if policy is not None:
+            self.client("iam").put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(policy))
         return arn
 
 

@@ -32,6 +32,7 @@ from dcp.sandbox.dispatch import (
     handler_for,
     set_active_config,
 )
+from dcp.sandbox.gates import authorize_call
 from dcp.sandbox.identity import Credential, parse_authorization, resolve_principal
 
 log = logging.getLogger("dcp.sandbox")
@@ -275,6 +276,14 @@ class Dispatcher:
                 body=body,
             ),
         )
+        try:
+            authorize_call(call, protocol)
+        except AwsError as exc:
+            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
+        try:
+            authorize_call(call, protocol)
+        except AwsError as exc:
+            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
         if handler is None:
             return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
 

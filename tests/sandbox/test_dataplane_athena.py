@@ -72,7 +72,7 @@ class Catalog:
         )
 
     def persona(self, name: str, expression: list[dict[str, Any]] | None) -> dict[str, Any]:
-        role = self.sb.create_role(f"persona-{name}-{self.id}")
+        role = self.sb.create_role(f"persona-{name}-{self.id}", policy=self.query_policy())
         if expression is not None:
             self.sb.client("lakeformation").grant_permissions(
                 Principal={"DataLakePrincipalIdentifier": role},
@@ -80,6 +80,26 @@ class Catalog:
                 Permissions=["SELECT", "DESCRIBE"],
             )
         return self.sb.assume(role, f"{name}-session")
+
+    def query_policy(self) -> dict[str, Any]:
+        """What a persona needs in IAM to query (Lake Formation then decides what it reads)."""
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
+                    "Resource": f"arn:aws:athena:us-east-1:123456789012:workgroup/{self.wg}",
+                },
+                {"Effect": "Allow", "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "lakeformation:GetDataAccess", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": f"arn:aws:s3:::{self.results}/*",
+                },
+            ],
+        }
 
     def query(self, sql: str, credentials: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
         athena = self.sb.client("athena", credentials)
