@@ -13,8 +13,8 @@ a key, and IAM policies count only where the key policy delegates to the account
 action names follow https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html;
 an operation that cannot be mapped to a resource is checked on its action alone).
 :func:`authorize_call` is what the dispatcher runs before an emulator or moto serves the call;
-:func:`authorize_as` is what emulators run when a service acts as its role (Macie reading an
-object, DMS writing one, a crawler listing a bucket).
+:func:`role_may` and :func:`macie_may_read` are what emulators run when a service acts as its
+role (Macie reading an object, DMS writing one, a crawler reading a bucket).
 """
 
 from __future__ import annotations
@@ -209,11 +209,22 @@ def _why(decision: Decision, kind: str) -> str:
     return f"no {kind} allows it"
 
 
-def authorize(principal: Principal, checks: Sequence[Check], *, code: str, status: int = 403) -> None:
-    """Raise :class:`AccessDenied` (AWS-shaped, `code`) unless `principal` passes every check."""
+def authorize(
+    principal: Principal,
+    checks: Sequence[Check],
+    *,
+    code: str,
+    status: int = 403,
+    identity: Sequence[str] | None = None,
+) -> None:
+    """Raise :class:`AccessDenied` (AWS-shaped, `code`) unless `principal` passes every check.
+
+    `identity`: the principal's identity policies when IAM does not hold them (a service-linked role).
+    """
     if not checks:
         return
-    identity = None if principal.is_root else identity_policies(principal)
+    if identity is None:
+        identity = [] if principal.is_root else identity_policies(principal)
     for check in checks:
         decision, why = decide(principal, check, identity)
         if decision is not Decision.ALLOW:
@@ -235,11 +246,6 @@ def role_principal(role_arn: str, session_name: str = "dcp-sandbox-service") -> 
         role_arn=role_arn,
         session_name=session_name,
     )
-
-
-def authorize_as(principal: Principal, checks: Sequence[Check], code: str = "AccessDenied") -> None:
-    """What an emulator calls when a service acts as its role; raises :class:`AccessDenied`."""
-    authorize(principal, checks, code=code)
 
 
 # --------------------------------------------------------------------------- operation -> checks
@@ -426,6 +432,10 @@ def _s3(call: Call) -> list[Check]:
         keys = [_xml_unescape(k) for k in _DELETE_KEY.findall(body)] or ["*"]
         return [s3_checks(acct, region, "s3:DeleteObject", bucket_name, k)[0] for k in keys]
     action = _S3_ACTION.get(op, f"s3:{op}")
+    if op in ("ListObjects", "ListObjectsV2"):
+        return [
+            s3_list_check(acct, region, bucket_name, parse_qs(raw.query_string if raw else "").get("prefix", [""])[0])
+        ]
     if key and op not in ("CreateBucket", "DeleteBucket"):
         if "versionId" in parse_qs(raw.query_string if raw else "") and op in ("GetObject", "DeleteObject"):
             action = f"{action}Version"
@@ -601,6 +611,13 @@ def _glue(call: Call) -> list[Check]:
             return [Check(action, catalog)]
         return [Check(action, _glue_resource(call))]
     checks = [Check(action, catalog), Check(action, _arn(call, "glue", f"database/{database}"))]
+    location = ((p.get("TableInput") or {}).get("StorageDescriptor") or {}).get("Location")
+    if location and call.operation in ("CreateTable", "UpdateTable") and not call.principal.is_root:
+        from dcp.sandbox.locations import may_create_table_at
+
+        refused = may_create_table_at(call.principal, str(location), call.account_id, call.region)
+        if refused is not None:
+            raise AwsError("AccessDeniedException", refused, 400)
     if table:
         checks.append(Check(action, _arn(call, "glue", f"table/{database}/{table}")))
     elif call.operation in ("GetTables", "GetPartitions", "DeleteDatabase"):
@@ -665,3 +682,52 @@ _SERVICES = {
     "athena": _athena,
     "firehose": _firehose,
 }
+
+
+# --------------------------------------------------------------------------- services acting as roles
+
+
+def role_arn_of(account_id: str, role: str) -> str:
+    """A role given by name or ARN (Glue accepts both), as its ARN."""
+    return role if role.startswith("arn:") else _role_arn(account_id, role)
+
+
+def s3_list_check(account_id: str, region: str, bucket: str, prefix: str = "") -> Check:
+    """s3:ListBucket on `bucket`, with the `s3:prefix` condition key."""
+    check, _ = s3_checks(account_id, region, "s3:ListBucket", bucket)
+    return Check(check.action, check.resource, check.resource_policy, context={"s3:prefix": prefix})
+
+
+def macie_role_arn(account_id: str, partition: str = "aws") -> str:
+    """Macie's service-linked role (https://docs.aws.amazon.com/macie/latest/user/service-linked-roles.html)."""
+    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
+
+
+#: The S3 part of the managed AmazonMacieServiceRolePolicy: Macie may read every object, but it
+#: has no KMS permission; a customer managed key's policy must let the role decrypt
+#: (https://docs.aws.amazon.com/macie/latest/user/discovery-supported-encryption-types.html).
+MACIE_ROLE_POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:GetObjectAcl",'
+    '"s3:GetObjectTagging","s3:GetObjectVersion","s3:ListBucket","s3:GetBucketLocation",'
+    '"s3:GetEncryptionConfiguration","s3:GetBucketPolicy"],"Resource":"*"}]}'
+)
+
+
+def macie_may_read(account_id: str, region: str, bucket: str, key: str) -> str | None:
+    """None if Macie's service-linked role may read (and decrypt) the object, else why not."""
+    principal = role_principal(macie_role_arn(account_id), "AmazonMacieSession")
+    try:
+        authorize(
+            principal,
+            s3_read_checks(account_id, region, bucket, key),
+            code="AccessDenied",
+            identity=[MACIE_ROLE_POLICY],
+        )
+    except AccessDenied as exc:
+        return exc.message
+    return None
+
+
+def role_may(role_arn: str, checks: Sequence[Check], session_name: str = "dcp-sandbox-service") -> None:
+    """Raise :class:`AccessDenied` unless the IAM role `role_arn` passes every check (a service using it)."""
+    authorize(role_principal(role_arn, session_name), checks, code="AccessDenied")
