@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from sandbox_fixture import SandboxServer
+from sandbox_fixture import SERVICE_POLICY, SandboxServer
 
 ROWS = 25
 TAGS = {"zone": ["raw", "masked", "encrypted"], "sensitivity": ["public", "pii"]}
@@ -34,7 +34,7 @@ class Catalog:
         crawler = f"c-{self.id}"
         glue.create_crawler(
             Name=crawler,
-            Role="arn:aws:iam::123456789012:role/glue",
+            Role=sb.create_role("glue", service="glue.amazonaws.com", policy=SERVICE_POLICY),
             DatabaseName=self.db,
             Targets={"S3Targets": [{"Path": f"s3://{self.bucket}/masked/"}]},
         )

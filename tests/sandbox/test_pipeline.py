@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 import pytest
-from sandbox_fixture import SandboxServer, wait_for
+from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.masking.findings import Finding
 from dcp.masking.sample_data import generate_table
@@ -67,7 +67,7 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
     s3.put_object(Bucket=raw, Key="outside/bank.csv", Body=csv_bytes("bank"))  # out of the job's scope
 
     # EventBridge rule -> Firehose -> findings bucket (newline-delimited records)
-    firehose_role = sb.create_role("pipe-firehose", "firehose.amazonaws.com")
+    firehose_role = sb.create_role("pipe-firehose", "firehose.amazonaws.com", policy=SERVICE_POLICY)
     stream_arn = firehose.create_delivery_stream(
         DeliveryStreamName="pipe-findings",
         ExtendedS3DestinationConfiguration={
@@ -87,7 +87,7 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
     events.put_targets(Rule="pipe-macie", Targets=[{"Id": "firehose", "Arn": stream_arn, "RoleArn": firehose_role}])
 
     # findings bucket -> Lambda (zip written here; it calls S3 and STS with its own credentials)
-    lambda_role = sb.create_role("pipe-lambda", "lambda.amazonaws.com")
+    lambda_role = sb.create_role("pipe-lambda", "lambda.amazonaws.com", policy=SERVICE_POLICY)
     function_arn = lam.create_function(
         FunctionName="pipe-marker",
         Runtime="python3.11",
