@@ -180,8 +180,13 @@ class Dispatcher:
             environ.get("QUERY_STRING", "")
         )
         if credential is None:
-            return self._to_moto(environ, start_response, None, None)
+            # AWS serves anonymous requests only for public resources; the sandbox has none.
+            return self._denied(start_response, "Anonymous access is not allowed: sign the request (SigV4)")
         service = SIGNING_ALIASES.get(credential.service, credential.service)
+        principal = resolve_principal(credential.access_key)
+        # Requests the dispatcher cannot name an operation for reach moto only from the root: the
+        # gate cannot judge them.
+        unjudged = "the sandbox cannot authorise this request for a non-root identity"
 
         from moto.core.request import Request, determine_request_protocol
         from moto.core.routing import get_service_router
@@ -191,6 +196,8 @@ class Dispatcher:
         try:
             service_model = get_service_model(service)
         except Exception:
+            if not principal.is_root:
+                return self._denied(start_response, unjudged)
             return self._to_moto(environ, start_response, None, None)
         try:
             protocol = determine_request_protocol(service_model, environ.get("CONTENT_TYPE"))
@@ -201,6 +208,8 @@ class Dispatcher:
             operation_model, uri_params = get_service_router(service).match(request)
         except (NotFound, NotImplementedError):
             if service == "s3":
+                if not principal.is_root:
+                    return self._denied(start_response, unjudged)
                 return self._to_moto(environ, start_response, None, None)
             code = "InvalidAction" if protocol in ("query", "ec2") else "UnknownOperationException"
             return self._error(
@@ -259,7 +268,6 @@ class Dispatcher:
                     ),
                 )
 
-        principal = resolve_principal(credential.access_key)
         call = Call(
             service=service,
             operation=operation,
@@ -307,6 +315,15 @@ class Dispatcher:
         status, headers, payload = self._serialize(service_model, operation_model, protocol, output or {})
         self._run_hooks(call, hooks, status)
         return self._respond(start_response, status, headers, payload)
+
+    def _denied(self, start_response: StartResponse, message: str) -> Iterable[bytes]:
+        return self._respond(
+            start_response,
+            403,
+            {"Content-Type": "application/xml"},
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>",
+        )
 
     # ---- moto
     def _to_moto(

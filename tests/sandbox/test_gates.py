@@ -273,3 +273,14 @@ def test_secret_resource_policy_allows_a_role_without_identity_policy(
     )
     value = sb.client("secretsmanager", sb.assume(reader)).get_secret_value(SecretId=world["secret"])
     assert value["SecretString"] == "s3cr3t"
+
+
+def test_anonymous_requests_are_refused(sandbox_server: SandboxServer, world: dict[str, Any]) -> None:
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    anonymous = boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=sandbox_server.url, config=Config(signature_version=UNSIGNED)
+    )
+    denied(lambda: anonymous.get_object(Bucket=world["plain"], Key="public/a.txt"))
