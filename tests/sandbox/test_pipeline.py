@@ -211,7 +211,7 @@ def test_s3_notification_needs_the_lambda_permission(sandbox_server: SandboxServ
     s3, lam = sb.client("s3"), sb.client("lambda")
     s3.create_bucket(Bucket="noperm-src")
     s3.create_bucket(Bucket="noperm-markers")
-    role = sb.create_role("noperm-lambda", "lambda.amazonaws.com")
+    role = sb.create_role("noperm-lambda", "lambda.amazonaws.com", policy=SERVICE_POLICY)
     arn = lam.create_function(
         FunctionName="noperm",
         Runtime="python3.11",
@@ -252,7 +252,7 @@ def test_lambda_invoke_reports_handler_errors_and_async_invocations(sandbox_serv
     sb = sandbox_server
     lam, s3 = sb.client("lambda"), sb.client("s3")
     s3.create_bucket(Bucket="invoke-markers")
-    role = sb.create_role("invoke-lambda", "lambda.amazonaws.com")
+    role = sb.create_role("invoke-lambda", "lambda.amazonaws.com", policy=SERVICE_POLICY)
     lam.create_function(
         FunctionName="invoke-fn",
         Runtime="python3.11",
