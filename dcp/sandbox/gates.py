@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from dcp.sandbox.dispatch import AwsError, Call
-from dcp.sandbox.identity import Principal, identity_policies, principal_arns
+from dcp.sandbox.identity import Principal, identity_policies, principal_arns, role_principal
 from dcp.sandbox.policy_eval import AccessRequest, Decision, evaluate
 
 log = logging.getLogger("dcp.sandbox")
@@ -229,23 +229,6 @@ def authorize(
         decision, why = decide(principal, check, identity)
         if decision is not Decision.ALLOW:
             raise AccessDenied(code, principal, check, why, status)
-
-
-def role_principal(role_arn: str, session_name: str = "dcp-sandbox-service") -> Principal:
-    """The principal a service acts as when it uses `role_arn` (an assumed-role session)."""
-    parts = role_arn.split(":")
-    account = parts[4] if len(parts) > 4 else ""
-    path_name = role_arn.split(":role/", 1)[-1]
-    name = path_name.rsplit("/", 1)[-1]
-    partition = parts[1] if len(parts) > 1 else "aws"
-    return Principal(
-        arn=f"arn:{partition}:sts::{account}:assumed-role/{name}/{session_name}",
-        account=account,
-        kind="assumed-role",
-        role_name=name,
-        role_arn=role_arn,
-        session_name=session_name,
-    )
 
 
 # --------------------------------------------------------------------------- operation -> checks
