@@ -255,6 +255,50 @@ def required_access(call: Call) -> list[Check]:
     return [Check(action, None)]
 
 
+#: Lake Formation operations only a data lake administrator (or, for grants, a holder of the grant
+#: option on the resource) may call, whatever IAM allows
+#: (https://docs.aws.amazon.com/lake-formation/latest/dg/permissions-reference.html).
+_LF_ADMIN_ONLY = {
+    "GrantPermissions",
+    "RevokePermissions",
+    "BatchGrantPermissions",
+    "BatchRevokePermissions",
+    "PutDataLakeSettings",
+    "RegisterResource",
+    "DeregisterResource",
+    "CreateLFTag",
+    "UpdateLFTag",
+    "DeleteLFTag",
+}
+
+
+def _check_lake_formation(call: Call, code: str) -> None:
+    if call.operation not in _LF_ADMIN_ONLY:
+        return
+    from dcp.sandbox.emulators.lakeformation.models import lf_backend, read_state
+
+    names = {call.principal.arn, call.principal.role_arn or call.principal.arn}
+    if names & read_state(call.account_id, call.region).admins:
+        return
+    entries = call.params.get("Entries") or [call.params]
+    catalog = lf_backend(call.account_id, call.region).grants.get(call.account_id)
+    held = [
+        p
+        for p in (list(catalog.permissions) if catalog is not None else [])
+        if str((p.principal or {}).get("DataLakePrincipalIdentifier", "")) in names and p.permissions_with_grant_options
+    ]
+    if call.operation.endswith(("GrantPermissions", "RevokePermissions")) and all(
+        any(p.resource == entry.get("Resource") for p in held) for entry in entries
+    ):
+        return
+    raise AccessDenied(
+        code,
+        call.principal,
+        Check(f"lakeformation:{call.operation}", "*"),
+        "it is not a data lake administrator and holds no grant option on the resource",
+    )
+
+
 def authorize_call(call: Call, protocol: str) -> None:
     """The dispatcher's gate: raise an AWS-shaped AccessDenied unless the caller may make `call`."""
     code = "AccessDenied" if protocol in ("rest-xml", "query", "ec2") else "AccessDeniedException"
@@ -267,6 +311,8 @@ def authorize_call(call: Call, protocol: str) -> None:
     authorize(call.principal, required_access(call), code=code, status=status)
     if call.service == "sts" and call.operation == "AssumeRole":
         _check_trust(call, code)
+    if call.service == "lakeformation":
+        _check_lake_formation(call, code)
 
 
 # ---- S3

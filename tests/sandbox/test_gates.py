@@ -284,3 +284,27 @@ def test_anonymous_requests_are_refused(sandbox_server: SandboxServer, world: di
         "s3", region_name="us-east-1", endpoint_url=sandbox_server.url, config=Config(signature_version=UNSIGNED)
     )
     denied(lambda: anonymous.get_object(Bucket=world["plain"], Key="public/a.txt"))
+
+
+def test_lake_formation_grants_need_an_administrator_whatever_iam_allows(
+    sandbox_server: SandboxServer, world: dict[str, Any]
+) -> None:
+    sb, tag = sandbox_server, world["tag"]
+    database = f"gate_db_{tag}"
+    sb.client("glue").create_database(DatabaseInput={"Name": database})
+    role = sb.create_role(f"gate-lfuser-{tag}", policy=_doc(_allow("lakeformation:*", "*")))
+    request = {
+        "Principal": {"DataLakePrincipalIdentifier": role},
+        "Resource": {"Database": {"Name": database}},
+        "Permissions": ["DESCRIBE"],
+    }
+    lf = sb.client("lakeformation", sb.assume(role))
+    message = denied(lambda: lf.grant_permissions(**request), "AccessDeniedException")
+    assert "not a data lake administrator" in message
+    admin = sb.client("lakeformation")
+    settings = admin.get_data_lake_settings()["DataLakeSettings"]
+    settings["DataLakeAdmins"] = [*settings.get("DataLakeAdmins", []), {"DataLakePrincipalIdentifier": role}]
+    admin.put_data_lake_settings(DataLakeSettings=settings)
+    lf.grant_permissions(**request)
+    settings["DataLakeAdmins"] = [a for a in settings["DataLakeAdmins"] if a["DataLakePrincipalIdentifier"] != role]
+    admin.put_data_lake_settings(DataLakeSettings=settings)
