@@ -20,6 +20,17 @@ from dcp.pipeline.waiting import Deadline, poll
 from dcp.sandbox import control
 
 REGION = "us-east-1"
+#: A broad role policy for tests about data movement rather than about the gates.
+SERVICE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:*", "glue:*", "kms:*", "firehose:*", "athena:*", "lakeformation:GetDataAccess", "logs:*"],
+            "Resource": "*",
+        }
+    ],
+}
 ADMIN = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -46,15 +57,23 @@ class SandboxServer:
         creds: dict[str, Any] = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
         return creds
 
-    def create_role(self, name: str, service: str | None = None) -> str:
+    def create_role(self, name: str, service: str | None = None, policy: dict[str, Any] | None = None) -> str:
+        """A role trusting the account (or `service`), with `policy` as its inline policy if given.
+
+        An existing role of that name is kept (its policy replaced).
+        """
         principal = {"Service": service} if service else {"AWS": "arn:aws:iam::123456789012:root"}
         trust = {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
         }
-        arn: str = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-            "Arn"
-        ]
+        iam = self.client("iam")
+        try:
+            arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+        if policy is not None:
+            self.client("iam").put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(policy))
         return arn
 
 

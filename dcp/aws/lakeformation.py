@@ -1,4 +1,4 @@
-"""Lake Formation: data lake administrators, the registered curated location, LF-tags."""
+"""Lake Formation: data lake administrators, the registered raw and curated locations, LF-tags."""
 
 from __future__ import annotations
 
@@ -61,16 +61,22 @@ class Admins(Resource):
 
 
 class Location(Resource):
-    """The curated bucket registered with Lake Formation (through its service-linked role)."""
+    """A bucket registered with Lake Formation through a role of the stack that may use the bucket key.
+
+    Not the service-linked role: it gets S3 access to the location but no right to a customer
+    managed key, so Athena could not read the SSE-KMS objects
+    (https://docs.aws.amazon.com/lake-formation/latest/dg/registration-role.html).
+    """
 
     kind = "lakeformation.location"
 
-    def __init__(self, bucket_kind: str, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, bucket_kind: str, role_kind: str, refs: Any, depends_on: Sequence[str]) -> None:
         super().__init__(f"lf-location-{bucket_kind}", refs.names.bucket(bucket_kind), refs, depends_on)
         self.arn = refs.bucket_arn(bucket_kind)
+        self.role_kind = role_kind
 
     def desired(self) -> dict[str, Any]:
-        return {"registered": True}
+        return {"registered": True, "role": self.names.role_arn(self.role_kind)}
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
         info = absent_on(*GONE)(
@@ -78,16 +84,79 @@ class Location(Resource):
         )
         if info is None:
             return None
-        return {"registered": True, "_arn": self.arn, "_state": info.get("RoleArn", "registered")}
+        role = str(info.get("RoleArn") or "service-linked role")
+        return {"registered": True, "role": role, "_arn": self.arn, "_state": role}
+
+    def _register(self, ctx: AwsContext) -> None:
+        lf = ctx.client("lakeformation")
+        # A role created moments ago is rejected as an invalid input until IAM propagates.
+        retry_while(
+            lambda: ignore_codes(
+                lambda: lf.register_resource(ResourceArn=self.arn, RoleArn=self.names.role_arn(self.role_kind)),
+                "AlreadyExistsException",
+            ),
+            lambda e: is_code(e, "InvalidInputException"),
+        )
 
     def create(self, ctx: AwsContext) -> None:
-        ignore_codes(
-            lambda: ctx.client("lakeformation").register_resource(ResourceArn=self.arn, UseServiceLinkedRole=True),
-            "AlreadyExistsException",
-        )
+        self._register(ctx)
+
+    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
+        self.delete(ctx)
+        self._register(ctx)
 
     def delete(self, ctx: AwsContext) -> None:
         ignore_codes(lambda: ctx.client("lakeformation").deregister_resource(ResourceArn=self.arn), *GONE)
+
+
+class DataLocationAccess(Resource):
+    """DATA_LOCATION_ACCESS for a role on a registered location: needed to create tables there."""
+
+    kind = "lakeformation.data-location-access"
+
+    def __init__(self, role_kind: str, bucket_kind: str, refs: Any, depends_on: Sequence[str]) -> None:
+        super().__init__(f"lf-data-location-{role_kind}-{bucket_kind}", f"{role_kind}@{bucket_kind}", refs, depends_on)
+        self.arn = refs.bucket_arn(bucket_kind)
+        self.role_kind = role_kind
+
+    def _request(self) -> dict[str, Any]:
+        return {
+            "Principal": {"DataLakePrincipalIdentifier": self.names.role_arn(self.role_kind)},
+            "Resource": {"DataLocation": {"ResourceArn": self.arn}},
+            "Permissions": ["DATA_LOCATION_ACCESS"],
+        }
+
+    def desired(self) -> dict[str, Any]:
+        return {"granted": True}
+
+    def read(self, ctx: AwsContext) -> dict[str, Any] | None:
+        lf = ctx.client("lakeformation")
+        role = self.names.role_arn(self.role_kind)
+        token: str | None = None
+        while True:  # ListPermissions has no botocore paginator
+            page = lf.list_permissions(ResourceType="DATA_LOCATION", **({"NextToken": token} if token else {}))
+            for entry in page.get("PrincipalResourcePermissions", []):
+                location = (entry.get("Resource") or {}).get("DataLocation") or {}
+                if (
+                    entry.get("Principal", {}).get("DataLakePrincipalIdentifier") == role
+                    and location.get("ResourceArn") == self.arn
+                    and "DATA_LOCATION_ACCESS" in entry.get("Permissions", [])
+                ):
+                    return {"granted": True}
+            token = page.get("NextToken")
+            if not token:
+                return None
+
+    def create(self, ctx: AwsContext) -> None:
+        retry_while(
+            lambda: ctx.client("lakeformation").grant_permissions(**self._request()),
+            lambda e: is_code(e, "InvalidInputException"),
+        )
+
+    def delete(self, ctx: AwsContext) -> None:
+        ignore_codes(
+            lambda: ctx.client("lakeformation").revoke_permissions(**self._request()), *GONE, "InvalidInputException"
+        )
 
 
 class LfTag(Resource):

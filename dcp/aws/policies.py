@@ -189,21 +189,36 @@ def seed_lambda_policy(names: StackNames) -> Doc:
     )
 
 
-def dms_s3_policy(names: StackNames, bucket_key: str) -> Doc:
-    raw = bucket_arn(names, "raw")
+def lf_location_policy(names: StackNames, bucket_key: str) -> Doc:
+    """Lake Formation reads the registered raw and curated zones as this role, for the personas
+    its permissions allow; it needs the objects and the bucket key, nothing else."""
+    raw, curated = bucket_arn(names, "raw"), bucket_arn(names, "curated")
     return _doc(
-        _allow("WriteRaw", ["s3:PutObject", "s3:DeleteObject"], [f"{raw}/*"]),
-        _allow("ListRaw", ["s3:ListBucket"], [raw]),
-        _bucket_key(bucket_key, ["kms:GenerateDataKey"]),
+        _allow("ListZones", ["s3:ListBucket"], [raw, curated]),
+        _allow("ReadZones", ["s3:GetObject"], [f"{raw}/*", f"{curated}/*"]),
+        _bucket_key(bucket_key, ["kms:Decrypt"]),
     )
 
 
-def persona_policy(names: StackNames, bucket_key: str, persona: str) -> Doc:
+def dms_s3_policy(names: StackNames, bucket_key: str) -> Doc:
+    raw = bucket_arn(names, "raw")
+    return _doc(
+        # DMS's S3 target prerequisites; its multipart SSE-KMS uploads also need kms:Decrypt.
+        _allow("WriteRaw", ["s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"], [f"{raw}/*"]),
+        _allow("ListRaw", ["s3:ListBucket"], [raw]),
+        _bucket_key(bucket_key, ["kms:GenerateDataKey", "kms:Decrypt"]),
+    )
+
+
+def persona_policy(names: StackNames, bucket_key: str, persona: str, *, reads_ciphertext: bool = False) -> Doc:
     """Query through Athena in the persona's own workgroup; data access is then Lake Formation's call.
 
     Athena and S3 rights stop at the persona's workgroup and results folder: a query execution
     belongs to its workgroup, so GetQueryResults on another persona's query ID is denied, and
     so is reading its result files.
+
+    `reads_ciphertext`: the persona may read the encrypted copy's objects (which only a data key
+    it may use can decrypt), so `dcp reveal` can fetch them with the persona's own rights.
     """
     results = bucket_arn(names, "athena-results")
     folder = names.persona_results_prefix(persona)
@@ -231,6 +246,13 @@ def persona_policy(names: StackNames, bucket_key: str, persona: str) -> Doc:
         _allow("LakeFormation", ["lakeformation:GetDataAccess"], "*"),
         _bucket_key(bucket_key, ["kms:GenerateDataKey", "kms:Decrypt"]),
     ]
+    if reads_ciphertext:
+        curated = bucket_arn(names, "curated")
+        encrypted = "encrypted/"  # StackNames.encrypted_prefix(table) is under it
+        statements += [
+            _allow("ListCiphertext", ["s3:ListBucket"], [curated], {"StringLike": {"s3:prefix": [f"{encrypted}*"]}}),
+            _allow("ReadCiphertext", ["s3:GetObject"], [f"{curated}/{encrypted}*"]),
+        ]
     return _doc(*statements)
 
 
@@ -260,8 +282,23 @@ KEY_ADMIN_ACTIONS = [
 ]
 
 
+def macie_role_arn(names: StackNames) -> str:
+    """Macie's service-linked role, created when Macie is enabled."""
+    return (
+        f"arn:{names.partition}:iam::{names.account_id}:role/aws-service-role/macie.amazonaws.com/"
+        "AWSServiceRoleForAmazonMacie"
+    )
+
+
 def bucket_key_policy(names: StackNames) -> Doc:
-    """The account controls the bucket key through IAM policies (the default key policy)."""
+    """The account controls the bucket key through IAM policies (the default key policy), and
+    Macie's service-linked role may decrypt: its managed policy has no KMS permission, so
+    without this statement Macie skips every object the bucket key encrypts
+    (https://docs.aws.amazon.com/macie/latest/user/discovery-supported-encryption-types.html).
+
+    The role is named by condition, not as Principal: KMS rejects a policy naming a role that
+    does not exist yet, and the role appears only once Macie is enabled, after this key.
+    """
     return _doc(
         {
             "Sid": "EnableIamPolicies",
@@ -269,7 +306,18 @@ def bucket_key_policy(names: StackNames) -> Doc:
             "Principal": {"AWS": f"arn:{names.partition}:iam::{names.account_id}:root"},
             "Action": "kms:*",
             "Resource": "*",
-        }
+        },
+        {
+            "Sid": "MacieDecrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:CallerAccount": names.account_id},
+                "ArnEquals": {"aws:PrincipalArn": macie_role_arn(names)},
+            },
+        },
     )
 
 

@@ -119,6 +119,13 @@ def wait_job(
     if status != "COMPLETE" and not (status == "IDLE" and job.get("jobType") == "ONE_TIME"):
         error = (job.get("lastRunErrorStatus") or {}).get("code", "")
         raise PipelineError(f"the Macie job {job_id} ended {status}{' (' + error + ')' if error else ''}")
+    if (job.get("lastRunErrorStatus") or {}).get("code") == "ERROR":
+        # Macie skips objects it cannot read or decrypt; their PII would reach no finding and stay unmasked.
+        raise PipelineError(
+            f"the Macie job {job_id} skipped objects it could not read or decrypt (lastRunErrorStatus ERROR): "
+            "let Macie's service-linked role AWSServiceRoleForAmazonMacie use the bucket key "
+            "(kms:Decrypt in its key policy) and run `dcp scan` again"
+        )
     return dict(job)
 
 

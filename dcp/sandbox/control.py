@@ -33,7 +33,7 @@ LOG_FILE = "sandbox.log"
 LOCK_FILE = "sandbox.lock"
 SERVER_MODULE = "dcp.sandbox.server"
 EXIT_PORT_IN_USE = 3  # dcp.sandbox.server's exit code when it cannot bind
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # importing moto, DuckDB and Arrow takes ~20 s on a loaded 2-core machine
 STOP_TIMEOUT = 10.0
 DEFAULT_REGION = "us-east-1"
 

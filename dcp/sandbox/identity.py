@@ -7,7 +7,7 @@ other key (the sandbox admin's `testing`) to the root of the default account.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
@@ -59,6 +59,22 @@ def root_principal(account_id: str = DEFAULT_ACCOUNT_ID, access_key: str = "") -
     return Principal(arn=f"arn:aws:iam::{account_id}:root", account=account_id, kind="root", access_key=access_key)
 
 
+def role_principal(role_arn: str, session_name: str) -> Principal:
+    """The principal of a session of the role `role_arn` (an assumed role, or a service using it)."""
+    parts = role_arn.split(":")
+    account = parts[4] if len(parts) > 4 else ""
+    name = role_arn.split(":role/", 1)[-1].rsplit("/", 1)[-1]
+    partition = parts[1] if len(parts) > 1 else "aws"
+    return Principal(
+        arn=f"arn:{partition}:sts::{account}:assumed-role/{name}/{session_name}",
+        account=account,
+        kind="assumed-role",
+        role_name=name,
+        role_arn=role_arn,
+        session_name=session_name,
+    )
+
+
 def resolve_principal(access_key: str) -> Principal:
     """The principal `access_key` belongs to, per moto's STS (assumed roles) and IAM (users)."""
     if not access_key or access_key == ADMIN_ACCESS_KEY:
@@ -71,16 +87,7 @@ def resolve_principal(access_key: str) -> Principal:
             backend = by_partition[partition]
             assumed = backend.get_assumed_role_from_access_key(access_key)
             if assumed is not None:
-                role_name = assumed.role_arn.split("/")[-1]
-                return Principal(
-                    arn=assumed.arn,
-                    account=assumed.account_id,
-                    kind="assumed-role",
-                    access_key=access_key,
-                    role_name=role_name,
-                    role_arn=assumed.role_arn,
-                    session_name=assumed.session_name,
-                )
+                return replace(role_principal(assumed.role_arn, assumed.session_name), access_key=access_key)
     for account_id, iam_by_partition in list(iam_backends.items()):
         for partition in list(iam_by_partition.keys()):
             iam = iam_by_partition[partition]

@@ -33,6 +33,7 @@ from dcp.sandbox.dispatch import (
     handler_for,
     set_active_config,
 )
+from dcp.sandbox.gates import authorize_call
 from dcp.sandbox.identity import Credential, parse_authorization, resolve_principal
 
 log = logging.getLogger("dcp.sandbox")
@@ -180,8 +181,13 @@ class Dispatcher:
             environ.get("QUERY_STRING", "")
         )
         if credential is None:
-            return self._to_moto(environ, start_response, None, None)
+            # AWS serves anonymous requests only for public resources; the sandbox has none.
+            return self._denied(start_response, "Anonymous access is not allowed: sign the request (SigV4)")
         service = SIGNING_ALIASES.get(credential.service, credential.service)
+        principal = resolve_principal(credential.access_key)
+        # Requests the dispatcher cannot name an operation for reach moto only from the root: the
+        # gate cannot judge them.
+        unjudged = "the sandbox cannot authorise this request for a non-root identity"
 
         from moto.core.request import Request, determine_request_protocol
         from moto.core.routing import get_service_router
@@ -191,6 +197,8 @@ class Dispatcher:
         try:
             service_model = get_service_model(service)
         except Exception:
+            if not principal.is_root:
+                return self._denied(start_response, unjudged)
             return self._to_moto(environ, start_response, None, None)
         try:
             protocol = determine_request_protocol(service_model, environ.get("CONTENT_TYPE"))
@@ -201,6 +209,8 @@ class Dispatcher:
             operation_model, uri_params = get_service_router(service).match(request)
         except (NotFound, NotImplementedError):
             if service == "s3":
+                if not principal.is_root:
+                    return self._denied(start_response, unjudged)
                 return self._to_moto(environ, start_response, None, None)
             code = "InvalidAction" if protocol in ("query", "ec2") else "UnknownOperationException"
             return self._error(
@@ -267,7 +277,6 @@ class Dispatcher:
                     ),
                 )
 
-        principal = resolve_principal(credential.access_key)
         call = Call(
             service=service,
             operation=operation,
@@ -284,6 +293,14 @@ class Dispatcher:
                 body=body,
             ),
         )
+        try:
+            authorize_call(call, protocol)
+        except AwsError as exc:
+            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
+        try:
+            authorize_call(call, protocol)
+        except AwsError as exc:
+            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
         if handler is None:
             return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
 
@@ -307,6 +324,15 @@ class Dispatcher:
         status, headers, payload = self._serialize(service_model, operation_model, protocol, output or {})
         self._run_hooks(call, hooks, status)
         return self._respond(start_response, status, headers, payload)
+
+    def _denied(self, start_response: StartResponse, message: str) -> Iterable[bytes]:
+        return self._respond(
+            start_response,
+            403,
+            {"Content-Type": "application/xml"},
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>",
+        )
 
     # ---- moto
     def _to_moto(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 
 from dcp.aws import (
@@ -28,7 +28,7 @@ from dcp.aws import (
 from dcp.aws.refs import PENDING, Refs
 from dcp.aws.resource import Resource
 from dcp.aws.session import AwsContext
-from dcp.config import Settings
+from dcp.config import Persona, Settings
 from dcp.gluejob.args import custom_identifiers_to_json, policy_to_json
 from dcp.gluejob.package import build_glue_library
 from dcp.lambdas import package
@@ -159,6 +159,12 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
         lambda: policies.seed_lambda_policy(names),
         ["service-role/AWSLambdaVPCAccessExecutionRole"],
     )
+    role(
+        "lf-location",
+        "lakeformation.amazonaws.com",
+        lambda: policies.lf_location_policy(names, bucket_key()),
+        conditional=False,
+    )
     # DMS assumes its S3 role without source context, so its trust has no conditions.
     role("dms-s3", "dms.amazonaws.com", lambda: policies.dms_s3_policy(names, bucket_key()), conditional=False)
     add(
@@ -174,8 +180,10 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
     )
     personas = s.lakeformation.personas
 
-    def persona_policy(persona: str) -> policies.Doc:
-        return policies.persona_policy(names, bucket_key(), persona)
+    def persona_policy(p: Persona) -> Callable[[], policies.Doc]:
+        # Personas that may see the encrypted copy (or decrypt it) may read its objects too.
+        ciphertext = p.decrypt or any("encrypted" in g.expression.get("zone", ()) for g in p.grants)
+        return lambda: policies.persona_policy(names, bucket_key(), p.name, reads_ciphertext=ciphertext)
 
     for p in personas.values():
         add(
@@ -184,7 +192,7 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
                 names.persona_role(p.name),
                 refs,
                 trust=lambda: policies.account_trust(names),
-                policy=partial(persona_policy, p.name),
+                policy=persona_policy(p),
                 description=p.description or f"dcp persona {p.name}",
                 depends_on=["bucket-key"],
             )
@@ -463,7 +471,11 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
     # ---- Lake Formation and Athena
     admin_personas = [p.name for p in personas.values() if p.admin]
     add(lakeformation.Admins(refs, [f"persona-{a}" for a in admin_personas], [f"persona-{a}" for a in admin_personas]))
-    add(lakeformation.Location("curated", refs, ["bucket-curated", "lf-admins"]))
+    # Both zones are registered through the stack's location role (which may use the bucket key);
+    # the Glue role may create the crawled tables in them.
+    for zone in ("raw", "curated"):
+        add(lakeformation.Location(zone, "lf-location", refs, [f"bucket-{zone}", "lf-admins", "role-lf-location"]))
+        add(lakeformation.DataLocationAccess("glue", zone, refs, [f"lf-location-{zone}", "role-glue", "lf-admins"]))
     for key, values in s.lakeformation.tags.items():
         add(lakeformation.LfTag(key, values, refs, ["lf-admins"]))
     for p in personas.values():

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import pytest
-from sandbox_fixture import SandboxServer
+from sandbox_fixture import SERVICE_POLICY, SandboxServer
 
 ROWS = 25
 TAGS = {"zone": ["raw", "masked", "encrypted"], "sensitivity": ["public", "pii"]}
@@ -35,7 +35,7 @@ class Catalog:
         crawler = f"c-{self.id}"
         glue.create_crawler(
             Name=crawler,
-            Role="arn:aws:iam::123456789012:role/glue",
+            Role=sb.create_role("glue", service="glue.amazonaws.com", policy=SERVICE_POLICY),
             DatabaseName=self.db,
             Targets={"S3Targets": [{"Path": f"s3://{self.bucket}/masked/"}]},
         )
@@ -73,8 +73,7 @@ class Catalog:
         )
 
     def persona(self, name: str, expression: list[dict[str, Any]] | None) -> dict[str, Any]:
-        role = self.sb.create_role(f"persona-{name}-{self.id}")
-        self.allow_querying(f"persona-{name}-{self.id}")
+        role = self.sb.create_role(f"persona-{name}-{self.id}", policy=self.query_policy())
         if expression is not None:
             self.sb.client("lakeformation").grant_permissions(
                 Principal={"DataLakePrincipalIdentifier": role},
@@ -83,9 +82,9 @@ class Catalog:
             )
         return self.sb.assume(role, f"{name}-session")
 
-    def allow_querying(self, role_name: str) -> None:
-        """The persona's IAM policy: Athena on this workgroup, results in its bucket (as the stack grants)."""
-        policy = {
+    def query_policy(self) -> dict[str, Any]:
+        """What a persona needs in IAM to query (Lake Formation then decides what it reads)."""
+        return {
             "Version": "2012-10-17",
             "Statement": [
                 {
@@ -93,6 +92,8 @@ class Catalog:
                     "Action": "athena:*",
                     "Resource": f"arn:aws:athena:us-east-1:123456789012:workgroup/{self.wg}",
                 },
+                {"Effect": "Allow", "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "lakeformation:GetDataAccess", "Resource": "*"},
                 {
                     "Effect": "Allow",
                     "Action": ["s3:GetObject", "s3:PutObject"],
@@ -100,7 +101,6 @@ class Catalog:
                 },
             ],
         }
-        self.sb.client("iam").put_role_policy(RoleName=role_name, PolicyName="query", PolicyDocument=json.dumps(policy))
 
     def query(self, sql: str, credentials: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
         athena = self.sb.client("athena", credentials)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sandbox_fixture import SandboxServer, wait_for
+from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.lambdas.dburl import sqlalchemy_url
 
@@ -109,7 +109,7 @@ class Replication:
                 "BucketName": bucket,
                 "BucketFolder": "dms",
                 "AddColumnName": True,
-                "ServiceAccessRoleArn": "arn:aws:iam::123456789012:role/dms-s3",
+                "ServiceAccessRoleArn": sb.create_role("dms-s3", service="dms.amazonaws.com", policy=SERVICE_POLICY),
                 **(s3_extra or {}),
             },
         )["Endpoint"]

@@ -9,7 +9,7 @@ import zipfile
 from typing import Any
 
 import pytest
-from sandbox_fixture import SandboxServer, wait_for
+from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 JOB_SCRIPT = """
 import sys
@@ -51,7 +51,7 @@ class Lake:
         ):
             self.s3.put_object(Bucket=self.bucket, Key=f"raw/dataset/{table}/LOAD00000001.csv", Body=body)
         self.raw_db, self.cur_db = f"raw_{self.id}", f"cur_{self.id}"
-        self.role = sb.create_role(f"glue-{self.id}", service="glue.amazonaws.com")
+        self.role = sb.create_role(f"glue-{self.id}", service="glue.amazonaws.com", policy=SERVICE_POLICY)
         for name, db, path, prefix in (
             (f"raw-{self.id}", self.raw_db, f"s3://{self.bucket}/raw/dataset/", ""),
             (f"cur-{self.id}", self.cur_db, f"s3://{self.bucket}/curated/", "masked_"),

@@ -55,7 +55,6 @@ def test_it_cannot_nest_and_my_operations_are_registered() -> None:
     operations = set(registered_operations())
     assert {
         ("macie2", "CreateClassificationJob"),
-        ("kms", "Decrypt"),
         ("events", "PutEvents"),
         ("firehose", "PutRecordBatch"),
         ("lambda", "Invoke"),

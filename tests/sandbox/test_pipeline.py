@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 import pytest
-from sandbox_fixture import SandboxServer, wait_for
+from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.masking.findings import Finding
 from dcp.masking.sample_data import generate_table
@@ -67,7 +67,7 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
     s3.put_object(Bucket=raw, Key="outside/bank.csv", Body=csv_bytes("bank"))  # out of the job's scope
 
     # EventBridge rule -> Firehose -> findings bucket (newline-delimited records)
-    firehose_role = sb.create_role("pipe-firehose", "firehose.amazonaws.com")
+    firehose_role = sb.create_role("pipe-firehose", "firehose.amazonaws.com", policy=SERVICE_POLICY)
     stream_arn = firehose.create_delivery_stream(
         DeliveryStreamName="pipe-findings",
         ExtendedS3DestinationConfiguration={
@@ -87,7 +87,7 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
     events.put_targets(Rule="pipe-macie", Targets=[{"Id": "firehose", "Arn": stream_arn, "RoleArn": firehose_role}])
 
     # findings bucket -> Lambda (zip written here; it calls S3 and STS with its own credentials)
-    lambda_role = sb.create_role("pipe-lambda", "lambda.amazonaws.com")
+    lambda_role = sb.create_role("pipe-lambda", "lambda.amazonaws.com", policy=SERVICE_POLICY)
     function_arn = lam.create_function(
         FunctionName="pipe-marker",
         Runtime="python3.11",
@@ -211,7 +211,7 @@ def test_s3_notification_needs_the_lambda_permission(sandbox_server: SandboxServ
     s3, lam = sb.client("s3"), sb.client("lambda")
     s3.create_bucket(Bucket="noperm-src")
     s3.create_bucket(Bucket="noperm-markers")
-    role = sb.create_role("noperm-lambda", "lambda.amazonaws.com")
+    role = sb.create_role("noperm-lambda", "lambda.amazonaws.com", policy=SERVICE_POLICY)
     arn = lam.create_function(
         FunctionName="noperm",
         Runtime="python3.11",
@@ -252,7 +252,7 @@ def test_lambda_invoke_reports_handler_errors_and_async_invocations(sandbox_serv
     sb = sandbox_server
     lam, s3 = sb.client("lambda"), sb.client("s3")
     s3.create_bucket(Bucket="invoke-markers")
-    role = sb.create_role("invoke-lambda", "lambda.amazonaws.com")
+    role = sb.create_role("invoke-lambda", "lambda.amazonaws.com", policy=SERVICE_POLICY)
     lam.create_function(
         FunctionName="invoke-fn",
         Runtime="python3.11",

@@ -14,7 +14,15 @@ def test_tls_only_policy_lets_callers_in_and_principal_denies_apply(sandbox_serv
     s3 = sb.client("s3")
     bucket = "policy-tls-only"
     s3.create_bucket(Bucket=bucket)
-    blocked_role = sb.create_role("policy-blocked")
+    blocked_role = sb.create_role(
+        "policy-blocked",
+        policy={
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"arn:aws:s3:::{bucket}/*"}
+            ],
+        },
+    )
     arns = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
     s3.put_bucket_policy(
         Bucket=bucket,

@@ -167,7 +167,8 @@ class DmsTasks:
             if str(target_endpoint.engine_name).lower() != "s3":
                 raise ReplicationError("the sandbox's DMS replicates to S3 targets only")
             target = target_spec(target_endpoint.s3_settings, target_endpoint.extra_connection_attributes)
-            Replication(run, task.id, task.migration_type, source, target, workdir, self._upload).execute(start_type)
+            writer = RoleWriter(self.account_id, self.region, dict(target_endpoint.s3_settings or {}))
+            Replication(run, task.id, task.migration_type, source, target, workdir, writer.upload).execute(start_type)
         except Exception as exc:
             message = str(exc) if isinstance(exc, ReplicationError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, ReplicationError):
@@ -215,8 +216,47 @@ class DmsTasks:
                 run.thread.join(timeout=STOP_WAIT_SECONDS)
         shutil.rmtree(task_workdir(state_dir, arn.rsplit(":", 1)[-1]), ignore_errors=True)
 
-    def _upload(self, bucket: str, key: str, path: Path) -> None:
-        s3io.upload(self.account_id, bucket, key, path, content_type="text/csv")
+
+class RoleWriter:
+    """Writes the task's files to S3 as DMS does: as the endpoint's service access role, with its
+    encryption settings. A permission the role lacks fails the task with S3's or KMS's message
+    (https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.S3.html#CHAP_Target.S3.Prerequisites:
+    s3:PutObject, s3:DeleteObject, s3:PutObjectTagging, s3:ListBucket, and the key for SSE-KMS)."""
+
+    def __init__(self, account_id: str, region: str, s3_settings: dict[str, Any]) -> None:
+        self.account_id, self.region = account_id, region
+        self.role_arn = str(s3_settings.get("ServiceAccessRoleArn") or "")
+        sse_kms = str(s3_settings.get("EncryptionMode") or "").upper() == "SSE_KMS"
+        self.kms_key_id = str(s3_settings.get("ServerSideEncryptionKmsKeyId") or "") if sse_kms else ""
+        self.encryption = "aws:kms" if sse_kms else None
+
+    def upload(self, bucket: str, key: str, path: Path) -> None:
+        from dcp.sandbox.gates import AccessDenied, Check, role_may, s3_checks, s3_write_checks
+
+        headers = {}
+        if self.encryption:
+            headers["x-amz-server-side-encryption"] = self.encryption
+            if self.kms_key_id:
+                headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
+        checks = s3_write_checks(self.account_id, self.region, bucket, key, headers)
+        tagging, _ = s3_checks(self.account_id, self.region, "s3:PutObjectTagging", bucket, key)
+        # DMS uploads in parts: completing a multipart SSE-KMS upload needs kms:Decrypt as well.
+        decrypt = [Check("kms:Decrypt", c.resource, kms_key=c.kms_key, context=c.context) for c in checks if c.kms_key]
+        if not self.role_arn:
+            raise ReplicationError("the S3 target endpoint has no ServiceAccessRoleArn")
+        try:
+            role_may(self.role_arn, [*checks, tagging, *decrypt], session_name="dms-replication")
+        except AccessDenied as exc:
+            raise ReplicationError(f"Failed to upload file to s3://{bucket}/{key}: {exc.code}: {exc.message}") from None
+        s3io.upload(
+            self.account_id,
+            bucket,
+            key,
+            path,
+            content_type="text/csv",
+            encryption=self.encryption,
+            kms_key_id=self.kms_key_id or None,
+        )
 
 
 def _scrub(message: str) -> str:

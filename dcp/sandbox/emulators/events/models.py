@@ -137,6 +137,11 @@ def publish_events(account_id: str, region: str, entries: list[dict[str, Any]]) 
             for target in rule.targets:
                 stream = _firehose_stream(str(target.get("Arn", "")))
                 if stream is not None:
+                    # EventBridge puts to Firehose as the target's role; a denial is a failed invocation.
+                    refused = _role_refuses(target, "firehose:PutRecord", str(target.get("Arn", "")))
+                    if refused:
+                        log.warning("sandbox: rule %s cannot deliver to %s: %s", rule.name, stream[2], refused)
+                        continue
                     firehose_batches[stream].append(target_input(target, event))
                 else:
                     others.append(target)
@@ -150,6 +155,16 @@ def publish_events(account_id: str, region: str, entries: list[dict[str, Any]]) 
         except AwsError as exc:
             log.warning("sandbox: EventBridge -> Firehose %s failed: %s", stream_name, exc)
     return results
+
+
+def _role_refuses(target: dict[str, Any], action: str, resource: str) -> str | None:
+    from dcp.sandbox.gates import AccessDenied, Check, role_may
+
+    try:
+        role_may(str(target.get("RoleArn") or ""), [Check(action, resource)], session_name="events")
+    except AccessDenied as exc:
+        return exc.message
+    return None
 
 
 def _send_with_moto(rule: Any, targets: list[dict[str, Any]], event: dict[str, Any]) -> None:

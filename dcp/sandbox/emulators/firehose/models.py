@@ -45,6 +45,7 @@ class S3Destination:
     prefix: str
     append_newline: bool
     gzip: bool
+    role_arn: str = ""
 
 
 def _java_time(pattern: str, when: datetime) -> str:
@@ -112,6 +113,7 @@ def s3_destination(stream: Any) -> S3Destination | None:
             prefix=str(config.get("Prefix") or ""),
             append_newline=append,
             gzip=str(config.get("CompressionFormat") or "").upper() == "GZIP",
+            role_arn=str(config.get("RoleARN") or ""),
         )
     return None
 
@@ -134,6 +136,15 @@ def deliver_records(account_id: str, region: str, stream_name: str, records: lis
     if destination.gzip:
         data = gzip.compress(data)
         key += ".gz"
+    from dcp.sandbox.gates import AccessDenied, role_may, s3_write_checks
+
+    try:
+        # Firehose writes as its delivery role; a denial fails the delivery, as on AWS.
+        role_may(destination.role_arn, s3_write_checks(account_id, region, destination.bucket, key), "Firehose")
+    except AccessDenied as exc:
+        raise AwsError(
+            "ServiceUnavailableException", f"delivery to s3://{destination.bucket} failed: {exc.message}", 500
+        ) from None
     try:
         s3_backends[account_id]["aws"].put_object(destination.bucket, key, data)
     except Exception as exc:

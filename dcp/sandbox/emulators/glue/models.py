@@ -177,6 +177,25 @@ class Crawlers:
             on_done(record)
 
     def crawl(self, crawler: Any, record: CrawlRecord, cancel: threading.Event, cache: Path) -> None:
+        from dcp.sandbox.gates import (
+            AccessDenied,
+            authorize,
+            role_arn_of,
+            role_principal,
+            s3_list_check,
+            s3_read_checks,
+        )
+        from dcp.sandbox.locations import may_create_table_at
+
+        # The crawler reads and catalogs as its role; a permission it lacks fails the crawl.
+        role = role_principal(role_arn_of(self.account_id, str(crawler.role or "")), "AWS-Crawler")
+
+        def allowed(checks: list[Any]) -> None:
+            try:
+                authorize(role, checks, code="AccessDenied")
+            except AccessDenied as exc:
+                raise crawling.CrawlError(f"{exc.code}: {exc.message}") from None
+
         glue = glue_backend(self.account_id, self.region)
         database = crawler.database_name
         if database not in glue.databases:
@@ -192,6 +211,7 @@ class Crawlers:
             bucket, key_prefix = s3io.parse_s3_uri(path if "://" in path else f"s3://{path}")
             if key_prefix and not key_prefix.endswith("/"):
                 key_prefix += "/"
+            allowed([s3_list_check(self.account_id, self.region, bucket, key_prefix)])
             try:
                 objects = s3io.list_objects(self.account_id, bucket, key_prefix)
             except s3io.S3Missing as exc:
@@ -207,9 +227,14 @@ class Crawlers:
                 fmt = crawling.file_format(rel)
                 if fmt is None or obj.size == 0:
                     continue
+                allowed(s3_read_checks(self.account_id, self.region, obj.bucket, obj.key))
                 local = self._sample(obj, fmt, cache)
                 files.append(crawling.DataFile(rel, local, obj.size))
             for table in crawling.crawl(f"s3://{bucket}/{key_prefix}", files):
+                location = str(table.storage_descriptor().get("Location") or f"s3://{bucket}/{key_prefix}")
+                refused = may_create_table_at(role, location, self.account_id, self.region)
+                if refused is not None:
+                    raise crawling.CrawlError(refused)
                 self._write_table(glue, database, table, prefix, crawler.name, update_ok, record)
 
     def _sample(self, obj: s3io.S3Object, fmt: str, cache: Path) -> Path:
@@ -332,8 +357,13 @@ class JobEnvironment:
     endpoint_url: str | None
 
 
-def _s3_download(account_id: str, uri: str, dest: Path) -> Path:
+def _s3_download(account_id: str, uri: str, dest: Path, role: Any = None) -> Path:
+    """Fetch a job's script or library (as the job's role, when given: Glue reads them as it)."""
     bucket, key = s3io.parse_s3_uri(uri)
+    if role is not None:
+        from dcp.sandbox.gates import authorize, s3_read_checks
+
+        authorize(role, s3_read_checks(account_id, "us-east-1", bucket, key), code="AccessDenied")
     return s3io.download(account_id, bucket, key, dest)
 
 
@@ -448,12 +478,20 @@ class JobRuns:
         script_uri = (job.command or {}).get("ScriptLocation")
         if not script_uri:
             return "FAILED", "the job has no Command.ScriptLocation"
+        from dcp.sandbox.gates import AccessDenied, role_arn_of, role_principal
+
         run_dir = env.state_dir / "glue" / "runs" / record.run_id
-        script = _s3_download(self.account_id, script_uri, run_dir / Path(s3io.parse_s3_uri(script_uri)[1]).name)
-        paths = [str(Path(dcp.__file__).resolve().parent.parent)]
-        for uri in filter(None, (u.strip() for u in record.arguments.get("--extra-py-files", "").split(","))):
-            local = _s3_download(self.account_id, uri, run_dir / "lib" / Path(s3io.parse_s3_uri(uri)[1]).name)
-            paths.append(str(local if local.suffix in (".zip", ".egg", ".whl") else local.parent))
+        role = role_principal(role_arn_of(self.account_id, str(job.role or "")), "GlueJobRunnerSession")
+        try:
+            script = _s3_download(
+                self.account_id, script_uri, run_dir / Path(s3io.parse_s3_uri(script_uri)[1]).name, role
+            )
+            paths = [str(Path(dcp.__file__).resolve().parent.parent)]
+            for uri in filter(None, (u.strip() for u in record.arguments.get("--extra-py-files", "").split(","))):
+                local = _s3_download(self.account_id, uri, run_dir / "lib" / Path(s3io.parse_s3_uri(uri)[1]).name, role)
+                paths.append(str(local if local.suffix in (".zip", ".egg", ".whl") else local.parent))
+        except AccessDenied as exc:
+            return "FAILED", f"{exc.code}: {exc.message}"
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         child_env.update(self.credentials(job.role))
         child_env.update(

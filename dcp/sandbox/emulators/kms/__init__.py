@@ -1,3 +1,1 @@
-"""KMS: key policies and grants enforced for the calling principal on cryptographic operations."""
-
-from dcp.sandbox.emulators.kms import responses as responses  # registers the handlers
+"""KMS: moto keeps keys and does the cryptography; :mod:`.models` answers who may use a key."""

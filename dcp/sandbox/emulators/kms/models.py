@@ -6,11 +6,10 @@ moto keeps the keys and does the cryptography; this module only decides, with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError
 from dcp.sandbox.identity import Principal, identity_policies, principal_arns
 from dcp.sandbox.policy_eval import AccessRequest, Decision, kms_key_access
 
@@ -65,38 +64,37 @@ def _granted(key: KeyRef, arns: tuple[str, ...], operation: str, context: Mappin
     return False
 
 
-def authorize(
-    principal: Principal, key: KeyRef, operation: str, encryption_context: Mapping[str, str] | None = None
-) -> None:
-    """Raise AccessDeniedException unless `principal` may call kms:`operation` on `key`."""
-    context = dict(encryption_context or {})
-    conditions: dict[str, Any] = {f"kms:EncryptionContext:{k}": v for k, v in context.items()}
-    conditions["kms:EncryptionContextKeys"] = sorted(context)
-    conditions["kms:CallerAccount"] = principal.account
-    conditions["aws:PrincipalArn"] = principal.role_arn or principal.arn
+def key_decision(
+    principal: Principal,
+    key: KeyRef,
+    operation: str,
+    conditions: Mapping[str, Any],
+    identity: Sequence[str] | None = None,
+) -> Decision:
+    """The key policy's (and IAM's, where it delegates, and the grants') decision on kms:`operation`.
+
+    `conditions` holds the request's condition keys (`kms:EncryptionContext:<k>` among them).
+    """
+    prefix = "kms:EncryptionContext:"
+    context = {k[len(prefix) :]: str(v) for k, v in conditions.items() if k.startswith(prefix)}
+    full: dict[str, Any] = {
+        "kms:EncryptionContextKeys": sorted(context),
+        "kms:CallerAccount": principal.account,
+        "aws:PrincipalArn": principal.role_arn or principal.arn,
+        **conditions,
+    }
     arns = principal_arns(principal)
     request = AccessRequest(
         action=f"kms:{operation}",
         resource=key.arn,
         principal_arns=arns,
         account=principal.account,
-        context=conditions,
+        context=full,
     )
-    decision = kms_key_access(
+    return kms_key_access(
         key.policy,
-        identity_policies(principal),
+        identity_policies(principal) if identity is None else identity,
         request,
         is_root=principal.is_root,
         granted=_granted(key, arns, operation, context),
     )
-    if decision is not Decision.ALLOW:
-        why = (
-            "an explicit deny in a policy"
-            if decision is Decision.DENY
-            else "no key policy, IAM policy or grant allows it"
-        )
-        raise AwsError(
-            "AccessDeniedException",
-            f"User: {principal.arn} is not authorized to perform: kms:{operation} on resource: {key.arn} because {why}",
-            400,
-        )

@@ -125,6 +125,8 @@ class ClassificationJob:
     error: str | None = None
     objects_to_process: int = 0
     objects_processed: int = 0
+    # Objects Macie's service-linked role could not read or decrypt: (bucket, key, reason).
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -139,7 +141,7 @@ class ClassificationJob:
             "jobId": self.id,
             "jobStatus": self.status,
             "jobType": self.job_type,
-            "lastRunErrorStatus": {"code": "ERROR" if self.error else "NONE"},
+            "lastRunErrorStatus": {"code": "ERROR" if self.error or self.skipped else "NONE"},
             "managedDataIdentifierIds": self.managed_data_identifier_ids,
             "managedDataIdentifierSelector": self.managed_data_identifier_selector,
             "name": self.name,
@@ -162,7 +164,7 @@ class ClassificationJob:
             "jobStatus": self.status,
             "jobType": self.job_type,
             "name": self.name,
-            "lastRunErrorStatus": {"code": "ERROR" if self.error else "NONE"},
+            "lastRunErrorStatus": {"code": "ERROR" if self.error or self.skipped else "NONE"},
         }
         if self.s3_job_definition.get("bucketDefinitions"):
             out["bucketDefinitions"] = self.s3_job_definition["bucketDefinitions"]
@@ -454,6 +456,7 @@ class MacieModel:
         from moto.s3.models import s3_backends
 
         from dcp.masking.detect import classify_source
+        from dcp.sandbox.gates import macie_may_read
 
         try:
             objects = self._objects(job)
@@ -475,6 +478,13 @@ class MacieModel:
             for bucket, key, size in objects:
                 if job.cancel.is_set():
                     break
+                denied = macie_may_read(self.account_id, self.region, bucket, key)
+                if denied is not None:
+                    # Macie skips what its role cannot read or decrypt and reports the run's error.
+                    log.warning("sandbox: Macie job %s skipped s3://%s/%s: %s", job.id, bucket, key, denied)
+                    job.skipped.append((bucket, key, denied))
+                    job.objects_processed += 1
+                    continue
                 try:
                     s3_object = s3.get_object(bucket, key)
                     if s3_object is None:
