@@ -1,7 +1,6 @@
 """Athena's access gates: who may write a query's output, and who may read an execution.
 
-One small call site each to the sandbox's IAM evaluator (`policy_eval.evaluate` over the
-caller's identity policies), so a fuller evaluator can replace it in one place:
+Each check goes to the sandbox's one evaluator (:func:`dcp.sandbox.gates.decide`):
 
 * the caller needs `s3:PutObject` on the output objects (Athena writes results as the caller:
   https://docs.aws.amazon.com/athena/latest/ug/security-iam-athena.html);
@@ -17,19 +16,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dcp.sandbox.emulators.glue import s3io
-from dcp.sandbox.identity import Principal, identity_policies, principal_arns
-from dcp.sandbox.policy_eval import AccessRequest, Decision, evaluate
+from dcp.sandbox.identity import Principal
+from dcp.sandbox.policy_eval import Decision
 
 if TYPE_CHECKING:
     from dcp.sandbox.emulators.athena.models import AthenaQueries, QueryExecution
 
 
 def allowed(principal: Principal, action: str, resource: str) -> bool:
-    """Whether `principal`'s identity policies allow `action` on `resource` (the root always may)."""
-    if principal.is_root:
-        return True
-    request = AccessRequest(action, resource, principal_arns(principal), principal.account)
-    return evaluate(identity_policies(principal), request) is Decision.ALLOW
+    """Whether `principal` may perform `action` on `resource`, by the sandbox's one evaluator."""
+    from dcp.sandbox.gates import Check, decide
+
+    return decide(principal, Check(action, resource))[0] is Decision.ALLOW
 
 
 def workgroup_arn(region: str, account: str, workgroup: str) -> str:

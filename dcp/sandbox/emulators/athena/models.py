@@ -491,6 +491,14 @@ class AthenaQueries:
                     2,
                     1003,
                 )
+            if src.location and q.principal is not None:
+                # Lake Formation reads a registered location with the registering role's rights, an
+                # unregistered one with the caller's own (IAM and the objects' KMS key).
+                from dcp.sandbox.locations import can_read_location
+
+                denied = can_read_location(q.principal, str(src.location), self.account_id, self.region)
+                if denied:
+                    raise QueryFailed(f"Permission denied on S3 path: {src.location}: {denied}", 2, 1003)
             types = dict(src.columns)
             schema[ref] = [(c, sql.glue_type(types[c])) for c in access.allowed]
             if with_path:
