@@ -136,7 +136,7 @@ class Lake:
             },
         )
 
-    def persona(self, name: str, workgroup: str) -> dict[str, Any]:
+    def persona(self, name: str, workgroup: str, *, reads_data: bool = True) -> dict[str, Any]:
         trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -157,6 +157,16 @@ class Lake:
                     "Action": ["s3:GetObject", "s3:PutObject"],
                     "Resource": f"arn:aws:s3:::{RESULTS}/{workgroup}/*",
                 },
+                # The tables' location is not registered with Lake Formation: Athena reads it with
+                # the caller's own S3 rights.
+                *(
+                    [
+                        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{DATA}"},
+                        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{DATA}/*"},
+                    ]
+                    if reads_data
+                    else []
+                ),
             ],
         }
         self.iam.put_role_policy(RoleName=name, PolicyName="q", PolicyDocument=json.dumps(policy))
@@ -583,3 +593,16 @@ def test_stop_interrupts_a_running_query(lake: Lake) -> None:
         assert time.monotonic() < deadline, "the query was not interrupted"
         time.sleep(0.05)
     assert state == "CANCELLED"
+
+
+def test_an_unregistered_location_is_read_with_the_callers_own_s3_rights(lake: Lake) -> None:
+    """LF grants alone do not open an unregistered location: the caller needs s3:GetObject too."""
+    creds = lake.persona("no-s3-reader", "sqlwg", reads_data=False)
+    lf = boto3.client("lakeformation", region_name="us-east-1")
+    lf.grant_permissions(
+        Principal={"DataLakePrincipalIdentifier": f"arn:aws:iam::{ACCOUNT}:role/no-s3-reader"},
+        Resource={"Table": {"DatabaseName": DB, "Name": "people"}},
+        Permissions=["SELECT"],
+    )
+    reason = lake.failure("SELECT id FROM people", creds)
+    assert reason.startswith("Permission denied on S3 path") and "s3:ListBucket" in reason

@@ -98,6 +98,10 @@ class Catalog:
                     "Action": ["s3:GetObject", "s3:PutObject"],
                     "Resource": f"arn:aws:s3:::{self.results}/*",
                 },
+                # The data's location is not registered with Lake Formation, so Athena reads it
+                # with the caller's own S3 rights (Lake Formation still decides the columns).
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{self.bucket}"},
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{self.bucket}/*"},
             ],
         }
 

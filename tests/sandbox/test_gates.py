@@ -216,7 +216,7 @@ def test_persona_cannot_read_secrets_escalate_assume_or_grant_itself(
     sb, tag = sandbox_server, world["tag"]
     names = StackNames.of(load_settings(None), ACCOUNT, "us-east-1")
     analyst_name, training_name = f"gate-analyst-{tag}", f"gate-training-{tag}"
-    analyst = sb.create_role(analyst_name, policy=persona_policy(names, world["bucket_key"]))
+    analyst = sb.create_role(analyst_name, policy=persona_policy(names, world["bucket_key"], "analyst"))
     training = sb.create_role(training_name)
     creds = sb.assume(analyst)
 

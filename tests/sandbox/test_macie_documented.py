@@ -140,7 +140,9 @@ def test_managed_identifiers_usage_and_account_settings_answer(sandbox_server: S
     items = macie.list_managed_data_identifiers()["items"]
     ids = {item["id"] for item in items}
     assert {"CREDIT_CARD_NUMBER", "NAME", "USA_SOCIAL_SECURITY_NUMBER"} <= ids
-    assert ids == {i.id for i in MANAGED_IDENTIFIERS if i.macie_managed}
+    # Macie's identifiers dcp implements, and dcp's extensions, which only the sandbox offers
+    assert ids == {i.id for i in MANAGED_IDENTIFIERS}
+    assert {"EMAIL_ADDRESS", "IP_ADDRESS"} <= ids
     assert {item["category"] for item in items} <= {"FINANCIAL_INFORMATION", "PERSONAL_INFORMATION", "CREDENTIALS"}
     totals = macie.get_usage_totals()["usageTotals"]
     assert {t["type"] for t in totals} >= {"SENSITIVE_DATA_DISCOVERY"}

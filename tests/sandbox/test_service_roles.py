@@ -123,8 +123,15 @@ def test_dms_writes_as_its_role_and_needs_tagging_and_the_key(tmp_path: Path) ->
 
 def _crawl(sb: SandboxServer, crawler: str) -> dict[str, Any]:
     glue = sb.client("glue")
+    wait_for(lambda: glue.get_crawler(Name=crawler)["Crawler"]["State"] == "READY", 60, "crawler ready")
+    before = glue.get_crawler(Name=crawler)["Crawler"].get("LastCrawl", {}).get("StartTime")
     glue.start_crawler(Name=crawler)
-    wait_for(lambda: "LastCrawl" in glue.get_crawler(Name=crawler)["Crawler"], 60, "crawl")
+
+    def finished() -> bool:
+        c = glue.get_crawler(Name=crawler)["Crawler"]
+        return c["State"] == "READY" and c.get("LastCrawl", {}).get("StartTime") not in (None, before)
+
+    wait_for(finished, 60, "crawl")
     last: dict[str, Any] = glue.get_crawler(Name=crawler)["Crawler"]["LastCrawl"]
     return last
 
@@ -193,7 +200,9 @@ def test_registered_locations_are_read_with_the_registering_role_which_needs_the
         persona_trust = json.dumps(policies.account_trust(stack))
         persona_arn = iam.create_role(RoleName="persona", AssumeRolePolicyDocument=persona_trust)["Role"]["Arn"]
         iam.put_role_policy(
-            RoleName="persona", PolicyName="p", PolicyDocument=json.dumps(policies.persona_policy(stack, key))
+            RoleName="persona",
+            PolicyName="p",
+            PolicyDocument=json.dumps(policies.persona_policy(stack, key, "analyst")),
         )
         persona = Principal(
             arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/persona/s",
@@ -229,9 +238,15 @@ def test_only_personas_that_see_the_encrypted_copy_may_fetch_its_objects(sandbox
     tag = secrets.token_hex(4)
     reader = sb.client(
         "s3",
-        sb.assume(sb.create_role(f"cipher-{tag}", policy=policies.persona_policy(stack, key, reads_ciphertext=True))),
+        sb.assume(
+            sb.create_role(
+                f"cipher-{tag}", policy=policies.persona_policy(stack, key, "ml-training", reads_ciphertext=True)
+            )
+        ),
     )
-    other = sb.client("s3", sb.assume(sb.create_role(f"plain-{tag}", policy=policies.persona_policy(stack, key))))
+    other = sb.client(
+        "s3", sb.assume(sb.create_role(f"plain-{tag}", policy=policies.persona_policy(stack, key, "analyst")))
+    )
     listed = reader.list_objects_v2(Bucket=stack.curated_bucket, Prefix="encrypted/card/")["Contents"]
     assert [o["Key"] for o in listed] == ["encrypted/card/part-0.parquet"]
     assert reader.get_object(Bucket=stack.curated_bucket, Key="encrypted/card/part-0.parquet")["Body"].read() == b"x"

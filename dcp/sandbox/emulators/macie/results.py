@@ -189,8 +189,13 @@ def write_results(
 
 # ---- the identifiers Macie lists
 def managed_identifier_summaries() -> list[dict[str, str]]:
-    """ListManagedDataIdentifiers' items: the Macie managed identifiers dcp implements."""
+    """ListManagedDataIdentifiers' items: every managed identifier the sandbox's Macie runs.
+
+    That is Macie's identifiers dcp implements plus dcp's own extensions (EMAIL_ADDRESS,
+    IP_ADDRESS), which real Macie does not offer: `dcp scan` adds an offered extension that
+    masking.actions names to an INCLUDE job, and `dcp plan` warns that AWS's Macie lacks it.
+    """
     return sorted(
-        ({"category": str(i.category), "id": i.id} for i in MANAGED_IDENTIFIERS if i.macie_managed),
+        ({"category": str(i.category), "id": i.id} for i in MANAGED_IDENTIFIERS),
         key=lambda item: item["id"],
     )
