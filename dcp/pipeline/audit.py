@@ -11,6 +11,7 @@ policy the key already has, so a persona that may change it changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
@@ -228,19 +229,37 @@ def run_audit(aws: AwsContext, names: StackNames, *, timeout: float = 120.0) -> 
     contexts = {
         p.name: aws.assume(names.persona_role_arn(p.name), session_name=f"dcp-audit-{p.name}") for p in personas
     }
+
     # Each persona reads the results of the next one in config order (the last reads the first's).
-    queries: dict[str, tuple[str, str] | None] = {}
-    for p in personas:
+    def reference(persona: str) -> tuple[str, str] | None:
         try:
-            queries[p.name] = _reference_query(contexts[p.name], names, p.name, timeout)
+            return _reference_query(contexts[persona], names, persona, timeout)
         except (ClientError, PipelineError):
-            queries[p.name] = None
+            return None
+
+    def other_of(i: int) -> str | None:
+        return personas[(i + 1) % len(personas)].name if len(personas) > 1 else None
+
+    # Personas are independent: their attempts run side by side (each waits on Athena mostly).
+    with ThreadPoolExecutor(max_workers=min(8, len(personas)) or 1, thread_name_prefix="dcp-audit") as pool:
+        queries = dict(zip([p.name for p in personas], pool.map(reference, [p.name for p in personas]), strict=True))
+        actuals = list(
+            pool.map(
+                lambda i: audit_persona(
+                    contexts[personas[i].name],
+                    names,
+                    personas[i].name,
+                    targets,
+                    queries.get(other_of(i) or ""),
+                    timeout=timeout,
+                ),
+                range(len(personas)),
+            )
+        )
     rows: list[AuditRow] = []
     for i, p in enumerate(personas):
-        other = personas[(i + 1) % len(personas)].name if len(personas) > 1 else None
-        actual = audit_persona(
-            contexts[p.name], names, p.name, targets, queries.get(other) if other else None, timeout=timeout
-        )
+        other = other_of(i)
+        actual = actuals[i]
         expected = intended(p)
         for check in CHECKS:
             if check.startswith("read-others") and other is None:
