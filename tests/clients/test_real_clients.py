@@ -149,10 +149,18 @@ def test_pyathena_pandas_cursor(lake: Dcp) -> None:
 
 
 def test_pyathena_arrow_cursor(lake: Dcp, monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import urlsplit
+
+    from pyarrow import fs
     from pyathena.arrow.cursor import ArrowCursor
 
-    # pyarrow's S3FileSystem takes no endpoint from PyAthena: it reads AWS_ENDPOINT_URL (README, sandbox section).
-    monkeypatch.setenv("AWS_ENDPOINT_URL", lake.url)
+    # PyAthena builds pyarrow's S3FileSystem without an endpoint, and pyarrow reads none from the
+    # environment: point the class at the sandbox (the README's sandbox section shows the same).
+    endpoint = urlsplit(lake.url)
+    original = fs.S3FileSystem
+    monkeypatch.setattr(
+        fs, "S3FileSystem", lambda **kw: original(endpoint_override=endpoint.netloc, scheme=endpoint.scheme, **kw)
+    )
     names = lake.names()
     cursor = _connect(lake, persona(lake, "analyst"), cursor_class=ArrowCursor).cursor()
     table = cursor.execute(f'SELECT id, mail FROM "{names.masked_database}"."customer"').as_arrow()
@@ -173,7 +181,11 @@ def test_pyathena_unload(lake: Dcp) -> None:
     from pyathena.pandas.cursor import PandasCursor
 
     names = lake.names()
-    cursor = _connect(lake, persona(lake, "analyst"), cursor_class=PandasCursor, cursor_kwargs={"unload": True})
+    analyst = persona(lake, "analyst")
+    # unload=True needs s3_staging_dir even when the workgroup has an output location
+    workgroup = analyst.session().client("athena", endpoint_url=lake.url).get_work_group(WorkGroup=names.workgroup)
+    staging = workgroup["WorkGroup"]["Configuration"]["ResultConfiguration"]["OutputLocation"]
+    cursor = _connect(lake, analyst, cursor_class=PandasCursor, cursor_kwargs={"unload": True}, s3_staging_dir=staging)
     frame = cursor.cursor().execute(f'SELECT id, card_number FROM "{names.masked_database}"."card"').as_pandas()
     assert len(frame) == ROWS
 
