@@ -223,7 +223,7 @@ _NOT_NAME_WORDS = (
     *("and", "und", "et", "y", "e", "&", "of", "for"),
     *("gmbh", "ag", "kg", "ohg", "sa", "sarl", "sas", "ltd", "llc", "inc", "plc", "spa", "srl", "sl", "coop", "co"),
     *("group", "groupe", "gruppo", "grupo", "sons", "söhne", "fils", "figli", "hijos", "partners", "associates"),
-    *("san", "santa", "santo", "saint", "sainte", "st", "sankt"),
+    *("san", "santa", "santo", "saint", "sainte", "st", "sankt", "al", "rione", "mare", "terme", "lido", "bagni"),
     *("rue", "avenue", "boulevard", "chemin", "allée", "impasse", "place", "quai", "route", "via", "viale"),
     *("piazza", "vicolo", "corso", "largo", "calle", "avenida", "paseo", "camino", "plaza", "ronda", "rambla"),
     *("street", "road", "lane", "drive"),
