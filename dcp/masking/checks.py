@@ -184,7 +184,7 @@ _STREET_ABBREVIATION = r"^[^\w]*(?:c|av|avda|pza|pl|str|bd|bld)\. "
 def _some_word_but_last_known(texts: pa.Array) -> pa.BooleanArray:
     """Per text: is a word other than the last (or a part of a hyphenated one) a known first name?"""
     heads = pc.replace_substring_regex(pc.utf8_rtrim(texts, characters=_NOT_NAME), r" +[^ ]*$", "")
-    words = pc.split_pattern_regex(heads, r"[ -]+")
+    words = pc.split_pattern_regex(heads, r"[ .-]+")
     known = pc.is_in(pc.utf8_trim(pc.list_flatten(words), characters="."), value_set=_known_names_array())
     owners = pc.filter(pc.list_parent_indices(words), known)
     return pc.is_in(pa.array(range(len(texts)), owners.type), value_set=owners)
@@ -223,7 +223,7 @@ _NOT_NAME_WORDS = (
     *("and", "und", "et", "y", "e", "&", "of", "for"),
     *("gmbh", "ag", "kg", "ohg", "sa", "sarl", "sas", "ltd", "llc", "inc", "plc", "spa", "srl", "sl", "coop", "co"),
     *("group", "groupe", "gruppo", "grupo", "sons", "söhne", "fils", "figli", "hijos", "partners", "associates"),
-    *("san", "santa", "santo", "saint", "sainte", "st", "sankt"),
+    *("san", "santa", "santo", "saint", "sainte", "st", "sankt", "al", "rione", "mare", "terme", "lido", "bagni"),
     *("rue", "avenue", "boulevard", "chemin", "allée", "impasse", "place", "quai", "route", "via", "viale"),
     *("piazza", "vicolo", "corso", "largo", "calle", "avenida", "paseo", "camino", "plaza", "ronda", "rambla"),
     *("street", "road", "lane", "drive"),

@@ -477,17 +477,18 @@ def classify_source(
                 scanner = scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
             strings = as_strings(column)
             rows_by_type: dict[tuple[str, bool], list[pa.Array]] = {}
+            first_rule: dict[tuple[str, bool], Rule] = {}
             for position, rows in scanner.scan(strings).items():
                 if parents is not None:  # list elements: count and report the records holding them
                     rows = pc.unique(parents.take(rows))
                 rule = rules[position]
                 rows_by_type.setdefault((rule.type, rule.custom), []).append(rows)
-                tallies.setdefault((rule.type, rule.custom), _Tally(rule))
+                first_rule.setdefault((rule.type, rule.custom), rule)
             _drop_names_within_addresses(rows_by_type)
             for type_key, row_arrays in rows_by_type.items():
                 # several rules of one type may hit the same cell: count it once
                 rows = row_arrays[0] if len(row_arrays) == 1 else pc.unique(pa.concat_arrays(row_arrays))
-                tally = tallies[type_key]
+                tally = tallies.setdefault(type_key, _Tally(first_rule[type_key]))
                 tally.count += len(rows)
                 tally.columns[column_of(name)] = tally.columns.get(column_of(name), 0) + len(rows)
                 if len(tally.occurrences) < max_occurrences:

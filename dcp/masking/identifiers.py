@@ -610,7 +610,7 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
                 # a lowercase word before the run comes with it, so the check sees "rue Anne Roux"
                 # as do an abbreviation before it ("C. Ana Luna") and a legal form after it
                 # ("Ana Luna S.L."), so the check can tell a street or a company from a person
-                rf"(?:^|[^A-Za-z{_UPPER}{_LOWER}'-])(?:[A-Za-z]{{1,4}}\. )?(?:[{_LOWER}]{{2,12}} )?"
+                rf"(?:^|[^A-Za-z{_UPPER}{_LOWER}'-])(?:[A-Za-z]{{1,4}}\. ?)?(?:[{_LOWER}]{{2,12}} )?"
                 rf"(?:{_NAME_WORD})(?: (?:{_NAME_WORD}|[{_UPPER}]\.))*"
                 rf" (?:[{_LOWER}]{{1,4}} ){{0,2}}[{_UPPER}][{_UPPER}{_LOWER}'-]+"
                 r"(?: (?:[A-Z][A-Za-z]*\.)+[A-Za-z]*\.?| [A-Z]{2,5}\b)?",

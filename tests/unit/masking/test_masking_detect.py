@@ -143,3 +143,23 @@ def test_structured_columns_are_classified_without_a_python_loop_over_rows(monke
         classify_source(buffer.getvalue(), key=f"s/{table}/x.csv", custom_identifiers=DEFAULT_CUSTOM_IDENTIFIERS)
         rows += 5000
     assert sum(seen) < 0.01 * rows, seen
+
+
+def test_a_name_inside_an_address_is_reported_as_the_address_only() -> None:
+    table = pa.table(
+        {
+            "postal_address": [
+                "12831 Melanie Field\nEast Nicholasville, MT 44462",
+                "159 Charles Green\nDover, DC 14729",
+            ],
+            "customer": ["Maria Schmidt", "Jean Dupont"],
+        }
+    )
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer)
+    finding = classify_source(buffer.getvalue(), key="crm/people/LOAD00000001.csv")
+    assert finding is not None
+    columns = {d.type: d.columns for d in finding.detections}
+    assert columns["ADDRESS"] == ("postal_address",)
+    assert columns["NAME"] == ("customer",)
+    assert all(d.count > 0 for d in finding.detections)
