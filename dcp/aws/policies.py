@@ -235,6 +235,20 @@ def persona_policy(names: StackNames, bucket_key: str, persona: str, *, reads_ci
             ],
             [_arn(names, "athena", f"workgroup/{names.persona_workgroup(persona)}")],
         ),
+        # Athena's catalog API (what PyAthena's SQLAlchemy dialect and awswrangler list tables with);
+        # Lake Formation still decides which databases, tables and columns it shows.
+        _allow(
+            "AthenaCatalog",
+            [
+                "athena:ListDataCatalogs",
+                "athena:GetDataCatalog",
+                "athena:ListDatabases",
+                "athena:GetDatabase",
+                "athena:ListTableMetadata",
+                "athena:GetTableMetadata",
+            ],
+            [_arn(names, "athena", "datacatalog/AwsDataCatalog")],
+        ),
         _allow("ResultsBucket", ["s3:GetBucketLocation"], [results]),
         _allow("ListResults", ["s3:ListBucket"], [results], {"StringLike": {"s3:prefix": [f"{folder}*"]}}),
         _allow("Results", ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [f"{results}/{folder}*"]),

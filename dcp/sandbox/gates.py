@@ -681,6 +681,9 @@ def _athena(call: Call) -> list[Check]:
         workgroup = "primary"
     if workgroup is None and call.params.get("QueryExecutionId"):
         workgroup = _query_workgroup(call)
+    if workgroup is None and call.params.get("CatalogName"):
+        # the catalog operations are authorised on the data catalog's ARN
+        return [Check(action, _arn(call, "athena", f"datacatalog/{call.params['CatalogName']}"))]
     if workgroup is None:
         return [Check(action, None)]
     return [Check(action, _arn(call, "athena", f"workgroup/{workgroup}"))]

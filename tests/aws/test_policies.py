@@ -68,7 +68,7 @@ def test_every_stack_policy_passes_parliament(aws_env: Env, settings: Settings) 
     assert {k: v for k, v in checked.items() if v} == {}
 
 
-def test_only_ml_training_and_the_operator_may_decrypt_with_the_data_key(aws_env: Env, settings: Settings) -> None:
+def test_only_ml_training_may_decrypt_with_the_data_key(aws_env: Env, settings: Settings) -> None:
     assert deploy.up(settings, aws_env.ctx).result.ok
     names = build_stack(settings, aws_env.ctx).names
     kms = aws_env.ctx.client("kms")
@@ -80,8 +80,8 @@ def test_only_ml_training_and_the_operator_may_decrypt_with_the_data_key(aws_env
         if any(a in ("kms:Decrypt", "kms:*") for a in actions):
             principals = st["Principal"]["AWS"]
             can_decrypt |= set(principals if isinstance(principals, list) else [principals])
-    caller = aws_env.ctx.client("sts").get_caller_identity()["Arn"].replace(":sts:", ":iam:")
-    assert can_decrypt == {names.persona_role_arn("ml-training"), caller}
+    # The operator encrypts (dcp mask, the job's data keys) but never unwraps a data key.
+    assert can_decrypt == {names.persona_role_arn("ml-training")}
     iam = aws_env.ctx.client("iam")
     for persona in ("analyst", "data-scientist"):
         policies = iam.list_role_policies(RoleName=names.persona_role(persona))["PolicyNames"]

@@ -24,6 +24,8 @@ class Persona:
     name: str
     url: str
     credentials: dict[str, str]
+    #: the Athena workgroup this persona queries in: its own (the stack makes one per persona)
+    workgroup: str = ""
 
     def session(self) -> boto3.Session:
         return boto3.Session(region_name=REGION, **self.credentials)
@@ -63,8 +65,8 @@ def persona(lake: Dcp, name: str) -> Persona:
 
     admin = sandbox_credentials()
     keys = {"aws_access_key_id": admin["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": admin["AWS_SECRET_ACCESS_KEY"]}
-    if name == "admin":
-        return Persona(name, lake.url, keys)
+    if name == "admin":  # the account root may use any workgroup: lf-admin's
+        return Persona(name, lake.url, keys, lake.names().persona_workgroup("lf-admin"))
     sts = boto3.client("sts", region_name=REGION, endpoint_url=lake.url, **keys)
     creds = sts.assume_role(RoleArn=lake.names().persona_role_arn(name), RoleSessionName=f"clients-{name}")[
         "Credentials"
@@ -77,4 +79,5 @@ def persona(lake: Dcp, name: str) -> Persona:
             "aws_secret_access_key": creds["SecretAccessKey"],
             "aws_session_token": creds["SessionToken"],
         },
+        lake.names().persona_workgroup(name),
     )

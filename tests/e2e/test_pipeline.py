@@ -195,22 +195,13 @@ def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
     assert ids_everywhere(lake, "customer")["masked"] != before
 
 
-#: Audit rows that hold only once the sandbox evaluates IAM identity policies for S3 and KMS key
-#: policies for PutKeyPolicy (the `gates` branch) and scopes GetQueryResults to the caller's
-#: workgroup (the `athena` branch); today the sandbox lets these through. Remove when both land.
-NEEDS_GATES = {
-    (persona, check)
-    for persona in ("lf-admin", "analyst", "data-scientist", "ml-training")
-    for check in ("read-raw-object", "read-others-result-file", "read-others-query-results", "change-key-policy")
-}
-
-
 def _audit(dcp: Dcp, ok: bool = True) -> Any:
     return dcp("--output", "json", "audit", ok=ok)
 
 
-def test_audit_matches_the_intended_matrix_where_the_sandbox_gates_it(lake: Dcp) -> None:
+def test_audit_shows_the_intended_matrix_with_every_gate_on(lake: Dcp) -> None:
     run = _audit(lake, ok=False)
+    assert run.code == 0, run.json()["differences"]
     rows = run.json()["rows"]
     by = {(r["persona"], r["check"]): r for r in rows}
     # The intended matrix, from config.yaml's personas.
@@ -221,14 +212,8 @@ def test_audit_matches_the_intended_matrix_where_the_sandbox_gates_it(lake: Dcp)
     assert by[("ml-training", "decrypt-data-key")]["expected"] == "allowed"
     assert by[("data-scientist", "decrypt-data-key")]["expected"] == "denied"
     assert all(by[(p, "read-raw-object")]["expected"] == "denied" for p in ("lf-admin", "analyst"))
-    wrong = [r for r in rows if not r["ok"] and (r["persona"], r["check"]) not in NEEDS_GATES]
-    assert not wrong, wrong
-
-
-@pytest.mark.xfail(reason="needs the sandbox's IAM/S3/KMS-admin gates (branch gates)", strict=False)
-def test_audit_passes_with_every_gate_on(lake: Dcp) -> None:
-    run = _audit(lake, ok=False)
-    assert run.code == 0, run.json()["differences"]
+    assert all(by[(p, "change-key-policy")]["expected"] == "denied" for p in ("analyst", "data-scientist"))
+    assert all(r["ok"] and r["actual"] == r["expected"] for r in rows), [r for r in rows if not r["ok"]]
 
 
 def test_audit_reports_a_persona_given_too_much_and_exits_1(lake: Dcp) -> None:
