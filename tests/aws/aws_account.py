@@ -20,6 +20,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto_fixes import BACKENDS_LOCK, conditional_bucket_policies, few_managed_policies, one_request_at_a_time
 
+import dcp.sandbox.emulators.glue
 import dcp.sandbox.emulators.macie
 import dcp.sandbox.emulators.rds  # noqa: F401  (DescribeDBEngineVersions)
 from dcp.aws.session import AwsContext
@@ -66,6 +67,18 @@ def rds_engine_versions_route(request: AWSPreparedRequest, **kwargs: Any) -> AWS
 
 
 BUILTIN_HANDLERS.insert(0, ("before-send.rds", rds_engine_versions_route))
+
+
+def glue_update_job_route(request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
+    """moto 5.2.5 lacks UpdateJob; the sandbox's Glue emulator answers it on moto's job."""
+    if request.headers.get("X-Amz-Target") not in ("AWSGlue.UpdateJob", b"AWSGlue.UpdateJob"):
+        return None
+    response = macie_route(request, **kwargs)
+    request.dcp_answered = True  # type: ignore[attr-defined]  # botocore still asks moto's stubber
+    return response
+
+
+BUILTIN_HANDLERS.insert(0, ("before-send.glue", glue_update_job_route))
 
 
 @contextmanager

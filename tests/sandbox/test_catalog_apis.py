@@ -105,7 +105,9 @@ def test_a_crawl_is_seen_running_then_ready_with_its_last_crawl(sandbox_server: 
     db = f"crawled_{uuid.uuid4().hex[:6]}"
     glue.create_database(DatabaseInput={"Name": db})
     name = f"crawler-{uuid.uuid4().hex[:6]}"
-    role = sandbox_server.create_role(f"glue-{uuid.uuid4().hex[:6]}", "glue.amazonaws.com")
+    from sandbox_fixture import SERVICE_POLICY
+
+    role = sandbox_server.create_role(f"glue-{uuid.uuid4().hex[:6]}", "glue.amazonaws.com", policy=SERVICE_POLICY)
     glue.create_crawler(
         Name=name, Role=role, DatabaseName=db, Targets={"S3Targets": [{"Path": f"s3://{bucket}/data/"}]}
     )

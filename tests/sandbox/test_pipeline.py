@@ -124,6 +124,8 @@ def test_macie_findings_flow_to_firehose_and_trigger_lambda(sandbox_server: Sand
         jobType="ONE_TIME",
         name="pipe-scan",
         customDataIdentifierIds=[custom_id],
+        # Macie's default, RECOMMENDED, has no name or e-mail identifier: customer would go unflagged.
+        managedDataIdentifierSelector="ALL",
         s3JobDefinition={
             "bucketDefinitions": [{"accountId": "123456789012", "buckets": [raw]}],
             "scoping": {

@@ -45,6 +45,19 @@ def seed_client(tmp_path: Path) -> Iterator[tuple[SeedClient, Path]]:
         secret = aws.client("secretsmanager").create_secret(
             Name="t/source-db", SecretString=json.dumps({"engine": "sqlite", "host": str(database)})
         )
+        # The handler runs as its execution role, which the sandbox's gates hold to its policy.
+        aws.client("iam").put_role_policy(
+            RoleName="t-seed",
+            PolicyName="read-source-secret",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret["ARN"]}
+                    ],
+                }
+            ),
+        )
         aws.client("lambda").create_function(
             FunctionName=FUNCTION,
             Runtime="python3.11",
