@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "reveal": "dcp.commands.reveal:reveal",
     "demo": "dcp.commands.demo:demo",
     "audit": "dcp.commands.audit:audit",
+    "config": "dcp.commands.config:config",
 }
 
 

@@ -243,3 +243,69 @@ def test_unknown_persona_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]
     with pytest.raises(UnknownPersonaError) as info:
         default_settings().persona("auditor")
     assert "analyst, data-scientist, lf-admin, ml-training" in str(info.value)
+
+
+EVERY_MISTAKE = """\
+project:
+  prefix: My_Stack
+  prefx: x
+source:
+  engine: oracle
+  allocated_storage_gb: 5
+  tables: [customer, Bank!]
+glue:
+  raw_database: same
+  masked_database: same
+masking:
+  partial_keep: -1
+  partial_keep: 2
+lakeformation:
+  personas:
+    analyst:
+      admin: maybe
+"""
+
+
+def test_every_problem_is_reported_at_once_in_file_order() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(EVERY_MISTAKE, "c.yaml")
+    found = [(i.line, i.key_path) for i in info.value.issues]
+    assert found == [
+        (2, "project.prefix"),
+        (3, "project.prefx"),
+        (5, "source.engine"),
+        (6, "source.allocated_storage_gb"),
+        (7, "source.tables[1]"),
+        (10, "glue.masked_database"),
+        (13, "masking.partial_keep"),
+        (17, "lakeformation.personas.analyst.admin"),
+    ]
+    assert (info.value.line, info.value.key_path) == (2, "project.prefix")  # the first one, as before
+    lines = str(info.value).splitlines()
+    assert lines[0] == "c.yaml: 8 problems"
+    assert all(line.startswith(f"  c.yaml:{ln}: {path}: ") for line, (ln, path) in zip(lines[1:], found, strict=True))
+
+
+def test_cross_field_rules_are_reported_with_the_field_errors_of_other_sections() -> None:
+    text = "source:\n  engine: oracle\nglue:\n  raw_database: same\n  masked_database: same\n"
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, "c.yaml")
+    assert [(i.line, i.key_path) for i in info.value.issues] == [(2, "source.engine"), (5, "glue.masked_database")]
+
+
+def test_cli_prints_every_problem_and_makes_no_aws_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_aws_calls: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "bad.yaml"
+    config.write_text(EVERY_MISTAKE)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", "--config", str(config)])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 9 and "8 problems" in lines[0]
+    assert "bad.yaml:17: lakeformation.personas.analyst.admin: must be true or false" in lines[-1]
+    assert no_aws_calls == []
+    assert not (tmp_path / ".dcp").exists()
