@@ -221,7 +221,7 @@ Words = Annotated[
 class Section(BaseModel):
     """A frozen block of config.yaml: unknown keys are errors; null means "all defaults"."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -230,12 +230,17 @@ class Section(BaseModel):
 
 
 class ProjectSettings(Section):
-    prefix: Prefix = "dcp"
-    """Prefix of every resource name (S3 bucket naming rules: 3-20 of a-z0-9-, starting with a letter)."""
-    region: Region = "us-east-1"
-    """AWS region; --region and AWS_REGION override it."""
-    tags: Annotated[Mapping[str, Text], NullIsEmpty] = {}
-    """Extra tags on every resource (dcp:stack=<prefix> is always added; aws: and dcp: keys are reserved)."""
+    prefix: Prefix = Field(
+        "dcp",
+        description="Prefix of every resource name (S3 bucket naming rules: 3-20 of a-z0-9-, starting with a letter).",
+    )
+    region: Region = Field("us-east-1", description="AWS region; --region and AWS_REGION override it.")
+    tags: Annotated[Mapping[str, Text], NullIsEmpty] = Field(
+        {},
+        description=(
+            "Extra tags on every resource (dcp:stack=<prefix> is always added; aws: and dcp: keys are reserved)."
+        ),
+    )
 
     @field_validator("tags", mode="after")
     @classmethod
@@ -251,20 +256,23 @@ class ProjectSettings(Section):
 
 
 class SourceSettings(Section):
-    engine: Literal["mysql", "postgres"] = "mysql"
-    """RDS engine of the source database."""
-    version: EngineVersion = ""
-    """RDS engine version; empty picks the engine's default (mysql 8.0, postgres 16)."""
+    engine: Literal["mysql", "postgres"] = Field("mysql", description="RDS engine of the source database.")
+    version: EngineVersion = Field(
+        "", description="RDS engine version; empty picks the engine's default (mysql 8.0, postgres 16)."
+    )
     instance_class: RdsClass = "db.t3.micro"
     allocated_storage_gb: Annotated[Int, Field(ge=20, le=65536)] = 20
-    db_name: DbName = "dataset"
-    """Database (and, for DMS, schema) holding the tables."""
-    username: Username = "dcpadmin"
-    """Master user; the password is generated into Secrets Manager."""
-    tables: Annotated[tuple[TableName, ...], Field(min_length=1)] = ("customer", "bank", "card")
-    """Tables replicated, scanned and masked."""
-    sandbox_url: SandboxUrl = ""
-    """Sandbox only: SQLAlchemy URL of the real database behind the sandbox's RDS; empty: SQLite under .dcp/."""
+    db_name: DbName = Field("dataset", description="Database (and, for DMS, schema) holding the tables.")
+    username: Username = Field("dcpadmin", description="Master user; the password is generated into Secrets Manager.")
+    tables: Annotated[tuple[TableName, ...], Field(min_length=1)] = Field(
+        ("customer", "bank", "card"), description="Tables replicated, scanned and masked."
+    )
+    sandbox_url: SandboxUrl = Field(
+        "",
+        description=(
+            "Sandbox only: SQLAlchemy URL of the real database behind the sandbox's RDS; empty: SQLite under .dcp/."
+        ),
+    )
 
     @field_validator("username", mode="after")
     @classmethod
@@ -279,8 +287,9 @@ class SourceSettings(Section):
 class DmsSettings(Section):
     migration_type: Literal["full-load", "full-load-and-cdc"] = "full-load-and-cdc"
     instance_class: DmsClass = "dms.t3.micro"
-    table_mappings: Annotated[Mapping[str, Any], NullIsEmpty] = {}
-    """DMS table-mapping rules (the JSON as YAML); empty includes exactly source.tables."""
+    table_mappings: Annotated[Mapping[str, Any], NullIsEmpty] = Field(
+        {}, description="DMS table-mapping rules (the JSON as YAML); empty includes exactly source.tables."
+    )
 
     @field_validator("table_mappings", mode="after")
     @classmethod
@@ -307,10 +316,10 @@ class CustomIdentifierSpec(Section):
 
     name: CustomName
     regex: Annotated[NonEmpty, Field(max_length=512), AfterValidator(_compiles)]
-    keywords: Words = ()
-    """Case-insensitive; one must precede a match by at most maximum_match_distance characters."""
-    ignore_words: Words = ()
-    """Case-sensitive; a match containing one is dropped."""
+    keywords: Words = Field(
+        (), description="Case-insensitive; one must precede a match by at most maximum_match_distance characters."
+    )
+    ignore_words: Words = Field((), description="Case-sensitive; a match containing one is dropped.")
     maximum_match_distance: Annotated[Int, Field(ge=1, le=300)] = DEFAULT_MAXIMUM_MATCH_DISTANCE
     description: Text = ""
 
@@ -347,11 +356,14 @@ _DCP_EXTENSIONS = frozenset(i.id for i in MANAGED_IDENTIFIERS if not i.macie_man
 
 
 class MacieSettings(Section):
-    managed_identifier_selection: ManagedSelection = "INCLUDE"
-    """Macie managed identifiers. INCLUDE with no IDs: the Macie types masking.actions names (see
-    Settings.macie_managed_ids), so the job looks for every type the config promises to mask."""
-    managed_identifier_ids: tuple[ManagedId, ...] = ()
-    """The identifier IDs for INCLUDE / EXCLUDE."""
+    managed_identifier_selection: ManagedSelection = Field(
+        "INCLUDE",
+        description=(
+            "Macie managed identifiers. INCLUDE with no IDs: the Macie types masking.actions names, "
+            "so the job looks for every type the config promises to mask."
+        ),
+    )
+    managed_identifier_ids: tuple[ManagedId, ...] = Field((), description="The identifier IDs for INCLUDE / EXCLUDE.")
     custom_identifiers: tuple[CustomIdentifierField, ...] = Field(
         default=DEFAULT_CUSTOM_IDENTIFIERS,
         json_schema_extra={"default": [_identifier_json(c) for c in DEFAULT_CUSTOM_IDENTIFIERS]},
@@ -406,15 +418,21 @@ DEFAULT_JOINABLE_TYPES = ("EMAIL_ADDRESS", "account_number")
 
 
 class MaskingSettings(Section):
-    actions: Annotated[Mapping[IdentifierName, Action], NullIsEmpty] = DEFAULT_MASKING_ACTIONS
-    """What happens to a column per detected data type. Keys are Macie managed identifier IDs or
-    custom identifier names; with the default Macie selection the scan looks for exactly these types."""
-    default_action: Action = Action.REDACT
-    """Action for a flagged type not listed in actions."""
-    partial_keep: Annotated[Int, Field(ge=0, le=64)] = 4
-    """`partial` keeps this many trailing characters."""
-    joinable_types: tuple[NonEmpty, ...] = DEFAULT_JOINABLE_TYPES
-    """Types whose encrypted cells use deterministic AES-SIV, so equal values join."""
+    actions: Annotated[Mapping[IdentifierName, Action], NullIsEmpty] = Field(
+        DEFAULT_MASKING_ACTIONS,
+        description=(
+            "What happens to a column per detected data type. Keys are Macie managed identifier IDs or "
+            "custom identifier names; with the default Macie selection the scan looks for exactly these types."
+        ),
+    )
+    default_action: Action = Field(Action.REDACT, description="Action for a flagged type not listed in actions.")
+    partial_keep: Annotated[Int, Field(ge=0, le=64)] = Field(
+        4, description="`partial` keeps this many trailing characters."
+    )
+    joinable_types: tuple[NonEmpty, ...] = Field(
+        DEFAULT_JOINABLE_TYPES,
+        description="Types whose encrypted cells use deterministic AES-SIV, so equal values join.",
+    )
 
     def to_policy(self, type_names: Mapping[str, str] | None = None) -> MaskingPolicy:
         """The engine's policy; `type_names` renames types (a custom identifier's config name to
@@ -429,20 +447,22 @@ class MaskingSettings(Section):
 
 
 class KmsSettings(Section):
-    data_key_alias: KmsAlias = ""
-    """Data key for the encrypted copy; empty means alias/<prefix>-data."""
-    bucket_key_alias: KmsAlias = ""
-    """Key for bucket default encryption; empty means alias/<prefix>-buckets."""
+    data_key_alias: KmsAlias = Field(
+        "", description="Data key for the encrypted copy; empty means alias/<prefix>-data."
+    )
+    bucket_key_alias: KmsAlias = Field(
+        "", description="Key for bucket default encryption; empty means alias/<prefix>-buckets."
+    )
 
 
 class GlueSettings(Section):
     raw_database: GlueName = "dataset"
     masked_database: GlueName = "dataset_masked"
     encrypted_database: GlueName = "dataset_encrypted"
-    findings_database: GlueName = ""
-    """Empty means the prefix (hyphens as underscores)."""
-    glue_version: Annotated[Literal["4.0", "5.0"], BeforeValidator(_scalar_text)] = "5.0"
-    """Glue 5.0 runs Spark 3.5 and Python 3.11, the versions dcp is tested with."""
+    findings_database: GlueName = Field("", description="Empty means the prefix (hyphens as underscores).")
+    glue_version: Annotated[Literal["4.0", "5.0"], BeforeValidator(_scalar_text)] = Field(
+        "5.0", description="Glue 5.0 runs Spark 3.5 and Python 3.11, the versions dcp is tested with."
+    )
     worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
     number_of_workers: Annotated[Int, Field(ge=2, le=299)] = 2
 
@@ -479,8 +499,9 @@ class GlueSettings(Section):
 class LfGrant(Section):
     """An LF-tag expression (keys ANDed, values ORed) and the permissions granted on it."""
 
-    expression: Annotated[dict[str, tuple[Text, ...]], Field(min_length=1)]
-    """LF-tag key: [values]; the keys must be lakeformation.tags keys and the values among theirs."""
+    expression: Annotated[dict[str, tuple[Text, ...]], Field(min_length=1)] = Field(
+        description="LF-tag key: [values]; the keys must be lakeformation.tags keys and the values among theirs."
+    )
     permissions: tuple[LfPermission, ...] = ("SELECT", "DESCRIBE")
 
 
@@ -488,10 +509,8 @@ class Persona(Section):
     """An IAM role (<prefix>-<name>) and the LF-tag expressions granted to it."""
 
     description: Text = ""
-    admin: StrictBool = False
-    """A Lake Formation data lake administrator (reads the raw zone)."""
-    decrypt: StrictBool = False
-    """The data key lets this role decrypt the encrypted copy."""
+    admin: StrictBool = Field(False, description="A Lake Formation data lake administrator (reads the raw zone).")
+    decrypt: StrictBool = Field(False, description="The data key lets this role decrypt the encrypted copy.")
     grants: tuple[LfGrant, ...] = ()
     _name: str = PrivateAttr("")
 
@@ -519,12 +538,16 @@ class LakeFormationSettings(Section):
     tags: Annotated[
         Mapping[str, Annotated[tuple[LfTagValue, ...], Field(min_length=1)]],
         BeforeValidator(_none_as_empty),
-    ] = {"zone": ZONES, "sensitivity": ("public", "pii")}
-    """LF-tag keys and their allowed values; `zone` (with raw, masked, encrypted) and `sensitivity` are required."""
-    personas: Annotated[dict[PersonaName, Persona], Field(min_length=1), NullIsEmpty] = Field(
-        default_factory=_default_personas
+    ] = Field(
+        {"zone": ZONES, "sensitivity": ("public", "pii")},
+        description=(
+            "LF-tag keys and their allowed values; `zone` (with raw, masked, encrypted) and `sensitivity` are required."
+        ),
     )
-    """Personas: an IAM role each (<prefix>-<name>) and the LF-tag expressions granted to it."""
+    personas: Annotated[dict[PersonaName, Persona], Field(min_length=1), NullIsEmpty] = Field(
+        default_factory=_default_personas,
+        description="Personas: an IAM role each (<prefix>-<name>) and the LF-tag expressions granted to it.",
+    )
 
     @model_validator(mode="after")
     def _tags_and_grants(self) -> LakeFormationSettings:
@@ -559,16 +582,19 @@ class LakeFormationSettings(Section):
 
 
 class AthenaSettings(Section):
-    workgroup: WorkgroupName = ""
-    """Each persona queries in its own workgroup <workgroup>-<persona>; empty means <prefix>-wg."""
+    workgroup: WorkgroupName = Field(
+        "", description="Each persona queries in its own workgroup <workgroup>-<persona>; empty means <prefix>-wg."
+    )
 
 
 class Settings(Section):
     """dcp settings (config.yaml). Every key is optional."""
 
     project: ProjectSettings = ProjectSettings()
-    endpoint: Endpoint = "local"
-    """Where the AWS APIs are: aws (the standard endpoints), local (the embedded sandbox) or a URL."""
+    endpoint: Endpoint = Field(
+        "local",
+        description="Where the AWS APIs are: aws (the standard endpoints), local (the embedded sandbox) or a URL.",
+    )
     source: SourceSettings = SourceSettings()
     dms: DmsSettings = DmsSettings()
     macie: MacieSettings = MacieSettings()
