@@ -231,12 +231,12 @@ class Section(BaseModel):
 
 class ProjectSettings(Section):
     prefix: Prefix = Field(
-        "dcp",
+        default="dcp",
         description="Prefix of every resource name (S3 bucket naming rules: 3-20 of a-z0-9-, starting with a letter).",
     )
-    region: Region = Field("us-east-1", description="AWS region; --region and AWS_REGION override it.")
+    region: Region = Field(default="us-east-1", description="AWS region; --region and AWS_REGION override it.")
     tags: Annotated[Mapping[str, Text], NullIsEmpty] = Field(
-        {},
+        default={},
         description=(
             "Extra tags on every resource (dcp:stack=<prefix> is always added; aws: and dcp: keys are reserved)."
         ),
@@ -256,19 +256,21 @@ class ProjectSettings(Section):
 
 
 class SourceSettings(Section):
-    engine: Literal["mysql", "postgres"] = Field("mysql", description="RDS engine of the source database.")
+    engine: Literal["mysql", "postgres"] = Field(default="mysql", description="RDS engine of the source database.")
     version: EngineVersion = Field(
-        "", description="RDS engine version; empty picks the engine's default (mysql 8.0, postgres 16)."
+        default="", description="RDS engine version; empty picks the engine's default (mysql 8.0, postgres 16)."
     )
     instance_class: RdsClass = "db.t3.micro"
     allocated_storage_gb: Annotated[Int, Field(ge=20, le=65536)] = 20
-    db_name: DbName = Field("dataset", description="Database (and, for DMS, schema) holding the tables.")
-    username: Username = Field("dcpadmin", description="Master user; the password is generated into Secrets Manager.")
+    db_name: DbName = Field(default="dataset", description="Database (and, for DMS, schema) holding the tables.")
+    username: Username = Field(
+        default="dcpadmin", description="Master user; the password is generated into Secrets Manager."
+    )
     tables: Annotated[tuple[TableName, ...], Field(min_length=1)] = Field(
-        ("customer", "bank", "card"), description="Tables replicated, scanned and masked."
+        default=("customer", "bank", "card"), description="Tables replicated, scanned and masked."
     )
     sandbox_url: SandboxUrl = Field(
-        "",
+        default="",
         description=(
             "Sandbox only: SQLAlchemy URL of the real database behind the sandbox's RDS; empty: SQLite under .dcp/."
         ),
@@ -288,7 +290,7 @@ class DmsSettings(Section):
     migration_type: Literal["full-load", "full-load-and-cdc"] = "full-load-and-cdc"
     instance_class: DmsClass = "dms.t3.micro"
     table_mappings: Annotated[Mapping[str, Any], NullIsEmpty] = Field(
-        {}, description="DMS table-mapping rules (the JSON as YAML); empty includes exactly source.tables."
+        default={}, description="DMS table-mapping rules (the JSON as YAML); empty includes exactly source.tables."
     )
 
     @field_validator("table_mappings", mode="after")
@@ -317,9 +319,10 @@ class CustomIdentifierSpec(Section):
     name: CustomName
     regex: Annotated[NonEmpty, Field(max_length=512), AfterValidator(_compiles)]
     keywords: Words = Field(
-        (), description="Case-insensitive; one must precede a match by at most maximum_match_distance characters."
+        default=(),
+        description="Case-insensitive; one must precede a match by at most maximum_match_distance characters.",
     )
-    ignore_words: Words = Field((), description="Case-sensitive; a match containing one is dropped.")
+    ignore_words: Words = Field(default=(), description="Case-sensitive; a match containing one is dropped.")
     maximum_match_distance: Annotated[Int, Field(ge=1, le=300)] = DEFAULT_MAXIMUM_MATCH_DISTANCE
     description: Text = ""
 
@@ -357,13 +360,15 @@ _DCP_EXTENSIONS = frozenset(i.id for i in MANAGED_IDENTIFIERS if not i.macie_man
 
 class MacieSettings(Section):
     managed_identifier_selection: ManagedSelection = Field(
-        "INCLUDE",
+        default="INCLUDE",
         description=(
             "Macie managed identifiers. INCLUDE with no IDs: the Macie types masking.actions names, "
             "so the job looks for every type the config promises to mask."
         ),
     )
-    managed_identifier_ids: tuple[ManagedId, ...] = Field((), description="The identifier IDs for INCLUDE / EXCLUDE.")
+    managed_identifier_ids: tuple[ManagedId, ...] = Field(
+        default=(), description="The identifier IDs for INCLUDE / EXCLUDE."
+    )
     custom_identifiers: tuple[CustomIdentifierField, ...] = Field(
         default=DEFAULT_CUSTOM_IDENTIFIERS,
         json_schema_extra={"default": [_identifier_json(c) for c in DEFAULT_CUSTOM_IDENTIFIERS]},
@@ -419,18 +424,20 @@ DEFAULT_JOINABLE_TYPES = ("EMAIL_ADDRESS", "account_number")
 
 class MaskingSettings(Section):
     actions: Annotated[Mapping[IdentifierName, Action], NullIsEmpty] = Field(
-        DEFAULT_MASKING_ACTIONS,
+        default=DEFAULT_MASKING_ACTIONS,
         description=(
             "What happens to a column per detected data type. Keys are Macie managed identifier IDs or "
             "custom identifier names; with the default Macie selection the scan looks for exactly these types."
         ),
     )
-    default_action: Action = Field(Action.REDACT, description="Action for a flagged type not listed in actions.")
+    default_action: Action = Field(
+        default=Action.REDACT, description="Action for a flagged type not listed in actions."
+    )
     partial_keep: Annotated[Int, Field(ge=0, le=64)] = Field(
-        4, description="`partial` keeps this many trailing characters."
+        default=4, description="`partial` keeps this many trailing characters."
     )
     joinable_types: tuple[NonEmpty, ...] = Field(
-        DEFAULT_JOINABLE_TYPES,
+        default=DEFAULT_JOINABLE_TYPES,
         description="Types whose encrypted cells use deterministic AES-SIV, so equal values join.",
     )
 
@@ -448,10 +455,10 @@ class MaskingSettings(Section):
 
 class KmsSettings(Section):
     data_key_alias: KmsAlias = Field(
-        "", description="Data key for the encrypted copy; empty means alias/<prefix>-data."
+        default="", description="Data key for the encrypted copy; empty means alias/<prefix>-data."
     )
     bucket_key_alias: KmsAlias = Field(
-        "", description="Key for bucket default encryption; empty means alias/<prefix>-buckets."
+        default="", description="Key for bucket default encryption; empty means alias/<prefix>-buckets."
     )
 
 
@@ -459,9 +466,9 @@ class GlueSettings(Section):
     raw_database: GlueName = "dataset"
     masked_database: GlueName = "dataset_masked"
     encrypted_database: GlueName = "dataset_encrypted"
-    findings_database: GlueName = Field("", description="Empty means the prefix (hyphens as underscores).")
+    findings_database: GlueName = Field(default="", description="Empty means the prefix (hyphens as underscores).")
     glue_version: Annotated[Literal["4.0", "5.0"], BeforeValidator(_scalar_text)] = Field(
-        "5.0", description="Glue 5.0 runs Spark 3.5 and Python 3.11, the versions dcp is tested with."
+        default="5.0", description="Glue 5.0 runs Spark 3.5 and Python 3.11, the versions dcp is tested with."
     )
     worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
     number_of_workers: Annotated[Int, Field(ge=2, le=299)] = 2
@@ -509,8 +516,10 @@ class Persona(Section):
     """An IAM role (<prefix>-<name>) and the LF-tag expressions granted to it."""
 
     description: Text = ""
-    admin: StrictBool = Field(False, description="A Lake Formation data lake administrator (reads the raw zone).")
-    decrypt: StrictBool = Field(False, description="The data key lets this role decrypt the encrypted copy.")
+    admin: StrictBool = Field(
+        default=False, description="A Lake Formation data lake administrator (reads the raw zone)."
+    )
+    decrypt: StrictBool = Field(default=False, description="The data key lets this role decrypt the encrypted copy.")
     grants: tuple[LfGrant, ...] = ()
     _name: str = PrivateAttr("")
 
@@ -539,7 +548,7 @@ class LakeFormationSettings(Section):
         Mapping[str, Annotated[tuple[LfTagValue, ...], Field(min_length=1)]],
         BeforeValidator(_none_as_empty),
     ] = Field(
-        {"zone": ZONES, "sensitivity": ("public", "pii")},
+        default={"zone": ZONES, "sensitivity": ("public", "pii")},
         description=(
             "LF-tag keys and their allowed values; `zone` (with raw, masked, encrypted) and `sensitivity` are required."
         ),
@@ -583,7 +592,8 @@ class LakeFormationSettings(Section):
 
 class AthenaSettings(Section):
     workgroup: WorkgroupName = Field(
-        "", description="Each persona queries in its own workgroup <workgroup>-<persona>; empty means <prefix>-wg."
+        default="",
+        description="Each persona queries in its own workgroup <workgroup>-<persona>; empty means <prefix>-wg.",
     )
 
 
@@ -592,7 +602,7 @@ class Settings(Section):
 
     project: ProjectSettings = ProjectSettings()
     endpoint: Endpoint = Field(
-        "local",
+        default="local",
         description="Where the AWS APIs are: aws (the standard endpoints), local (the embedded sandbox) or a URL.",
     )
     source: SourceSettings = SourceSettings()
