@@ -25,16 +25,16 @@ class ConfigError(Exception):
     `path`, `line`, `key_path` and `message` are the first one's."""
 
     def __init__(self, path: str, line: int | None, key_path: str, message: str) -> None:
-        self.__init_issues([ConfigIssue(path, line, key_path, message)])
+        self._set_issues([ConfigIssue(path, line, key_path, message)])
 
     @classmethod
     def of(cls, issues: Sequence[ConfigIssue]) -> ConfigError:
         """One error for several problems (at least one)."""
         error = cls.__new__(cls)
-        error.__init_issues(issues)
+        error._set_issues(issues)
         return error
 
-    def __init_issues(self, issues: Sequence[ConfigIssue]) -> None:
+    def _set_issues(self, issues: Sequence[ConfigIssue]) -> None:
         self.issues = tuple(issues)
         first = self.issues[0]
         self.path, self.line, self.key_path, self.message = first.path, first.line, first.key_path, first.message

@@ -115,6 +115,8 @@ Int = Annotated[int, Strict()]
 
 
 NullIsEmpty = BeforeValidator(_none_as_empty)
+#: In the JSON Schema, a mapping whose keys must match its patternProperties.
+ONLY_PATTERN_KEYS: dict[str, Any] = {"additionalProperties": False}
 
 PREFIX = r"^(?!.*--)[a-z][a-z0-9-]{1,18}[a-z0-9]$"
 REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
@@ -146,7 +148,9 @@ Endpoint = Annotated[
 EngineVersion = Annotated[
     Text,
     Matches(
-        r"^\d+(\.\d+){0,2}$", "{value} is not an engine version like 8.0 or 16.4 (empty: the engine's default)", True
+        r"^\d+(\.\d+){0,2}$",
+        "{value} is not an engine version like 8.0 or 16.4 (empty: the engine's default)",
+        empty_ok=True,
     ),
 ]
 RdsClass = Annotated[Text, Matches(r"^db\.[a-z0-9]+\.[a-z0-9]+$", "{value} is not an instance class like db.t3.micro")]
@@ -172,7 +176,7 @@ SandboxUrl = Annotated[
     ),
 ]
 GlueName = Annotated[
-    Text, Matches(GLUE_NAME, "{value} is not a valid Glue database name (lowercase letters, digits, _)", True)
+    Text, Matches(GLUE_NAME, "{value} is not a valid Glue database name (lowercase letters, digits, _)", empty_ok=True)
 ]
 TableName = Annotated[Text, Matches(GLUE_NAME, "{value} is not a valid table name (lowercase letters, digits, _)")]
 IdentifierName = Annotated[
@@ -185,13 +189,13 @@ KmsAlias = Annotated[
     Matches(
         KMS_ALIAS,
         "{value} is not a KMS alias like alias/my-key (aliases under alias/aws/ are reserved for AWS managed keys)",
-        True,
+        empty_ok=True,
     ),
 ]
 PersonaName = Annotated[Text, Matches(PERSONA, "{value} is not a valid persona name (lowercase letters, digits, -)")]
 LfTagValue = Annotated[Text, Matches(LF_TAG_VALUE, "{value} is not a valid LF-tag value")]
 WorkgroupName = Annotated[
-    Text, Matches(r"^[a-zA-Z0-9._-]{1,128}$", "{value} is not a valid Athena workgroup name", True)
+    Text, Matches(r"^[a-zA-Z0-9._-]{1,128}$", "{value} is not a valid Athena workgroup name", empty_ok=True)
 ]
 LfPermission = Literal["SELECT", "DESCRIBE", "ALTER", "DROP", "INSERT", "DELETE"]
 ManagedSelection = Literal["RECOMMENDED", "ALL", "INCLUDE", "EXCLUDE", "NONE"]
@@ -237,6 +241,7 @@ class ProjectSettings(Section):
     region: Region = Field(default="us-east-1", description="AWS region; --region and AWS_REGION override it.")
     tags: Annotated[Mapping[str, Text], NullIsEmpty] = Field(
         default={},
+        json_schema_extra={"propertyNames": {"not": {"pattern": "^(aws|dcp):"}}},
         description=(
             "Extra tags on every resource (dcp:stack=<prefix> is always added; aws: and dcp: keys are reserved)."
         ),
@@ -425,6 +430,7 @@ DEFAULT_JOINABLE_TYPES = ("EMAIL_ADDRESS", "account_number")
 class MaskingSettings(Section):
     actions: Annotated[Mapping[IdentifierName, Action], NullIsEmpty] = Field(
         default=DEFAULT_MASKING_ACTIONS,
+        json_schema_extra=ONLY_PATTERN_KEYS,
         description=(
             "What happens to a column per detected data type. Keys are Macie managed identifier IDs or "
             "custom identifier names; with the default Macie selection the scan looks for exactly these types."
@@ -476,7 +482,7 @@ class GlueSettings(Section):
     @field_validator("raw_database", "masked_database", "encrypted_database", mode="after")
     @classmethod
     def _empty_is_default(cls, name: str, info: ValidationInfo) -> str:
-        """ "" in the file means the field's default."""
+        """An empty name in the file means the field's default."""
         return name or str(cls.model_fields[info.field_name or ""].default)
 
     @model_validator(mode="after")
@@ -529,24 +535,24 @@ class Persona(Section):
         return self._name
 
 
+ZONES = ("raw", "masked", "encrypted")
+
+
 def _default_personas() -> dict[str, Persona]:
     """The personas of config.yaml's defaults (used when the file has no `personas` key)."""
-    every, reader = ("raw", "masked", "encrypted"), ("masked", "encrypted")
+    reader = ("masked", "encrypted")
     return {
-        "lf-admin": Persona(admin=True, grants=(LfGrant(expression={"zone": every}),)),
+        "lf-admin": Persona(admin=True, grants=(LfGrant(expression={"zone": ZONES}),)),
         "analyst": Persona(grants=(LfGrant(expression={"zone": ("masked",)}),)),
         "data-scientist": Persona(grants=(LfGrant(expression={"zone": reader}),)),
         "ml-training": Persona(decrypt=True, grants=(LfGrant(expression={"zone": reader}),)),
     }
 
 
-ZONES = ("raw", "masked", "encrypted")
-
-
 class LakeFormationSettings(Section):
     tags: Annotated[
         Mapping[str, Annotated[tuple[LfTagValue, ...], Field(min_length=1)]],
-        BeforeValidator(_none_as_empty),
+        NullIsEmpty,
     ] = Field(
         default={"zone": ZONES, "sensitivity": ("public", "pii")},
         description=(
@@ -555,6 +561,7 @@ class LakeFormationSettings(Section):
     )
     personas: Annotated[dict[PersonaName, Persona], Field(min_length=1), NullIsEmpty] = Field(
         default_factory=_default_personas,
+        json_schema_extra=ONLY_PATTERN_KEYS,
         description="Personas: an IAM role each (<prefix>-<name>) and the LF-tag expressions granted to it.",
     )
 
@@ -617,32 +624,32 @@ class Settings(Section):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _derive_names(cls, data: Any, handler: Callable[[Any], Settings]) -> Settings:
-        """Names whose default follows the prefix: the KMS aliases, the findings database, the workgroup."""
+    def _derive_names_then_check(cls, data: Any, handler: Callable[[Any], Settings]) -> Settings:
+        """Fill the names whose default follows the prefix, then apply the rules across sections."""
         settings = handler(data)
-        prefix = settings.project.prefix
-        kms, glue, athena = settings.kms, settings.glue, settings.athena
-        derived = settings.model_copy(
-            update={
-                "kms": kms.model_copy(
-                    update={
-                        "data_key_alias": kms.data_key_alias or f"alias/{prefix}-data",
-                        "bucket_key_alias": kms.bucket_key_alias or f"alias/{prefix}-buckets",
-                    }
-                ),
-                "glue": glue.model_copy(
-                    update={"findings_database": glue.findings_database or prefix.replace("-", "_")}
-                ),
-                "athena": athena.model_copy(update={"workgroup": athena.workgroup or f"{prefix}-wg"}),
-            }
-        )
-        clash = derived.glue.database_clash(
-            glue.model_fields_set
-        )  # the derived findings_database may take a name in use
+        derived = settings._with_derived_names()
+        # the derived findings_database may take a name already in use
+        clash = derived.glue.database_clash(settings.glue.model_fields_set)
         if clash is not None:
             raise problem(clash[1], "glue", *clash[0])
         derived._check_detectable()
         return derived
+
+    def _with_derived_names(self) -> Settings:
+        """Empty KMS aliases, findings database and workgroup named after the prefix."""
+        prefix, kms, glue, athena = self.prefix, self.kms, self.glue, self.athena
+        aliases = {
+            "data_key_alias": kms.data_key_alias or f"alias/{prefix}-data",
+            "bucket_key_alias": kms.bucket_key_alias or f"alias/{prefix}-buckets",
+        }
+        findings = {"findings_database": glue.findings_database or prefix.replace("-", "_")}
+        return self.model_copy(
+            update={
+                "kms": kms.model_copy(update=aliases),
+                "glue": glue.model_copy(update=findings),
+                "athena": athena.model_copy(update={"workgroup": athena.workgroup or f"{prefix}-wg"}),
+            }
+        )
 
     @property
     def path(self) -> str:
