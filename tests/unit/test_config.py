@@ -309,3 +309,55 @@ def test_cli_prints_every_problem_and_makes_no_aws_call(
     assert "bad.yaml:17: lakeformation.personas.analyst.admin: must be true or false" in lines[-1]
     assert no_aws_calls == []
     assert not (tmp_path / ".dcp").exists()
+
+
+def test_numbers_where_text_is_expected_read_as_their_text() -> None:
+    settings = parse_settings("glue:\n  glue_version: 5.0\nsource:\n  version: 16\nproject:\n  tags:\n    cost: 4711\n")
+    assert (settings.glue.glue_version, settings.source.version) == ("5.0", "16")
+    assert settings.project.tags == {"cost": "4711"}
+
+
+def test_empty_sections_mean_their_defaults() -> None:
+    settings = parse_settings("project:\nsource:\nlakeformation:\n  personas:\n    analyst:\n")
+    defaults = default_settings()
+    assert (settings.project, settings.source) == (defaults.project, defaults.source)
+    assert list(settings.lakeformation.personas) == ["analyst"]
+    assert settings.persona("analyst").name == "analyst" and settings.persona("analyst").grants == ()
+
+
+def test_a_derived_findings_database_that_clashes_says_why() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings("project:\n  prefix: dataset\n", "c.yaml")
+    assert info.value.key_path == "glue"
+    assert "an empty findings_database means the prefix" in str(info.value)
+
+
+def test_unknown_key_in_a_list_item_names_the_allowed_ones() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings("macie:\n  custom_identifiers:\n    - {name: a1, regex: x, arn: y}\n", "c.yaml")
+    assert (info.value.line, info.value.key_path) == (3, "macie.custom_identifiers[0].arn")
+    assert "allowed keys here: name, regex, keywords, ignore_words, maximum_match_distance, description" in str(
+        info.value
+    )
+
+
+def test_every_undetectable_type_is_reported() -> None:
+    text = "macie:\n  managed_identifier_selection: RECOMMENDED\n"
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, "c.yaml")
+    named = {i.message.split()[2] for i in info.value.issues}
+    assert {"NAME", "DATE_OF_BIRTH", "BANK_ACCOUNT_NUMBER", "CREDIT_CARD_SECURITY_CODE"} <= named
+    assert {(i.line, i.key_path) for i in info.value.issues} == {(1, "macie")}
+
+
+def test_config_error_keeps_its_one_problem_form() -> None:
+    error = ConfigError("c.yaml", 3, "a.b", "bad")
+    assert str(error) == "c.yaml:3: a.b: bad"
+    assert (error.path, error.line, error.key_path, error.message) == ("c.yaml", 3, "a.b", "bad")
+    assert len(error.issues) == 1
+
+
+def test_settings_are_frozen() -> None:
+    settings = default_settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.project.prefix = "other"  # type: ignore[misc]
