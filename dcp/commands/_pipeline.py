@@ -9,8 +9,8 @@ import click
 
 from dcp.cli import App, RuntimeFailure
 from dcp.console import OUTPUT_FORMATS
+from dcp.names import StackNames
 from dcp.pipeline.errors import PipelineError
-from dcp.stack.names import StackNames
 
 #: `--output` on a command (overrides the global one); the command calls console.set_output.
 output_option = click.option(

@@ -27,7 +27,7 @@ def _token_key(app: App) -> bytes:
             return bytes.fromhex(from_env)
         except ValueError:
             raise UsageFailure("DCP_TOKEN_KEY must be hex (e.g. `openssl rand -hex 32`)") from None
-    from dcp.stack.names import StackNames
+    from dcp.names import StackNames
 
     names = StackNames.of(app.settings, app.aws.account_id, app.aws.region)
     try:

@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 
 from dcp.aws.session import AwsContext
 from dcp.config import Persona, Settings
+from dcp.names import StackNames
 from dcp.pipeline.errors import AccessRefused, PipelineError
 from dcp.pipeline.lake import list_keys, parquet_objects
 from dcp.pipeline.query import run_query
-from dcp.stack.names import StackNames
 
 ZONES = ("raw", "masked", "encrypted")
 

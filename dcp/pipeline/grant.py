@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from dcp.aws.session import AwsContext
 from dcp.config import Persona
-from dcp.stack.names import StackNames
+from dcp.names import StackNames
 
 PII, PUBLIC = "pii", "public"
 

@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 from botocore.exceptions import ClientError
 
 from dcp.aws.session import AwsContext
+from dcp.names import StackNames
 from dcp.pipeline.errors import AccessRefused, PipelineError
 from dcp.pipeline.lake import parquet_objects
-from dcp.stack.names import StackNames
 
 CELL_PREFIX = "v1:"
 

@@ -14,12 +14,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dcp.aws.session import AwsContext
 from dcp.config import Persona
+from dcp.names import StackNames
 from dcp.pipeline.errors import PipelineError
 from dcp.pipeline.grant import existing_grants, grants_table, list_principal_permissions
 from dcp.pipeline.lake import prefix_row_count, raw_current_ids
 from dcp.pipeline.replicate import find_task, stats_rows, table_stats
 from dcp.pipeline.workflow import get_run, list_runs, step_rows
-from dcp.stack.names import StackNames
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,15 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from dcp.aws import (
+from dcp.aws.session import AwsContext
+from dcp.config import Persona, Settings
+from dcp.gluejob.args import custom_identifiers_to_json, policy_to_json
+from dcp.gluejob.package import build_glue_library
+from dcp.lambdas import package
+from dcp.names import BUCKET_KINDS, StackNames
+from dcp.stack import policies
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources import (
     athena,
     dms,
     events,
@@ -20,19 +28,11 @@ from dcp.aws import (
     lambda_,
     macie,
     network,
-    policies,
     rds,
     s3,
     secrets,
 )
-from dcp.aws.refs import PENDING, Refs
-from dcp.aws.resource import Resource
-from dcp.aws.session import AwsContext
-from dcp.config import Persona, Settings
-from dcp.gluejob.args import custom_identifiers_to_json, policy_to_json
-from dcp.gluejob.package import build_glue_library
-from dcp.lambdas import package
-from dcp.stack.names import BUCKET_KINDS, StackNames
+from dcp.stack.resources.base import Resource
 
 ROOT = Path(__file__).resolve().parents[2]
 GLUE_SCRIPT = ROOT / "glue_jobs" / "mask_pii.py"

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from dcp.aws import iam as iam_mod
-from dcp.aws import kms as kms_mod
-from dcp.aws import s3 as s3_mod
-from dcp.aws.resource import OWNER_TAG, absent_on, is_code, tag_dict
 from dcp.aws.session import AwsContext
+from dcp.names import StackNames
 from dcp.stack.executor import describe_error
-from dcp.stack.names import StackNames
+from dcp.stack.resources import iam as iam_mod
+from dcp.stack.resources import kms as kms_mod
+from dcp.stack.resources import s3 as s3_mod
+from dcp.stack.resources.base import OWNER_TAG, absent_on, is_code, tag_dict
 
 STACK_TAG = "dcp:stack"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
 from dcp.aws.session import AwsContext
 from dcp.masking.identifiers import CustomIdentifier
+from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
 
 #: Tag on the findings bucket: this stack enabled Macie, so `down` disables it again.
 ENABLED_BY_TAG = "dcp:macie-enabled-by-stack"

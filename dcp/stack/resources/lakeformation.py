@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while
 from dcp.aws.session import AwsContext
+from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, retry_while
 
 GONE = ("EntityNotFoundException",)
 

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from dcp.aws.resource import (
+from dcp.aws.session import AwsContext
+from dcp.stack.resources.base import (
     Resource,
     absent_on,
     canonical,
@@ -18,7 +19,6 @@ from dcp.aws.resource import (
     tag_list,
     tags_match,
 )
-from dcp.aws.session import AwsContext
 
 #: Tag naming the alias a key was created for: finds a key whose alias was never created.
 ALIAS_TAG = "dcp:alias"

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from dcp.aws.resource import (
+from dcp.aws.session import AwsContext
+from dcp.stack.resources.base import (
     OWNER_TAG,
     Resource,
     absent_on,
@@ -18,7 +19,6 @@ from dcp.aws.resource import (
     tag_list,
     tags_match,
 )
-from dcp.aws.session import AwsContext
 
 INLINE_POLICY = "dcp"
 #: The role DMS itself needs (fixed name, account-wide) to manage its VPC network interfaces.
@@ -96,7 +96,7 @@ class Role(Resource):
                 Tags=tag_list(tags),
             )
         except Exception as exc:
-            from dcp.aws.resource import is_code
+            from dcp.stack.resources.base import is_code
 
             if not is_code(exc, "EntityAlreadyExists"):
                 raise

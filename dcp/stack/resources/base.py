@@ -16,8 +16,8 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
-    from dcp.aws.refs import Refs
     from dcp.aws.session import AwsContext
+    from dcp.stack.refs import Refs
 
 T = TypeVar("T")
 

@@ -13,9 +13,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, absent_on, ignore_codes, tag_dict, tag_list, tags_match
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING
+from dcp.stack.resources.base import Resource, absent_on, ignore_codes, tag_dict, tag_list, tags_match
 
 NO_BUCKET = ("NoSuchBucket", "404", "NotFound")
 
@@ -195,7 +195,7 @@ def empty_bucket(ctx: AwsContext, bucket: str) -> int:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i : i + 1000], "Quiet": True})
                 deleted += len(keys[i : i + 1000])
     except Exception as exc:
-        from dcp.aws.resource import is_code
+        from dcp.stack.resources.base import is_code
 
         if not is_code(exc, *NO_BUCKET):
             raise

@@ -7,8 +7,17 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match
 from dcp.aws.session import AwsContext
+from dcp.stack.resources.base import (
+    Resource,
+    absent_on,
+    ignore_codes,
+    is_code,
+    retry_while,
+    tag_dict,
+    tag_list,
+    tags_match,
+)
 
 GONE = ("ResourceNotFoundException",)
 

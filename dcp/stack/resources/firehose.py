@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import (
+from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING
+from dcp.stack.resources.base import (
     Resource,
     absent_on,
     ignore_codes,
@@ -17,7 +18,6 @@ from dcp.aws.resource import (
     tags_match,
     wait_until,
 )
-from dcp.aws.session import AwsContext
 
 GONE = ("ResourceNotFoundException",)
 

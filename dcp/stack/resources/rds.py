@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
-from dcp.aws.secrets import read_secret_json
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING
+from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
+from dcp.stack.resources.secrets import read_secret_json
 
 PORTS = {"mysql": 3306, "postgres": 5432}
 WAIT = {"Delay": 30, "MaxAttempts": 80}  # 40 minutes

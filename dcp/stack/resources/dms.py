@@ -10,10 +10,19 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match, wait_until
-from dcp.aws.secrets import read_secret_json
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING
+from dcp.stack.resources.base import (
+    Resource,
+    ignore_codes,
+    is_code,
+    retry_while,
+    tag_dict,
+    tag_list,
+    tags_match,
+    wait_until,
+)
+from dcp.stack.resources.secrets import read_secret_json
 
 GONE = ("ResourceNotFoundFault",)
 AVAILABLE_WAIT = {"Delay": 30, "MaxAttempts": 80}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
 from dcp.aws.session import AwsContext
+from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
 
 GONE = ("EntityNotFoundException",)
 #: What the job imports beyond the modules Glue provides: Glue 5.0's provided modules include

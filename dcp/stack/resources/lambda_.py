@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
 from dcp.aws.session import AwsContext
+from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
 
 RUNTIME = "python3.12"
 GONE = ("ResourceNotFoundException",)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING
+from dcp.stack.resources.base import Resource, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match
 
 VPC_CIDR = "10.42.0.0/16"
 #: Lambda releases a deleted VPC function's network interfaces lazily (it can take many minutes):

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dcp.aws.resource import absent_on
 from dcp.aws.session import AwsContext
-from dcp.stack.names import StackNames
+from dcp.names import StackNames
+from dcp.stack.resources.base import absent_on
 
 #: Stands for an ID that does not exist yet: it differs from any current value.
 PENDING = "<pending>"
