@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from dcp.cli import App, RuntimeFailure
-from dcp.commands._pipeline import stack_names, stage_errors
+from dcp.commands.options import stack_names, stage_errors
 
 SHOW_ROWS = 3
 CIPHERTEXT_SHOWN = 28

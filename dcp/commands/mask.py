@@ -11,12 +11,12 @@ import click
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
 from dcp.commands.classify import Input, classify_inputs, expand_inputs
 from dcp.errors import about
+from dcp.masking.apply import mask_table
 from dcp.masking.crypto import KmsAccessDenied
 from dcp.masking.findings import Finding, UnreadableFindings, read_findings, table_from_key
 from dcp.masking.plan import MaskingPlan
 from dcp.masking.policy import Action
 from dcp.masking.readers import format_of, open_batches
-from dcp.masking.runner import mask_table
 
 
 def _token_key(app: App) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
-from dcp.commands._pipeline import output_option, stack_names, stage_errors
+from dcp.commands.options import output_option, stack_names, stage_errors
 from dcp.config import UnknownPersonaError
 from dcp.console import set_output
 

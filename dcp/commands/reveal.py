@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dcp.cli import App, UsageFailure, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
+from dcp.commands.options import stack_names, stage_errors
 from dcp.config import UnknownPersonaError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dcp.cli import App, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
+from dcp.commands.options import stack_names, stage_errors
 
 
 @click.command()

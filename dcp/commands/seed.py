@@ -8,7 +8,7 @@ import click
 from rich.progress import Progress, TaskID
 
 from dcp.cli import App, UsageFailure, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
+from dcp.commands.options import stack_names, stage_errors
 
 
 def parse_tables(value: str | None, configured: tuple[str, ...]) -> list[str]:

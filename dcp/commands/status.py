@@ -31,13 +31,13 @@ def status(app: App, workers: int) -> None:
     ]
     present = sum(1 for row in rows if row["exists"])
     if app.console.output == "json":  # one document: the resources and the pipeline sections
-        from dcp.commands._pipeline import pipeline_sections
+        from dcp.commands.options import pipeline_sections
 
         app.console.data({"resources": rows, "pipeline": pipeline_sections(app)})
         return
     app.console.table(
         f"Stack {stack.names.prefix}: {present}/{len(rows)} resources exist", COLUMNS, rows, key="resources"
     )
-    from dcp.commands._pipeline import show_pipeline_status
+    from dcp.commands.options import show_pipeline_status
 
     show_pipeline_status(app)

@@ -4,6 +4,7 @@ Pure: imports nothing of dcp outside this package and never boto3 (KMS is passed
 object with boto3's ``generate_data_key``/``decrypt`` methods).
 """
 
+from dcp.masking.apply import MaskedBatch, MaskTableResult, mask_batch, mask_table, reveal_table
 from dcp.masking.crypto import CellDecryptionError, KmsAccessDenied, KmsLike, TableCrypto
 from dcp.masking.detect import classify_source
 from dcp.masking.findings import Cell, Detection, Finding, FindingParse, Record
@@ -17,7 +18,6 @@ from dcp.masking.identifiers import (
 )
 from dcp.masking.plan import ColumnRule, MaskingPlan, TablePlan
 from dcp.masking.policy import Action, MaskingPolicy
-from dcp.masking.runner import MaskedBatch, MaskTableResult, mask_batch, mask_table, reveal_table
 
 
 def __getattr__(name: str) -> object:

@@ -46,8 +46,8 @@ def encrypted_columns(table: pa.Table) -> list[str]:
 
 def reveal_table(aws: AwsContext, names: StackNames, table: str, *, limit: int | None = None) -> RevealedTable:
     """Decrypt the encrypted copy of `table` with `aws`'s identity (one kms:Decrypt per data key)."""
+    from dcp.masking.apply import encrypted_columns_of
     from dcp.masking.crypto import KmsAccessDenied, TableCrypto
-    from dcp.masking.runner import encrypted_columns_of
 
     kms = aws.client("kms")
     keys: dict[bytes, TableCrypto] = {}
