@@ -115,6 +115,7 @@ def describe_aws_error(exc: BaseException) -> str | None:
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network or --endpoint-url"
     if isinstance(exc, ClientError):
+        # Parsed here, not with dcp.aws.errors: the seed Lambda ships this file alone (lambdas/package.py).
         error = exc.response.get("Error", {})
         code = error.get("Code", "Error")
         message = scrub(str(error.get("Message", "")))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from dcp.aws.errors import error_code
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
 from dcp.commands.classify import Input, classify_inputs, expand_inputs
 from dcp.errors import about
@@ -155,7 +156,7 @@ def mask(
             except KmsAccessDenied as exc:
                 raise RuntimeFailure(str(exc)) from None
             except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                code = error_code(exc)
                 if code in ("NotFoundException", "InvalidKeyUsageException", "DisabledException"):
                     raise RuntimeFailure(
                         f"KMS key {key_id or app.settings.kms.data_key_alias} is not usable ({code}): "

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from dcp.aws.errors import error_code
 from dcp.aws.session import AwsContext
 from dcp.config import Persona, Settings
 from dcp.names import StackNames
@@ -109,9 +110,7 @@ def intended(persona: Persona) -> dict[str, str]:
 
 
 def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return type(exc).__name__
+    return error_code(exc) or type(exc).__name__
 
 
 def attempt(call: Callable[[], Any]) -> tuple[str, str]:

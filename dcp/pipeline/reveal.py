@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import ClientError
 
+from dcp.aws.errors import error_code, error_message, is_access_denied
 from dcp.aws.session import AwsContext
 from dcp.names import StackNames
 from dcp.pipeline.errors import AccessRefused, PipelineError
@@ -73,11 +74,10 @@ def reveal_table(aws: AwsContext, names: StackNames, table: str, *, limit: int |
     except KmsAccessDenied as exc:
         raise AccessRefused(f"KMS refused (AccessDeniedException) to decrypt the data key of {table}: {exc}") from None
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if "AccessDenied" in code or code == "Forbidden":
+        if is_access_denied(exc):
             raise AccessRefused(
                 f"access denied reading s3://{names.curated_bucket}/{names.encrypted_prefix(table)}: "
-                f"{exc.response.get('Error', {}).get('Message', code)}"
+                f"{error_message(exc) or error_code(exc)}"
             ) from None
         raise
     if not parts:

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from dcp.aws.errors import error_code, error_message
 from dcp.aws.session import AwsContext
 from dcp.config import Persona
 from dcp.names import StackNames
@@ -36,8 +37,7 @@ class StatusSection:
 
 def _unavailable(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"unavailable: {error.get('Code', '')} {error.get('Message', '')}".strip()
+        return f"unavailable: {error_code(exc)} {error_message(exc)}".strip()
     return f"unavailable: {exc}"
 
 

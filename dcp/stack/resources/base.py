@@ -15,6 +15,12 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
+# The resource modules take these from here, with the model they serve.
+from dcp.aws.errors import absent_on as absent_on
+from dcp.aws.errors import error_code as error_code
+from dcp.aws.errors import ignore_codes as ignore_codes
+from dcp.aws.errors import is_code as is_code
+
 if TYPE_CHECKING:
     from dcp.aws.session import AwsContext
     from dcp.stack.refs import Refs
@@ -87,36 +93,6 @@ class Resource:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def is_code(exc: BaseException, *codes: str) -> bool:
-    return isinstance(exc, ClientError) and error_code(exc) in codes
-
-
-def absent_on(*codes: str) -> Callable[[Callable[[], T]], T | None]:
-    """Call `fn`; None if it fails with one of `codes` (a not-found error)."""
-
-    def run(fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except ClientError as exc:
-            if error_code(exc) in codes:
-                return None
-            raise
-
-    return run
-
-
-def ignore_codes(fn: Callable[[], Any], *codes: str) -> None:
-    try:
-        fn()
-    except ClientError as exc:
-        if error_code(exc) not in codes:
-            raise
 
 
 def retry_while(

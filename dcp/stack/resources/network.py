@@ -25,10 +25,6 @@ def _spec(resource_type: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
     return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]
 
 
-def _filters(prefix: str, name: str) -> list[dict[str, Any]]:
-    return [{"Name": "tag:Name", "Values": [name]}, {"Name": "tag:dcp:stack", "Values": [prefix]}]
-
-
 def _delete_in_use(fn: Callable[[], Any], *gone: str) -> None:
     retry_while(
         lambda: ignore_codes(fn, *gone),
@@ -74,7 +70,7 @@ class Vpc(_Ec2):
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
         ec2 = ctx.client("ec2")
-        vpcs = ec2.describe_vpcs(Filters=_filters(self.names.prefix, self.physical))["Vpcs"]
+        vpcs = ec2.describe_vpcs(Filters=self.names.ec2_filters(self.physical))["Vpcs"]
         if not vpcs:
             return None
         v = vpcs[0]
@@ -138,7 +134,7 @@ class Subnet(_ReplacedEc2):
         }
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
-        found = ctx.client("ec2").describe_subnets(Filters=_filters(self.names.prefix, self.physical))["Subnets"]
+        found = ctx.client("ec2").describe_subnets(Filters=self.names.ec2_filters(self.physical))["Subnets"]
         if not found:
             return None
         s = found[0]
@@ -200,7 +196,7 @@ class SecurityGroup(_Ec2):
         return {"vpc": self.refs.vpc_id() or PENDING, "ingress": self.ingress(), "tags": self.ec2_tags()}
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
-        found = ctx.client("ec2").describe_security_groups(Filters=_filters(self.names.prefix, self.physical))[
+        found = ctx.client("ec2").describe_security_groups(Filters=self.names.ec2_filters(self.physical))[
             "SecurityGroups"
         ]
         if not found:
@@ -293,9 +289,7 @@ class Endpoint(_ReplacedEc2):
         return out
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
-        found = ctx.client("ec2").describe_vpc_endpoints(Filters=_filters(self.names.prefix, self.physical))[
-            "VpcEndpoints"
-        ]
+        found = ctx.client("ec2").describe_vpc_endpoints(Filters=self.names.ec2_filters(self.physical))["VpcEndpoints"]
         found = [e for e in found if e.get("State", "").lower() not in ("deleted", "deleting")]
         if not found:
             return None
