@@ -23,6 +23,7 @@ from dcp.aws.errors import is_code as is_code
 
 if TYPE_CHECKING:
     from dcp.aws.session import AwsContext
+    from dcp.names import StackNames
     from dcp.stack.refs import Refs
 
 T = TypeVar("T")
@@ -41,14 +42,16 @@ class Resource:
     #: Fields that cannot be changed in place: a difference there means delete + create.
     replace_fields: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, logical: str, physical: str, refs: Refs, depends_on: Iterable[str] = ()) -> None:
+    def __init__(self, logical: str, physical: str, refs: Refs, depends_on: Iterable[Resource | str] = ()) -> None:
+        """`depends_on`: the resources this one needs first (the engine's own tests name them by
+        logical name); kept as logical names, which the planner orders by."""
         self.logical = logical
         self.physical = physical
         self.refs = refs
-        self.depends_on = tuple(depends_on)
+        self.depends_on = tuple(d if isinstance(d, str) else d.logical for d in depends_on)
 
     @property
-    def names(self) -> Any:
+    def names(self) -> StackNames:
         return self.refs.names
 
     @property

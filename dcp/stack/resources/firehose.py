@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dcp.aws.session import AwsContext
-from dcp.stack.refs import PENDING
+from dcp.stack.refs import PENDING, Refs
 from dcp.stack.resources.base import (
     Resource,
     absent_on,
@@ -25,7 +25,7 @@ GONE = ("ResourceNotFoundException",)
 class FindingsStream(Resource):
     kind = "firehose.stream"
 
-    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__("findings-stream", refs.names.firehose_stream, refs, depends_on)
 
     def destination(self) -> dict[str, Any]:

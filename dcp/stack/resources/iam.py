@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
 from dcp.stack.resources.base import (
     OWNER_TAG,
     Resource,
@@ -32,14 +33,14 @@ class Role(Resource):
         self,
         logical: str,
         name: str,
-        refs: Any,
+        refs: Refs,
         *,
         trust: Callable[[], dict[str, Any]],
         policy: Callable[[], dict[str, Any]] | None = None,
         managed: Sequence[str] = (),
         description: str = "",
         shared: bool = False,
-        depends_on: Sequence[str] = (),
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         super().__init__(logical, name, refs, depends_on)
         self._trust = trust
@@ -163,10 +164,10 @@ class RolePolicy(Resource):
         logical: str,
         role: str,
         policy_name: str,
-        refs: Any,
+        refs: Refs,
         *,
         policy: Callable[[], dict[str, Any]],
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(logical, f"{role}/{policy_name}", refs, depends_on)
         self.role = role

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
 from dcp.stack.resources.base import (
     Resource,
     absent_on,
@@ -32,11 +33,11 @@ class Key(Resource):
         self,
         logical: str,
         alias: str,
-        refs: Any,
+        refs: Refs,
         *,
         description: str,
         policy: Callable[[], dict[str, Any]],
-        depends_on: Sequence[str] = (),
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         super().__init__(logical, alias, refs, depends_on)
         self.alias = alias

@@ -13,6 +13,7 @@ from typing import Any
 
 from dcp.aws.session import AwsContext
 from dcp.masking.identifiers import CustomIdentifier
+from dcp.stack.refs import Refs
 from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
 
 #: Tag on the findings bucket: this stack enabled Macie, so `down` disables it again.
@@ -22,7 +23,7 @@ ENABLED_BY_TAG = "dcp:macie-enabled-by-stack"
 class Session(Resource):
     kind = "macie.session"
 
-    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__("macie-session", "macie", refs, depends_on)
         self.marker_bucket = refs.names.findings_bucket
 
@@ -89,7 +90,7 @@ class CustomDataIdentifier(Resource):
     kind = "macie.custom-identifier"
     replace_fields = frozenset({"regex", "keywords", "ignore_words", "maximum_match_distance"})
 
-    def __init__(self, identifier: CustomIdentifier, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, identifier: CustomIdentifier, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__(
             f"macie-cdi-{identifier.name}", refs.names.custom_identifier(identifier.name), refs, depends_on
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dcp.aws.session import AwsContext
-from dcp.stack.refs import PENDING
+from dcp.stack.refs import PENDING, Refs
 from dcp.stack.resources.base import Resource, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match
 
 VPC_CIDR = "10.42.0.0/16"
@@ -62,7 +62,7 @@ class _ReplacedEc2(_Ec2):
 class Vpc(_Ec2):
     kind = "ec2.vpc"
 
-    def __init__(self, refs: Any) -> None:
+    def __init__(self, refs: Refs) -> None:
         super().__init__("vpc", refs.names.vpc, refs)
 
     def desired(self) -> dict[str, Any]:
@@ -117,8 +117,8 @@ class Vpc(_Ec2):
 class Subnet(_ReplacedEc2):
     kind = "ec2.subnet"
 
-    def __init__(self, index: int, refs: Any) -> None:
-        super().__init__(f"subnet-{index}", f"{refs.names.prefix}-private-{index}", refs, ["vpc"])
+    def __init__(self, index: int, refs: Refs, vpc: Vpc) -> None:
+        super().__init__(f"subnet-{index}", f"{refs.names.prefix}-private-{index}", refs, [vpc])
         self.index = index
 
     def zone(self) -> str:
@@ -175,11 +175,11 @@ class SecurityGroup(_Ec2):
         self,
         logical: str,
         name: str,
-        refs: Any,
+        refs: Refs,
         *,
         description: str,
         ingress: Callable[[], list[tuple[int, str]]] = list,
-        depends_on: Sequence[str] = ("vpc",),
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(logical, name, refs, depends_on)
         self.description = description
@@ -266,12 +266,12 @@ class Endpoint(_ReplacedEc2):
     def __init__(
         self,
         service: str,
-        refs: Any,
+        refs: Refs,
         *,
         interface: bool = False,
         subnets: Sequence[str] = (),
         security_group: str = "",
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(f"endpoint-{service}", f"{refs.names.prefix}-{service}", refs, depends_on)
         self.service = f"com.amazonaws.{refs.names.region}.{service}"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
 from dcp.stack.resources.base import (
     Resource,
     absent_on,
@@ -40,11 +41,11 @@ class Secret(Resource):
         self,
         logical: str,
         name: str,
-        refs: Any,
+        refs: Refs,
         *,
         description: str,
         initial: Callable[[AwsContext], str],
-        depends_on: Sequence[str] = (),
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         super().__init__(logical, name, refs, depends_on)
         self.description = description
@@ -131,11 +132,11 @@ class SecretEndpoint(Resource):
 
     def __init__(
         self,
-        refs: Any,
+        refs: Refs,
         *,
         secret: str,
         endpoint: Callable[[AwsContext], tuple[str, int] | None],
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__("db-secret-endpoint", f"{secret}#host", refs, depends_on)
         self.secret = secret
