@@ -27,6 +27,12 @@ class Failure(Exception):
     exit_code = 1
 
 
+class UsageError(Failure):
+    """A usage or configuration problem described in one safe line (exit code 2)."""
+
+    exit_code = 2
+
+
 @contextmanager
 def about(subject: str) -> Iterator[None]:
     """Re-raise a library error raised inside as a :class:`Failure` naming ``subject``.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dcp.aws.session import AwsContext
 from dcp.config import Persona, Settings
+from dcp.errors import UsageError
 from dcp.gluejob.args import custom_identifiers_to_json, policy_to_json
 from dcp.gluejob.package import build_glue_library
 from dcp.lambdas import package
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GLUE_SCRIPT = ROOT / "glue_jobs" / "mask_pii.py"
 
 
-class StackError(Exception):
+class StackError(UsageError):
     """The stack cannot be built from this source tree or settings (a usage problem)."""
 
 
