@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import PENDING, Refs
-from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
+from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
 
 class WorkGroup(Resource):

@@ -15,12 +15,6 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-# The resource modules take these from here, with the model they serve.
-from dcp.aws.errors import absent_on as absent_on
-from dcp.aws.errors import error_code as error_code
-from dcp.aws.errors import ignore_codes as ignore_codes
-from dcp.aws.errors import is_code as is_code
-
 if TYPE_CHECKING:
     from dcp.aws.session import AwsContext
     from dcp.names import StackNames

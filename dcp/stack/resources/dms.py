@@ -10,18 +10,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import PENDING, Refs
-from dcp.stack.resources.base import (
-    Resource,
-    ignore_codes,
-    is_code,
-    retry_while,
-    tag_dict,
-    tag_list,
-    tags_match,
-    wait_until,
-)
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match, wait_until
 from dcp.stack.resources.secrets import read_secret_json
 
 GONE = ("ResourceNotFoundFault",)

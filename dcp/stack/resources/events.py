@@ -6,9 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import Refs
-from dcp.stack.resources.base import Resource, absent_on, ignore_codes, retry_while, tag_dict, tag_list, tags_match
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match
 
 TARGET_ID = "findings-firehose"
 MACIE_FINDINGS = {"source": ["aws.macie"], "detail-type": ["Macie Finding"]}

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import Refs
-from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
+from dcp.stack.resources.base import Resource, retry_while, tags_match
 
 GONE = ("EntityNotFoundException",)
 #: What the job imports beyond the modules Glue provides: Glue 5.0's provided modules include

@@ -7,19 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import Refs
-from dcp.stack.resources.base import (
-    OWNER_TAG,
-    Resource,
-    absent_on,
-    canonical,
-    ignore_codes,
-    policy_doc,
-    tag_dict,
-    tag_list,
-    tags_match,
-)
+from dcp.stack.resources.base import OWNER_TAG, Resource, canonical, policy_doc, tag_dict, tag_list, tags_match
 
 INLINE_POLICY = "dcp"
 #: The role DMS itself needs (fixed name, account-wide) to manage its VPC network interfaces.
@@ -97,8 +88,6 @@ class Role(Resource):
                 Tags=tag_list(tags),
             )
         except Exception as exc:
-            from dcp.stack.resources.base import is_code
-
             if not is_code(exc, "EntityAlreadyExists"):
                 raise
         current = self.read(ctx) or {}

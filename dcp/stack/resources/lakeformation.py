@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import Refs
-from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, retry_while
+from dcp.stack.resources.base import Resource, retry_while
 
 GONE = ("EntityNotFoundException",)
 

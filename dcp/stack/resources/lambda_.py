@@ -6,9 +6,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import Refs
-from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
+from dcp.stack.resources.base import Resource, retry_while, tags_match
 
 RUNTIME = "python3.12"
 GONE = ("ResourceNotFoundException",)

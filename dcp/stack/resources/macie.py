@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.masking.identifiers import CustomIdentifier
 from dcp.stack.refs import Refs
-from dcp.stack.resources.base import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
+from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
 #: Tag on the findings bucket: this stack enabled Macie, so `down` disables it again.
 ENABLED_BY_TAG = "dcp:macie-enabled-by-stack"

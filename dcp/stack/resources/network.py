@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import PENDING, Refs
-from dcp.stack.resources.base import Resource, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match
 
 VPC_CIDR = "10.42.0.0/16"
 #: Lambda releases a deleted VPC function's network interfaces lazily (it can take many minutes):

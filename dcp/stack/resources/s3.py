@@ -13,9 +13,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import PENDING, Refs
-from dcp.stack.resources.base import Resource, absent_on, ignore_codes, tag_dict, tag_list, tags_match
+from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
 NO_BUCKET = ("NoSuchBucket", "404", "NotFound")
 
@@ -195,8 +196,6 @@ def empty_bucket(ctx: AwsContext, bucket: str) -> int:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i : i + 1000], "Quiet": True})
                 deleted += len(keys[i : i + 1000])
     except Exception as exc:
-        from dcp.stack.resources.base import is_code
-
         if not is_code(exc, *NO_BUCKET):
             raise
     return deleted

@@ -7,18 +7,10 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.stack.refs import Refs
-from dcp.stack.resources.base import (
-    Resource,
-    absent_on,
-    ignore_codes,
-    is_code,
-    retry_while,
-    tag_dict,
-    tag_list,
-    tags_match,
-)
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match
 
 GONE = ("ResourceNotFoundException",)
 
