@@ -171,7 +171,7 @@ import os, resource, sys, time
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from dcp.masking.plan import ColumnRule, TablePlan
 from dcp.masking.policy import Action
-from dcp.masking.runner import mask_table
+from dcp.masking.apply import mask_table
 
 
 class LocalKms:

@@ -17,6 +17,7 @@ from dcp.errors import Failure, describe_error
 
 if TYPE_CHECKING:
     from dcp.aws.session import AwsContext
+    from dcp.names import StackNames
 
 # name -> "module:function"; modules import only when their command runs (fast `--help`).
 COMMANDS: dict[str, str] = {
@@ -112,6 +113,13 @@ class App:
         )
 
     @property
+    def names(self) -> StackNames:
+        """Physical names for this config, account and region (no state file)."""
+        from dcp.names import StackNames
+
+        return StackNames.of(self.settings, self.aws.account_id, self.aws.region)
+
+    @property
     def aws(self) -> AwsContext:
         if self._aws is None:
             from dcp.aws.session import AwsContext
@@ -127,8 +135,28 @@ class App:
         return self._aws
 
 
+def as_click_failure(exc: BaseException) -> click.ClickException | None:
+    """The one mapping of dcp's domain errors to exit codes: configuration and usage errors 2,
+    every other :class:`Failure` (pipeline stages, files, AWS described in one line) its own, 1."""
+    if isinstance(exc, ConfigError | UnknownPersonaError):
+        return UsageFailure(str(exc))
+    if isinstance(exc, Failure):
+        return UsageFailure(str(exc)) if exc.exit_code == 2 else RuntimeFailure(str(exc))
+    return None
+
+
 class LazyGroup(click.Group):
     """Imports a subcommand's module only when it is invoked or listed in --help."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; a domain error ends it as one line and its exit code."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            failure = as_click_failure(exc)
+            if failure is None:
+                raise
+            raise failure from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if self._load(name) is not None]
@@ -273,16 +301,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (ConfigError, UnknownPersonaError) as exc:
-        get_console().error(str(exc))
-        sys.exit(2)
-    except Failure as exc:
-        get_console().error(str(exc))
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         get_console().error("interrupted")
         sys.exit(130)
     except Exception as exc:
+        failure = as_click_failure(exc)  # raised outside a subcommand (e.g. by the group's options)
+        if failure is not None:
+            failure.show()
+            sys.exit(failure.exit_code)
         if debug:
             raise
         get_console().error(describe_error(exc))

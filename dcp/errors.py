@@ -27,6 +27,12 @@ class Failure(Exception):
     exit_code = 1
 
 
+class UsageError(Failure):
+    """A usage or configuration problem described in one safe line (exit code 2)."""
+
+    exit_code = 2
+
+
 @contextmanager
 def about(subject: str) -> Iterator[None]:
     """Re-raise a library error raised inside as a :class:`Failure` naming ``subject``.
@@ -115,6 +121,7 @@ def describe_aws_error(exc: BaseException) -> str | None:
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network or --endpoint-url"
     if isinstance(exc, ClientError):
+        # Parsed here, not with dcp.aws.errors: the seed Lambda ships this file alone (lambdas/package.py).
         error = exc.response.get("Error", {})
         code = error.get("Code", "Error")
         message = scrub(str(error.get("Message", "")))

@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from dcp.cli import App
+    from dcp.names import StackNames
     from dcp.pipeline.errors import PipelineError
     from dcp.pipeline.reveal import reveal_as
-    from dcp.stack.names import StackNames
 
     app = App(args.config, None, None, args.endpoint_url, "table", True, False, args.local)
     names = StackNames.of(app.settings, app.aws.account_id, app.aws.region)

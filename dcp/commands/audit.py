@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dcp.cli import App, RuntimeFailure, pass_app
-from dcp.commands._pipeline import output_option, stack_names, stage_errors
+from dcp.commands.options import output_option
 from dcp.console import set_output
 
 
@@ -27,9 +27,8 @@ def audit(app: App, output: str | None, timeout: int) -> None:
 
     if output is not None:
         set_output(output)
-    names = stack_names(app)
-    with stage_errors():
-        rows = run_audit(app.aws, names, timeout=timeout)
+    names = app.names
+    rows = run_audit(app.aws, names, timeout=timeout)
     diffs = differences(rows)
     console = app.console
     if console.output == "json":

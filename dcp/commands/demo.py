@@ -19,7 +19,6 @@ from typing import Any
 import click
 
 from dcp.cli import App, RuntimeFailure
-from dcp.commands._pipeline import stack_names, stage_errors
 
 SHOW_ROWS = 3
 CIPHERTEXT_SHOWN = 28
@@ -71,7 +70,7 @@ def demo(ctx: click.Context, rows: int, seed_value: int, update_fraction: float,
         with _stage(app, f"7/8 a CDC round: dcp seed --update-fraction {update_fraction}; dcp scan --wait"):
             _cdc_round(ctx, app, update_fraction, seed_value)
         with _stage(app, "dcp audit: every persona tries what it must and must not do"):
-            audit_rows = run_audit(app.aws, stack_names(app))
+            audit_rows = run_audit(app.aws, app.names)
         failed = False
     finally:
         if keep:
@@ -131,8 +130,7 @@ def _command(ctx: click.Context, name: str) -> click.Command:
 def _stage(app: App, title: str) -> Iterator[None]:
     start = time.monotonic()
     app.console.text(f"\n[bold]== {title}[/bold]")
-    with stage_errors():
-        yield
+    yield
     app.console.info(f"   ({time.monotonic() - start:.1f}s)")
 
 
@@ -147,7 +145,7 @@ def _print_result(app: App, title: str, result: Any) -> None:
 def _persona_views(app: App) -> None:
     from dcp.pipeline.demo import try_query
 
-    names = stack_names(app)
+    names = app.names
     raw, masked, enc = names.raw_database, names.masked_database, names.encrypted_database
     # lf-admin reads the raw zone: shown as a count and the columns, never the values
     count = try_query(app.aws, names, "lf-admin", f'SELECT count(*) AS n FROM "{raw}"."customer"')
@@ -193,7 +191,7 @@ def _reveal(app: App, rows: int, seed_value: int) -> None:
     from dcp.pipeline.reveal import reveal_as
     from dcp.pipeline.seed import generate
 
-    names = stack_names(app)
+    names = app.names
     for table in app.settings.source.tables:
         revealed = reveal_as(app.aws, names, names.persona_role_arn("ml-training"), table)
         check = compare_with_source(revealed.data, revealed.decrypted_columns, generate(table, rows, seed_value))
@@ -212,7 +210,7 @@ def _cdc_round(ctx: click.Context, app: App, fraction: float, seed_value: int) -
     from dcp.pipeline.demo import cdc_change, masked_rows
     from dcp.pipeline.grant import load_findings, pii_columns
 
-    names = stack_names(app)
+    names = app.names
     before = masked_rows(app.aws, names, "customer")
     ctx.invoke(_command(ctx, "seed"), update_fraction=fraction, seed_value=seed_value)
     ctx.invoke(_command(ctx, "scan"), wait=True)

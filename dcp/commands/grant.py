@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from dcp.cli import App, UsageFailure, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
 from dcp.config import UnknownPersonaError
 
 
@@ -39,42 +38,41 @@ def grant(app: App, persona_names: tuple[str, ...], all_personas: bool, revoke: 
         )
     except UnknownPersonaError as exc:
         raise UsageFailure(str(exc)) from None
-    names = stack_names(app)
+    names = app.names
     console = app.console
-    with stage_errors():
-        if not revoke:
-            findings = load_findings(app.aws, names)
-            if not findings:
-                console.warn("no findings delivered yet: every column is tagged public (run `dcp scan --wait`)")
-            tagging = tag_catalog(app.aws, names, findings)
-            console.info(
-                f"LF-tags: {len(tagging.applied)} assignment(s) made, "
-                f"{len(tagging.unchanged_tables)} table(s) already tagged"
+    if not revoke:
+        findings = load_findings(app.aws, names)
+        if not findings:
+            console.warn("no findings delivered yet: every column is tagged public (run `dcp scan --wait`)")
+        tagging = tag_catalog(app.aws, names, findings)
+        console.info(
+            f"LF-tags: {len(tagging.applied)} assignment(s) made, "
+            f"{len(tagging.unchanged_tables)} table(s) already tagged"
+        )
+    rows = []
+    for persona in personas:
+        result = grant_persona(app.aws, names, persona, revoke=revoke)
+        verb = "revoked" if revoke else "granted"
+        changed = {(g.resource_type, g.expression) for g in result.changed}
+        shown = result.changed if revoke else result.current
+        for row, g in zip(
+            grants_table(shown), sorted(shown, key=lambda g: (g.expression, g.resource_type)), strict=True
+        ):
+            rows.append(
+                {
+                    "persona": persona.name,
+                    **row,
+                    "change": verb if (g.resource_type, g.expression) in changed else "in place",
+                }
             )
-        rows = []
-        for persona in personas:
-            result = grant_persona(app.aws, names, persona, revoke=revoke)
-            verb = "revoked" if revoke else "granted"
-            changed = {(g.resource_type, g.expression) for g in result.changed}
-            shown = result.changed if revoke else result.current
-            for row, g in zip(
-                grants_table(shown), sorted(shown, key=lambda g: (g.expression, g.resource_type)), strict=True
-            ):
-                rows.append(
-                    {
-                        "persona": persona.name,
-                        **row,
-                        "change": verb if (g.resource_type, g.expression) in changed else "in place",
-                    }
-                )
-            if not shown:
-                rows.append(
-                    {
-                        "persona": persona.name,
-                        "on": "",
-                        "expression": "",
-                        "permissions": "",
-                        "change": "nothing to revoke" if revoke else "none",
-                    }
-                )
+        if not shown:
+            rows.append(
+                {
+                    "persona": persona.name,
+                    "on": "",
+                    "expression": "",
+                    "permissions": "",
+                    "change": "nothing to revoke" if revoke else "none",
+                }
+            )
     console.table("Lake Formation grants", ["persona", "on", "expression", "permissions", "change"], rows, key="grants")

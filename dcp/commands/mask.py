@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
-from dcp.commands.classify import Input, classify_inputs, expand_inputs
-from dcp.errors import about
-from dcp.masking.crypto import KmsAccessDenied
-from dcp.masking.findings import Finding, UnreadableFindings, read_findings, table_from_key
-from dcp.masking.plan import MaskingPlan
-from dcp.masking.policy import Action
-from dcp.masking.readers import format_of, open_batches
-from dcp.masking.runner import mask_table
-
-
-def _token_key(app: App) -> bytes:
-    """The `token` action's key: DCP_TOKEN_KEY (hex), else the stack's Secrets Manager secret."""
-    from_env = os.environ.get("DCP_TOKEN_KEY")
-    if from_env:
-        try:
-            return bytes.fromhex(from_env)
-        except ValueError:
-            raise UsageFailure("DCP_TOKEN_KEY must be hex (e.g. `openssl rand -hex 32`)") from None
-    from dcp.stack.names import StackNames
-
-    names = StackNames.of(app.settings, app.aws.account_id, app.aws.region)
-    try:
-        secret = app.aws.client("secretsmanager").get_secret_value(SecretId=names.token_secret)
-    except Exception as exc:
-        raise RuntimeFailure(
-            f"no token key: set DCP_TOKEN_KEY (hex) or run `dcp up` to create {names.token_secret} "
-            f"({type(exc).__name__})"
-        ) from None
-    return bytes.fromhex(secret["SecretString"])
-
-
-def _merged(first: Finding | None, second: Finding | None) -> Finding | None:
-    """One finding for a table of several files (the detections of both)."""
-    if first is None or second is None:
-        return first or second
-    return replace(first, detections=first.detections + second.detections)
+from dcp.cli import App, pass_app
+from dcp.pipeline.classify import expand_inputs
+from dcp.pipeline.mask import MaskOptions, mask_files
 
 
 @click.command()
@@ -86,91 +50,7 @@ def mask(
     dcp mask data/card.csv data/customer.csv --out masked/
     dcp mask data/ --findings findings.jsonl --out masked/
     """
-    inputs = list(expand_inputs(app, paths))
-    by_table: dict[str, list[Input]] = {}
-    for item in inputs:
-        by_table.setdefault(table_from_key(item.key), []).append(item)
-    own: dict[str, Finding | None] = {}
-    if findings_file:
-        try:
-            findings = read_findings(Path(findings_file).read_bytes(), findings_file)
-        except UnreadableFindings as exc:
-            raise UsageFailure(str(exc)) from None
-        named = {finding.table for finding in findings}
-        if not named & set(by_table):
-            raise UsageFailure(
-                f"{findings_file}: its findings are about table(s) {', '.join(sorted(named)) or '(none)'}, "
-                f"none of the input tables {', '.join(sorted(by_table))}: nothing masked "
-                "(a finding's object key names its table; see `dcp mask --help`)"
-            )
-    else:
-        for item, finding in classify_inputs(app, iter(inputs), None):
-            own[table_from_key(item.key)] = _merged(own.get(table_from_key(item.key)), finding)
-        findings = [f for f in own.values() if f is not None]
-
-    def detect(table: str) -> Finding | None:
-        if table not in own:
-            for _, finding in classify_inputs(app, iter(by_table[table]), None):
-                own[table] = _merged(own.get(table), finding)
-        return own.get(table)
-
-    schemas = {}
-    for item in inputs:
-        with about(f"file {item.name}"):
-            reader = open_batches(item.source, fmt=format_of(item.name), key=item.key)
-        schemas[table_from_key(item.key)] = reader.schema
-    plan = MaskingPlan.for_tables(findings, app.settings.masking.to_policy(), schemas, detect)
-    for warning in plan.warnings:
-        app.console.warn(warning)
-    for table, note in plan.detected.items():
-        app.console.warn(f"table {table!r}: {note}")
-    if plan.blocked:
-        # fail closed: nothing is written while any table's PII cannot be located
-        raise RuntimeFailure("; ".join(plan.blocked.values()) + ": nothing written")
-    needs_token = any(r.action is Action.TOKEN for t in plan.tables.values() for r in t.columns.values())
-    token_key = _token_key(app) if needs_token else None
-    kms = app.aws.client("kms") if plan.tables else None
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for item in inputs:
-        table = table_from_key(item.key)
-        table_plan = plan.tables[table]
-        masked_path = out / f"{table}.masked.parquet"
-        encrypted_path = out / f"{table}.encrypted.parquet"
-        with about(f"file {item.name}"):
-            try:
-                result = mask_table(
-                    item.source,
-                    table_plan,
-                    out_masked=masked_path,
-                    out_encrypted=encrypted_path,
-                    kms=kms,  # type: ignore[arg-type]
-                    key_id=key_id or app.settings.kms.data_key_alias,
-                    token_key=token_key,
-                    batch_size=batch_size,
-                    table=table,
-                    fmt=format_of(item.name),
-                )
-            except KmsAccessDenied as exc:
-                raise RuntimeFailure(str(exc)) from None
-            except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-                if code in ("NotFoundException", "InvalidKeyUsageException", "DisabledException"):
-                    raise RuntimeFailure(
-                        f"KMS key {key_id or app.settings.kms.data_key_alias} is not usable ({code}): "
-                        "run `dcp up` to create it, or pass --key-id"
-                    ) from None
-                raise
-        if not result.encrypted_columns:
-            encrypted_path.unlink(missing_ok=True)
-        rows.append(
-            {
-                "table": table,
-                "rows": result.rows,
-                "masked": ", ".join(f"{c}:{table_plan.columns[c].action.value}" for c in result.masked_columns),
-                "encrypted": ", ".join(result.encrypted_columns),
-                "output": str(masked_path),
-            }
-        )
+    inputs = list(expand_inputs(paths, lambda: app.aws.client("s3")))
+    options = MaskOptions(Path(out_dir), findings_file, key_id, batch_size)
+    rows = mask_files(app.settings, inputs, options, lambda: app.aws, app.console.warn)
     app.console.table("Masked", ["table", "rows", "masked", "encrypted", "output"], rows)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
-from dcp.commands._pipeline import output_option, stack_names, stage_errors
-from dcp.config import UnknownPersonaError
+from dcp.cli import App, pass_app
+from dcp.commands.options import output_option
 from dcp.console import set_output
 
 
@@ -34,28 +33,20 @@ def query(
     app: App, persona: str, sql: str, database: str | None, output: str | None, max_rows: int, timeout: int
 ) -> None:
     """Run SQL in PERSONA's Athena workgroup as PERSONA, e.g. "select * from dataset_masked.card limit 5"."""
-    from dcp.pipeline.errors import AccessRefused
     from dcp.pipeline.query import query_as
 
     if output is not None:
         set_output(output)
-    try:
-        app.settings.persona(persona)
-    except UnknownPersonaError as exc:
-        raise UsageFailure(str(exc)) from None
-    names = stack_names(app)
-    try:
-        with stage_errors():
-            result = query_as(
-                app.aws,
-                names.persona_role_arn(persona),
-                names.persona_workgroup(persona),
-                sql,
-                database=database or names.masked_database,
-                timeout=timeout,
-                max_rows=max_rows,
-            )
-    except AccessRefused as exc:  # pragma: no cover - stage_errors converts it first
-        raise RuntimeFailure(str(exc)) from None
+    app.settings.persona(persona)  # an unknown persona is a usage error, before any AWS call
+    names = app.names
+    result = query_as(
+        app.aws,
+        names.persona_role_arn(persona),
+        names.persona_workgroup(persona),
+        sql,
+        database=database or names.masked_database,
+        timeout=timeout,
+        max_rows=max_rows,
+    )
     app.console.info(f"{len(result.rows)} row(s) as {persona}, {result.scanned_bytes} bytes scanned")
     app.console.table(persona, list(result.columns), list(result.rows), key="rows")

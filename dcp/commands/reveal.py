@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from dcp.cli import App, UsageFailure, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
 from dcp.config import UnknownPersonaError
 
 
@@ -30,9 +29,8 @@ def reveal(app: App, persona: str, table: str, limit: int) -> None:
         raise UsageFailure(str(exc)) from None
     if table not in app.settings.source.tables:
         raise UsageFailure(f"unknown table {table!r}; tables: {', '.join(app.settings.source.tables)}")
-    names = stack_names(app)
-    with stage_errors():
-        revealed = reveal_as(app.aws, names, names.persona_role_arn(persona), table, limit=limit)
+    names = app.names
+    revealed = reveal_as(app.aws, names, names.persona_role_arn(persona), table, limit=limit)
     rows = revealed.data.to_pylist()
     app.console.info(f"{persona} decrypted {', '.join(revealed.decrypted_columns) or 'no'} column(s) of {table}")
     app.console.table(f"{table} (revealed as {persona})", revealed.data.column_names, rows, key="rows")

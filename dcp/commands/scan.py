@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from dcp.cli import App, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
 
 
 @click.command()
@@ -31,40 +30,39 @@ def scan(app: App, wait: bool, timeout: int) -> None:
     from dcp.pipeline.scan import findings_rows, job_findings, start_job, wait_job
     from dcp.pipeline.waiting import Deadline
 
-    names = stack_names(app)
+    names = app.names
     console = app.console
     report = _Report(app)
-    with stage_errors():
-        replication = _replicate(app, names, Deadline("the DMS replication", timeout))
-        report.table(
-            "DMS table statistics",
-            ["table", "state", "full_load_rows", "inserts", "updates", "deletes"],
-            _stats_rows(replication.stats),
-            key="replication",
+    replication = _replicate(app, names, Deadline("the DMS replication", timeout))
+    report.table(
+        "DMS table statistics",
+        ["table", "state", "full_load_rows", "inserts", "updates", "deletes"],
+        _stats_rows(replication.stats),
+        key="replication",
+    )
+    # findings can start a workflow run any time after the job starts; allow for clock skew
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    with console.progress(transient=True) as progress:
+        task = progress.add_task("Macie classification job", total=None, status="starting")
+        job_id = start_job(app.aws, names)
+        job = wait_job(
+            app.aws,
+            job_id,
+            Deadline("the Macie classification job", timeout),
+            on_each=lambda j: progress.update(task, status=str(j.get("jobStatus", ""))),
         )
-        # findings can start a workflow run any time after the job starts; allow for clock skew
-        since = datetime.now(UTC) - timedelta(seconds=5)
-        with console.progress(transient=True) as progress:
-            task = progress.add_task("Macie classification job", total=None, status="starting")
-            job_id = start_job(app.aws, names)
-            job = wait_job(
-                app.aws,
-                job_id,
-                Deadline("the Macie classification job", timeout),
-                on_each=lambda j: progress.update(task, status=str(j.get("jobStatus", ""))),
-            )
-        findings = job_findings(app.aws, job_id)
-        console.success(f"Macie job {job.get('name', job_id)} complete: {len(findings)} finding(s)")
-        report.table(
-            "Findings (sensitive data per table and column)",
-            ["table", "column", "types", "occurrences"],
-            findings_rows(findings),
-            key="findings",
-        )
-        if wait and not findings:
-            console.warn("no sensitive data found, so no finding starts the Glue workflow; nothing to wait for")
-        elif wait:
-            _follow_workflow(app, report, names, since, timeout)
+    findings = job_findings(app.aws, job_id)
+    console.success(f"Macie job {job.get('name', job_id)} complete: {len(findings)} finding(s)")
+    report.table(
+        "Findings (sensitive data per table and column)",
+        ["table", "column", "types", "occurrences"],
+        findings_rows(findings),
+        key="findings",
+    )
+    if wait and not findings:
+        console.warn("no sensitive data found, so no finding starts the Glue workflow; nothing to wait for")
+    elif wait:
+        _follow_workflow(app, report, names, since, timeout)
     report.flush()
 
 

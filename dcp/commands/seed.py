@@ -8,7 +8,6 @@ import click
 from rich.progress import Progress, TaskID
 
 from dcp.cli import App, UsageFailure, pass_app
-from dcp.commands._pipeline import stack_names, stage_errors
 
 
 def parse_tables(value: str | None, configured: tuple[str, ...]) -> list[str]:
@@ -56,9 +55,9 @@ def seed(app: App, rows: int, seed_value: int, tables: str | None, update_fracti
     from dcp.pipeline.seed import SeedClient, seed_tables, stage_changes, stage_seed
 
     chosen = parse_tables(tables, app.settings.source.tables)
-    names = stack_names(app)
+    names = app.names
     client = SeedClient(app.aws, names.seed_lambda)
-    with stage_errors(), app.console.progress() as progress:
+    with app.console.progress() as progress:
         if update_fraction is None:
             tasks = {t: progress.add_task(f"seed {t}", total=rows, status="") for t in chosen}
             results = seed_tables(

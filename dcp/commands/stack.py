@@ -5,18 +5,18 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import click
 
 from dcp.cli import App, RuntimeFailure, UsageFailure, pass_app
 from dcp.console import Console
-from dcp.stack.build import Stack, StackError, build_stack
+from dcp.stack import deploy
+from dcp.stack.build import Stack, build_stack
 from dcp.stack.deploy import DEFAULT_WORKERS
-from dcp.stack.executor import Listener, Outcome, Result, execute
-from dcp.stack.planner import Plan, Step, plan_down, plan_stack
-from dcp.stack.sweeper import sweep
+from dcp.stack.executor import Listener, Outcome, Result
+from dcp.stack.planner import Plan, Step
 
 PLAN_COLUMNS = ("resource", "kind", "name", "action", "reason")
 
@@ -33,10 +33,7 @@ def workers_option(fn: Any) -> Any:
 
 def load_stack(app: App) -> Stack:
     settings = app.settings  # config errors stop here, before any AWS call
-    try:
-        return build_stack(settings, app.aws)
-    except StackError as exc:
-        raise UsageFailure(str(exc)) from None
+    return build_stack(settings, app.aws)
 
 
 def show_plan(console: Console, plan: Plan, title: str) -> None:
@@ -91,8 +88,7 @@ def report_failure(result: Result, verb: str) -> None:
 @pass_app
 def plan(app: App, workers: int) -> None:
     """Show what `dcp up` would create, update or replace, and why."""
-    stack = load_stack(app)
-    the_plan = plan_stack(stack.resources, app.aws, workers=workers)
+    stack, the_plan = deploy.plan(app.settings, app.aws, workers=workers)
     show_plan(
         app.console, the_plan, f"Plan for stack {stack.names.prefix} ({stack.names.account_id}, {stack.names.region})"
     )
@@ -106,8 +102,7 @@ def plan(app: App, workers: int) -> None:
 def up(app: App, workers: int) -> None:
     """Create or update every resource of the stack (idempotent; safe to rerun after a failure)."""
     console = app.console
-    stack = load_stack(app)
-    the_plan = plan_stack(stack.resources, app.aws, workers=workers)
+    stack, the_plan = deploy.plan(app.settings, app.aws, workers=workers)
     if not the_plan.changes:
         if console.machine:
             console.data({"plan": the_plan.to_json(), "result": Result().to_json()})
@@ -117,9 +112,10 @@ def up(app: App, workers: int) -> None:
     if not console.machine:
         show_plan(console, the_plan, f"Applying to stack {stack.names.prefix}")
     with live_progress(console, the_plan, "up") as listener:
-        result = execute(the_plan, stack.resources, app.aws, workers=workers, listener=listener)
+        outcome = deploy.apply(stack, the_plan, app.aws, workers=workers, listener=listener)
     if console.machine:
-        console.data({"plan": the_plan.to_json(), "result": result.to_json()})
+        console.data(outcome.to_json())
+    result = outcome.result
     report_failure(result, "up")
     console.success(f"stack {stack.names.prefix} is up: {len(the_plan.changes)} change(s) in {result.seconds:.1f}s")
 
@@ -137,8 +133,7 @@ def down(app: App, yes_here: bool, workers: int) -> None:
         raise UsageFailure(
             f"`dcp down` deletes stack {settings.prefix} and its data; pass --yes to confirm when not on a terminal"
         )
-    stack = load_stack(app)
-    the_plan = plan_down(stack.resources, app.aws, workers=workers)
+    stack, the_plan = deploy.plan_teardown(settings, app.aws, workers=workers)
     if not console.machine:
         show_plan(console, the_plan, f"Tear-down of stack {stack.names.prefix}")
     if the_plan.changes and not console.confirm(
@@ -146,19 +141,13 @@ def down(app: App, yes_here: bool, workers: int) -> None:
         assume_yes=assume_yes,
     ):
         raise RuntimeFailure("nothing deleted (not confirmed)")
-    if the_plan.changes:
-        with live_progress(console, the_plan, "down") as listener:
-            result = execute(the_plan, stack.resources, app.aws, workers=workers, listener=listener)
-    else:
-        result = Result()
-    if not result.ok:
-        if console.machine:
-            console.data({"plan": the_plan.to_json(), "result": result.to_json(), "swept": []})
-        report_failure(result, "down")
-    swept = sweep(app.aws, stack.names)
+    with live_progress(console, the_plan, "down") if the_plan.changes else nullcontext(None) as listener:
+        outcome = deploy.tear_down(stack, the_plan, app.aws, workers=workers, listener=listener)
+    result, swept = outcome.result, outcome.swept
     if console.machine:
-        console.data({"plan": the_plan.to_json(), "result": result.to_json(), "swept": [s.to_json() for s in swept]})
-    elif swept:
+        console.data(outcome.to_json())
+    report_failure(result, "down")
+    if swept and not console.machine:
         console.table(
             "Swept leftovers tagged with the stack", ("arn", "kind", "deleted", "error"), [s.to_json() for s in swept]
         )

@@ -6,6 +6,7 @@ import click
 
 from dcp.cli import App, pass_app
 from dcp.commands.stack import load_stack, workers_option
+from dcp.pipeline.status import pipeline_status
 from dcp.stack.planner import read_stack
 
 COLUMNS = ("resource", "kind", "name", "exists", "state", "where")
@@ -30,14 +31,12 @@ def status(app: App, workers: int) -> None:
         for r in stack.resources
     ]
     present = sum(1 for row in rows if row["exists"])
+    sections = pipeline_status(app.aws, stack.names)
     if app.console.output == "json":  # one document: the resources and the pipeline sections
-        from dcp.commands._pipeline import pipeline_sections
-
-        app.console.data({"resources": rows, "pipeline": pipeline_sections(app)})
+        app.console.data({"resources": rows, "pipeline": [section.to_dict() for section in sections]})
         return
     app.console.table(
         f"Stack {stack.names.prefix}: {present}/{len(rows)} resources exist", COLUMNS, rows, key="resources"
     )
-    from dcp.commands._pipeline import show_pipeline_status
-
-    show_pipeline_status(app)
+    for section in sections:
+        app.console.table(section.title, list(section.columns), section.rows)

@@ -14,10 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from dcp.gluejob.aws_calls import download
 from dcp.gluejob.cdc import keep_current, surviving_sequences
 from dcp.gluejob.output import WrittenPart
 from dcp.gluejob.rawdata import SEQ_FILE, SEQ_OP, SEQ_ROW, read_raw_file, sequenced_schema
-from dcp.gluejob.s3io import download
 from dcp.gluejob.tablejob import JobSecrets, TableJob, mask_parts, rebatch
 
 

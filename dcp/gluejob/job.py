@@ -26,8 +26,9 @@ import pyarrow as pa
 
 from dcp.gluejob.args import JobArgs
 from dcp.gluejob.arrow_engine import run_table_arrow
+from dcp.gluejob.aws_calls import aws_client, download
 from dcp.gluejob.catalog import as_parameters, glue_table_name, set_table_parameters
-from dcp.gluejob.findings import load_discovery_results, load_findings
+from dcp.gluejob.findings_reader import load_discovery_results, load_findings
 from dcp.gluejob.keys import create_table_key, token_key_from_secret
 from dcp.gluejob.output import (
     ENCRYPTED,
@@ -39,7 +40,6 @@ from dcp.gluejob.output import (
     write_empty,
 )
 from dcp.gluejob.rawdata import RawTable, discover_tables, read_raw_file, sample_schema
-from dcp.gluejob.s3io import aws_client, download
 from dcp.gluejob.tablejob import JobSecrets, TableJob, output_schemas
 from dcp.masking.detect import classify_source
 from dcp.masking.findings import Detection, Finding

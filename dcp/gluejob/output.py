@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dcp.gluejob.s3io import delete_objects, list_objects, upload
+from dcp.gluejob.aws_calls import delete_objects, list_objects, upload
 
 MASKED = "masked"
 ENCRYPTED = "encrypted"

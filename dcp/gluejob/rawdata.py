@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dcp.gluejob.s3io import list_objects
+from dcp.gluejob.aws_calls import list_objects
 from dcp.masking.readers import open_batches
 
 OP_COLUMN = "Op"  # DMS's change-operation column

@@ -9,7 +9,7 @@
   as many files as cores is parsed and masked file by file in one stage (no shuffle: DMS
   splits big full loads into many files); one with fewer files is repartitioned round-robin
   first, so the costly masking still uses every core.
-* **Mask and write**: ``mapInArrow`` calls ``dcp.masking.runner.mask_batch`` on every batch and
+* **Mask and write**: ``mapInArrow`` calls ``dcp.masking.apply.mask_batch`` on every batch and
   writes each partition's masked and encrypted part with pyarrow, uploaded with boto3, so the
   encrypted part's Parquet footer carries the wrapped data key (Spark's own Parquet writer
   would drop Arrow schema metadata, and would need the S3A/EMRFS connector besides).
@@ -29,9 +29,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from dcp.gluejob.aws_calls import aws_client, download
 from dcp.gluejob.output import WRITTEN_SCHEMA, WrittenPart
 from dcp.gluejob.rawdata import SEQ_FILE, SEQ_OP, SEQ_ROW, read_raw_file, sequenced_schema
-from dcp.gluejob.s3io import aws_client, download
 from dcp.gluejob.tablejob import JobSecrets, TableJob, mask_parts, rebatch
 
 _FILES_SCHEMA = "file_index INT, key STRING, fmt STRING"

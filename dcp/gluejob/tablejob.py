@@ -3,7 +3,7 @@
 A :class:`TableJob` is plain, picklable data (no clients, no keys): Spark ships it to executors
 inside the task closure. Keys travel separately (:class:`JobSecrets`, broadcast by Spark).
 :func:`mask_parts` is the step both engines run on a stream of current rows: it calls
-``dcp.masking.runner.mask_batch`` on every batch and writes the part files.
+``dcp.masking.apply.mask_batch`` on every batch and writes the part files.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pyarrow as pa
 from dcp.gluejob.keys import TableKey
 from dcp.gluejob.output import ENCRYPTED, MASKED, OutputTarget, PartWriter, WrittenPart
 from dcp.gluejob.rawdata import RawTable
+from dcp.masking.apply import META_ENCRYPTED_COLUMNS, mask_batch
+from dcp.masking.apply import output_schemas as runner_output_schemas
 from dcp.masking.plan import TablePlan
 from dcp.masking.policy import Action
-from dcp.masking.runner import META_ENCRYPTED_COLUMNS, mask_batch
-from dcp.masking.runner import output_schemas as runner_output_schemas
 
 META_MASKING = b"dcp:masking"
 
@@ -71,7 +71,7 @@ class TableJob:
         return {column: str(rule.action) for column, rule in sorted(self.plan.columns.items())}
 
     def metadata(self, secrets: JobSecrets) -> dict[str, dict[bytes, bytes]]:
-        """Parquet schema metadata per output kind, as ``dcp.masking.runner.mask_table`` writes it.
+        """Parquet schema metadata per output kind, as ``dcp.masking.apply.mask_table`` writes it.
 
         The encrypted copy carries the wrapped key and lists every flagged column as encrypted;
         the masked copy carries the key only when a column's action is ``encrypt``. So

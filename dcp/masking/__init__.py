@@ -1,9 +1,11 @@
 """dcp's masking engine: Macie-style detection, masking plans, transforms, envelope encryption.
 
 Pure: imports nothing of dcp outside this package and never boto3 (KMS is passed in as any
-object with boto3's ``generate_data_key``/``decrypt`` methods).
+object with boto3's ``generate_data_key``/``decrypt`` methods). The synthetic sample tables
+(Faker) are ``dcp.masking.sample_data``, which only the code that generates data imports.
 """
 
+from dcp.masking.apply import MaskedBatch, MaskTableResult, mask_batch, mask_table, reveal_table
 from dcp.masking.crypto import CellDecryptionError, KmsAccessDenied, KmsLike, TableCrypto
 from dcp.masking.detect import classify_source
 from dcp.masking.findings import Cell, Detection, Finding, FindingParse, Record
@@ -17,17 +19,6 @@ from dcp.masking.identifiers import (
 )
 from dcp.masking.plan import ColumnRule, MaskingPlan, TablePlan
 from dcp.masking.policy import Action, MaskingPolicy
-from dcp.masking.runner import MaskedBatch, MaskTableResult, mask_batch, mask_table, reveal_table
-
-
-def __getattr__(name: str) -> object:
-    # sample data needs Faker, which the masking job itself should not have to import
-    if name == "generate_table":
-        from dcp.masking.sample_data import generate_table
-
-        return generate_table
-    raise AttributeError(f"module 'dcp.masking' has no attribute {name!r}")
-
 
 __all__ = [
     "DEFAULT_CUSTOM_IDENTIFIERS",
@@ -52,7 +43,6 @@ __all__ = [
     "TableCrypto",
     "TablePlan",
     "classify_source",
-    "generate_table",
     "managed_identifier",
     "mask_batch",
     "mask_table",

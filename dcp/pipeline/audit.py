@@ -18,12 +18,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from dcp.aws.errors import error_code
 from dcp.aws.session import AwsContext
 from dcp.config import Persona, Settings
+from dcp.names import StackNames
 from dcp.pipeline.errors import AccessRefused, PipelineError
 from dcp.pipeline.lake import list_keys, parquet_objects
 from dcp.pipeline.query import run_query
-from dcp.stack.names import StackNames
 
 ZONES = ("raw", "masked", "encrypted")
 
@@ -109,9 +110,7 @@ def intended(persona: Persona) -> dict[str, str]:
 
 
 def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return type(exc).__name__
+    return error_code(exc) or type(exc).__name__
 
 
 def attempt(call: Callable[[], Any]) -> tuple[str, str]:

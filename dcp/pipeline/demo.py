@@ -12,12 +12,12 @@ from typing import Any
 import pyarrow as pa
 
 from dcp.aws.session import AwsContext
+from dcp.names import StackNames
 from dcp.pipeline.errors import AccessRefused, PipelineError
 from dcp.pipeline.lake import read_parquet_prefix
 from dcp.pipeline.query import QueryResult, query_as
 from dcp.pipeline.reveal import reveal_as
 from dcp.pipeline.seed import PRIMARY_KEY, TableRows
-from dcp.stack.names import StackNames
 
 
 def try_query(aws: AwsContext, names: StackNames, persona: str, sql: str) -> QueryResult | str:

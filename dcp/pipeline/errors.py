@@ -1,9 +1,11 @@
-"""The one-line failures a pipeline stage reports (commands turn them into exit code 1)."""
+"""The one-line failures a pipeline stage reports (exit code 1, mapped in dcp.cli)."""
 
 from __future__ import annotations
 
+from dcp.errors import Failure
 
-class PipelineError(Exception):
+
+class PipelineError(Failure):
     """A stage could not finish; the message is one line a person can act on."""
 
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from dcp.aws.errors import is_code
 from dcp.aws.session import AwsContext
 from dcp.config import Persona
-from dcp.stack.names import StackNames
+from dcp.names import StackNames
 
 PII, PUBLIC = "pii", "public"
 
@@ -242,7 +243,7 @@ def catalog_schemas(aws: AwsContext, databases: Iterable[str]) -> dict[str, dict
                     cols += [c["Name"] for c in table.get("PartitionKeys", [])]
                     tables[table["Name"]] = cols
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+            if not is_code(exc, "EntityNotFoundException"):
                 raise
         out[database] = tables
     return out

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from dcp.aws.errors import error_code, error_message
 from dcp.aws.session import AwsContext
 from dcp.pipeline.errors import AccessRefused, PipelineError
 from dcp.pipeline.waiting import Deadline, poll
@@ -80,10 +81,8 @@ def run_query(
     try:
         qid = athena.start_query_execution(**kwargs)["QueryExecutionId"]
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        message = f"{error.get('Code', '')}: {error.get('Message', '')}"
-        if is_access_denied(message) or "AccessDenied" in str(error.get("Code")):
-            raise AccessRefused(f"Athena refused the query: {error.get('Message', '')}") from None
+        if is_access_denied(f"{error_code(exc)}: {error_message(exc)}") or "AccessDenied" in error_code(exc):
+            raise AccessRefused(f"Athena refused the query: {error_message(exc)}") from None
         raise
     deadline = Deadline("the Athena query", timeout)
     execution = poll(

@@ -14,7 +14,7 @@ from typing import Any
 
 from dcp.aws.session import AwsContext
 from dcp.pipeline.errors import PipelineError
-from dcp.pipeline.waiting import Deadline
+from dcp.pipeline.waiting import Deadline, poll
 
 FAILED = frozenset({"failed", "failed-move", "deleting"})
 TABLE_DONE = frozenset({"Table completed", "Table cancelled", "Table error"})
@@ -220,15 +220,15 @@ def _wait_status(
     deadline: Deadline,
     on_update: Callable[[Mapping[str, Any], list[dict[str, Any]]], None] | None,
 ) -> dict[str, Any]:
-    wait = 0.3
-    while True:
-        task = find_task(aws, task_id)
-        if on_update is not None:
-            on_update(task, [])
-        if task.get("Status") in wanted:
-            return task
-        deadline.sleep(wait, f"DMS task {task.get('Status')}")
-        wait = min(3.0, wait * 1.5)
+    return poll(
+        lambda: find_task(aws, task_id),
+        lambda task: task.get("Status") in wanted,
+        deadline,
+        interval=0.3,
+        max_interval=3.0,
+        describe=lambda task: f"DMS task {task.get('Status')}",
+        on_each=None if on_update is None else lambda task: on_update(task, []),
+    )
 
 
 def _is_cdc(task: Mapping[str, Any]) -> bool:

@@ -13,10 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import ClientError
 
+from dcp.aws.errors import error_code, error_message, is_access_denied
 from dcp.aws.session import AwsContext
+from dcp.names import StackNames
 from dcp.pipeline.errors import AccessRefused, PipelineError
 from dcp.pipeline.lake import parquet_objects
-from dcp.stack.names import StackNames
 
 CELL_PREFIX = "v1:"
 
@@ -46,8 +47,8 @@ def encrypted_columns(table: pa.Table) -> list[str]:
 
 def reveal_table(aws: AwsContext, names: StackNames, table: str, *, limit: int | None = None) -> RevealedTable:
     """Decrypt the encrypted copy of `table` with `aws`'s identity (one kms:Decrypt per data key)."""
+    from dcp.masking.apply import encrypted_columns_of
     from dcp.masking.crypto import KmsAccessDenied, TableCrypto
-    from dcp.masking.runner import encrypted_columns_of
 
     kms = aws.client("kms")
     keys: dict[bytes, TableCrypto] = {}
@@ -73,11 +74,10 @@ def reveal_table(aws: AwsContext, names: StackNames, table: str, *, limit: int |
     except KmsAccessDenied as exc:
         raise AccessRefused(f"KMS refused (AccessDeniedException) to decrypt the data key of {table}: {exc}") from None
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if "AccessDenied" in code or code == "Forbidden":
+        if is_access_denied(exc):
             raise AccessRefused(
                 f"access denied reading s3://{names.curated_bucket}/{names.encrypted_prefix(table)}: "
-                f"{exc.response.get('Error', {}).get('Message', code)}"
+                f"{error_message(exc) or error_code(exc)}"
             ) from None
         raise
     if not parts:

@@ -10,9 +10,9 @@ from typing import Any
 
 from dcp.aws.session import AwsContext
 from dcp.config import MacieSettings, Settings
+from dcp.names import StackNames
 from dcp.pipeline.errors import PipelineError
 from dcp.pipeline.waiting import Deadline, poll
-from dcp.stack.names import StackNames
 
 JOB_DONE = frozenset({"COMPLETE", "CANCELLED", "PAUSED", "USER_PAUSED", "IDLE"})
 

@@ -12,14 +12,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from dcp.aws.errors import error_code, error_message
 from dcp.aws.session import AwsContext
 from dcp.config import Persona
+from dcp.names import StackNames
 from dcp.pipeline.errors import PipelineError
 from dcp.pipeline.grant import existing_grants, grants_table, list_principal_permissions
 from dcp.pipeline.lake import prefix_row_count, raw_current_ids
 from dcp.pipeline.replicate import find_task, stats_rows, table_stats
 from dcp.pipeline.workflow import get_run, list_runs, step_rows
-from dcp.stack.names import StackNames
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,7 @@ class StatusSection:
 
 def _unavailable(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"unavailable: {error.get('Code', '')} {error.get('Message', '')}".strip()
+        return f"unavailable: {error_code(exc)} {error_message(exc)}".strip()
     return f"unavailable: {exc}"
 
 

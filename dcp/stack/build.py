@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
-from dcp.aws import (
+from dcp.aws.session import AwsContext
+from dcp.config import Persona, Settings
+from dcp.errors import UsageError
+from dcp.gluejob.args import custom_identifiers_to_json, policy_to_json
+from dcp.gluejob.package import build_glue_library
+from dcp.lambdas import package
+from dcp.names import BUCKET_KINDS, StackNames
+from dcp.stack import policies
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources import (
     athena,
     dms,
     events,
@@ -19,26 +28,18 @@ from dcp.aws import (
     lakeformation,
     lambda_,
     macie,
-    network,
-    policies,
     rds,
     s3,
     secrets,
 )
-from dcp.aws.refs import PENDING, Refs
-from dcp.aws.resource import Resource
-from dcp.aws.session import AwsContext
-from dcp.config import Persona, Settings
-from dcp.gluejob.args import custom_identifiers_to_json, policy_to_json
-from dcp.gluejob.package import build_glue_library
-from dcp.lambdas import package
-from dcp.stack.names import BUCKET_KINDS, StackNames
+from dcp.stack.resources import network as network_
+from dcp.stack.resources.base import Resource
 
 ROOT = Path(__file__).resolve().parents[2]
 GLUE_SCRIPT = ROOT / "glue_jobs" / "mask_pii.py"
 
 
-class StackError(Exception):
+class StackError(UsageError):
     """The stack cannot be built from this source tree or settings (a usage problem)."""
 
 
@@ -95,28 +96,81 @@ def build_stack(settings: Settings, ctx: AwsContext) -> Stack:
 
 
 def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
-    s = names.settings
-    out: list[Resource] = []
-    add = out.append
+    """The stack, section by section as data flows (README's diagram); each section's resources
+    in the order its fields are declared. The order is the plan's display order."""
+    store = storage(names, refs)
+    access = keys_and_iam(names, refs, store)
+    net = network(names, refs)
+    db = source_database(names, refs, net, access)
+    sections: list[Section] = [store, access, net, db, replication(names, refs, net, store, access, db)]
+    sections.append(findings_path(names, refs, store, access))
+    code = functions(names, refs, store, access, net)
+    sections += [code, glue_section(names, refs, store, access, code), lake(names, refs, store, access)]
+    return [resource for section in sections for resource in section.resources()]
 
-    # ---- KMS bucket key and buckets
-    add(
-        kms.Key(
-            "bucket-key",
-            names.bucket_key_alias,
-            refs,
-            description=f"dcp {names.prefix}: S3 bucket key",
-            policy=lambda: policies.bucket_key_policy(names),
-        )
+
+class Section:
+    """A dataclass of resources (single, list or dict fields) that later sections refer to."""
+
+    def resources(self) -> list[Resource]:
+        out: list[Resource] = []
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, Resource):
+                out.append(value)
+            else:
+                out.extend(value.values() if isinstance(value, dict) else value)
+        return out
+
+
+# ---------------------------------------------------------------- storage: the bucket key and buckets
+
+
+@dataclass
+class Storage(Section):
+    bucket_key: kms.Key
+    logs: s3.Bucket
+    buckets: dict[str, s3.Bucket]
+
+    def bucket(self, kind: str) -> s3.Bucket:
+        return self.logs if kind == "logs" else self.buckets[kind]
+
+
+def storage(names: StackNames, refs: Refs) -> Storage:
+    key = kms.Key(
+        "bucket-key",
+        names.bucket_key_alias,
+        refs,
+        description=f"dcp {names.prefix}: S3 bucket key",
+        policy=lambda: policies.bucket_key_policy(names),
     )
-    add(s3.Bucket("logs", refs))
-    for kind in BUCKET_KINDS:
-        if kind != "logs":
-            add(s3.Bucket(kind, refs, ["bucket-logs", "bucket-key"]))
+    logs = s3.Bucket("logs", refs)
+    buckets = {kind: s3.Bucket(kind, refs, [logs, key]) for kind in BUCKET_KINDS if kind != "logs"}
+    return Storage(key, logs, buckets)
 
-    # ---- IAM roles (policies naming the bucket key wait for it: its ARN is in them)
+
+# ---------------------------------------------------------------- keys, secrets and IAM
+
+
+@dataclass
+class Access(Section):
+    roles: dict[str, iam.Role]
+    personas: dict[str, iam.Role]
+    data_key: kms.Key
+    data_key_grants: list[iam.RolePolicy]
+    db_secret: secrets.Secret
+    token_secret: secrets.Secret
+
+
+def _bucket_key_arn(names: StackNames, refs: Refs) -> str:
+    return refs.key_arn(names.bucket_key_alias) or PENDING
+
+
+def service_roles(names: StackNames, refs: Refs, store: Storage) -> dict[str, iam.Role]:
+    """The services' roles (policies naming the bucket key wait for it: its ARN is in them)."""
+
     def bucket_key() -> str:
-        return refs.key_arn(names.bucket_key_alias) or PENDING
+        return _bucket_key_arn(names, refs)
 
     def role(
         kind: str,
@@ -126,358 +180,424 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
         *,
         source_arn: str | None = None,
         conditional: bool = True,
-    ) -> None:
+    ) -> tuple[str, iam.Role]:
         def trust() -> policies.Doc:
             if conditional:
                 return policies.trust(service, names, source_arn=source_arn)
             return policies.service_trust(service)
 
-        add(
-            iam.Role(
-                f"role-{kind}",
-                names.role(kind),
-                refs,
-                trust=trust,
-                policy=policy,
-                managed=managed,
-                depends_on=["bucket-key"],
-            )
-        )
-
-    role("glue", "glue.amazonaws.com", lambda: policies.glue_policy(names, bucket_key()))
-    role("firehose", "firehose.amazonaws.com", lambda: policies.firehose_policy(names, bucket_key()))
-    role(
-        "events",
-        "events.amazonaws.com",
-        lambda: policies.events_policy(names),
-        source_arn=refs.arn("events", f"rule/{names.findings_rule}"),
-    )
-    role("lambda-workflow", "lambda.amazonaws.com", lambda: policies.workflow_lambda_policy(names))
-    role(
-        "lambda-seed",
-        "lambda.amazonaws.com",
-        lambda: policies.seed_lambda_policy(names),
-        ["service-role/AWSLambdaVPCAccessExecutionRole"],
-    )
-    role(
-        "lf-location",
-        "lakeformation.amazonaws.com",
-        lambda: policies.lf_location_policy(names, bucket_key()),
-        conditional=False,
-    )
-    # DMS assumes its S3 role without source context, so its trust has no conditions.
-    role("dms-s3", "dms.amazonaws.com", lambda: policies.dms_s3_policy(names, bucket_key()), conditional=False)
-    add(
-        iam.Role(
-            "role-dms-vpc",
-            iam.DMS_VPC_ROLE,
+        return kind, iam.Role(
+            f"role-{kind}",
+            names.role(kind),
             refs,
-            trust=lambda: policies.service_trust("dms.amazonaws.com"),
-            managed=["service-role/AmazonDMSVPCManagementRole"],
-            shared=True,
-            description="DMS manages its network interfaces (shared by every DMS user of the account)",
+            trust=trust,
+            policy=policy,
+            managed=managed,
+            depends_on=[store.bucket_key],
         )
-    )
-    personas = s.lakeformation.personas
 
+    events_rule_arn = refs.arn("events", f"rule/{names.findings_rule}")
+    seed_managed = ["service-role/AWSLambdaVPCAccessExecutionRole"]
+    roles = dict(
+        [
+            role("glue", "glue.amazonaws.com", lambda: policies.glue_policy(names, bucket_key())),
+            role("firehose", "firehose.amazonaws.com", lambda: policies.firehose_policy(names, bucket_key())),
+            role("events", "events.amazonaws.com", lambda: policies.events_policy(names), source_arn=events_rule_arn),
+            role("lambda-workflow", "lambda.amazonaws.com", lambda: policies.workflow_lambda_policy(names)),
+            role("lambda-seed", "lambda.amazonaws.com", lambda: policies.seed_lambda_policy(names), seed_managed),
+            role(
+                "lf-location",
+                "lakeformation.amazonaws.com",
+                lambda: policies.lf_location_policy(names, bucket_key()),
+                conditional=False,
+            ),
+            # DMS assumes its S3 role without source context, so its trust has no conditions.
+            role("dms-s3", "dms.amazonaws.com", lambda: policies.dms_s3_policy(names, bucket_key()), conditional=False),
+        ]
+    )
+    roles["dms-vpc"] = iam.Role(
+        "role-dms-vpc",
+        iam.DMS_VPC_ROLE,
+        refs,
+        trust=lambda: policies.service_trust("dms.amazonaws.com"),
+        managed=["service-role/AmazonDMSVPCManagementRole"],
+        shared=True,
+        description="DMS manages its network interfaces (shared by every DMS user of the account)",
+    )
+    return roles
+
+
+def persona_roles(names: StackNames, refs: Refs, store: Storage) -> dict[str, iam.Role]:
     def persona_policy(p: Persona) -> Callable[[], policies.Doc]:
         # Personas that may see the encrypted copy (or decrypt it) may read its objects too.
         ciphertext = p.decrypt or any("encrypted" in g.expression.get("zone", ()) for g in p.grants)
-        return lambda: policies.persona_policy(names, bucket_key(), p.name, reads_ciphertext=ciphertext)
+        return lambda: policies.persona_policy(names, _bucket_key_arn(names, refs), p.name, reads_ciphertext=ciphertext)
 
-    for p in personas.values():
-        add(
-            iam.Role(
-                f"persona-{p.name}",
-                names.persona_role(p.name),
-                refs,
-                trust=lambda: policies.account_trust(names),
-                policy=persona_policy(p),
-                description=p.description or f"dcp persona {p.name}",
-                depends_on=["bucket-key"],
-            )
-        )
-
-    # ---- the data key: its policy names the roles, so it comes after them; their IAM grants after it
-    decrypters = [p.name for p in personas.values() if p.decrypt]
-    add(
-        kms.Key(
-            "data-key",
-            names.data_key_alias,
+    return {
+        p.name: iam.Role(
+            f"persona-{p.name}",
+            names.persona_role(p.name),
             refs,
-            description=f"dcp {names.prefix}: data key of the encrypted copy",
-            policy=lambda: policies.data_key_policy(
-                names,
-                admin=refs.caller_arn(),
-                decrypters=[names.persona_role_arn(d) for d in decrypters],
-                generators=[names.role_arn("glue")],
-            ),
-            depends_on=["role-glue", *(f"persona-{d}" for d in decrypters)],
+            trust=lambda: policies.account_trust(names),
+            policy=persona_policy(p),
+            description=p.description or f"dcp persona {p.name}",
+            depends_on=[store.bucket_key],
         )
+        for p in names.settings.lakeformation.personas.values()
+    }
+
+
+def keys_and_iam(names: StackNames, refs: Refs, store: Storage) -> Access:
+    """Roles, then the data key (its policy names the roles), then their IAM grants on it; secrets."""
+    roles = service_roles(names, refs, store)
+    personas = persona_roles(names, refs, store)
+    decrypters = [p.name for p in names.settings.lakeformation.personas.values() if p.decrypt]
+    data_key = kms.Key(
+        "data-key",
+        names.data_key_alias,
+        refs,
+        description=f"dcp {names.prefix}: data key of the encrypted copy",
+        policy=lambda: policies.data_key_policy(
+            names,
+            admin=refs.caller_arn(),
+            decrypters=[names.persona_role_arn(d) for d in decrypters],
+            generators=[names.role_arn("glue")],
+        ),
+        depends_on=[roles["glue"], *(personas[d] for d in decrypters)],
     )
 
-    def data_key() -> str:
-        return refs.key_arn(names.data_key_alias) or PENDING
-
-    add(
-        iam.RolePolicy(
-            "role-glue-data-key",
-            names.role("glue"),
+    def grant(role: iam.Role, actions: list[str]) -> iam.RolePolicy:
+        return iam.RolePolicy(
+            f"{role.logical}-data-key",
+            role.physical,
             "dcp-data-key",
             refs,
-            policy=lambda: policies.data_key_grant(data_key(), ["kms:GenerateDataKey", "kms:DescribeKey"]),
-            depends_on=["role-glue", "data-key"],
-        )
-    )
-    for d in decrypters:
-        add(
-            iam.RolePolicy(
-                f"persona-{d}-data-key",
-                names.persona_role(d),
-                "dcp-data-key",
-                refs,
-                policy=lambda: policies.data_key_grant(data_key(), ["kms:Decrypt", "kms:DescribeKey"]),
-                depends_on=[f"persona-{d}", "data-key"],
-            )
+            policy=lambda: policies.data_key_grant(refs.key_arn(names.data_key_alias) or PENDING, actions),
+            depends_on=[role, data_key],
         )
 
-    # ---- secrets
-    src = s.source
-    add(
-        secrets.Secret(
-            "secret-db",
-            names.db_secret,
-            refs,
-            description="dcp source database credentials",
-            initial=lambda c: secrets.db_secret_value(
-                c, engine=src.engine, username=src.username, dbname=src.db_name, port=rds.PORTS[src.engine]
-            ),
-        )
+    grants = [grant(roles["glue"], ["kms:GenerateDataKey", "kms:DescribeKey"])]
+    grants += [grant(personas[d], ["kms:Decrypt", "kms:DescribeKey"]) for d in decrypters]
+    src = names.settings.source
+    db_secret = secrets.Secret(
+        "secret-db",
+        names.db_secret,
+        refs,
+        description="dcp source database credentials",
+        initial=lambda c: secrets.db_secret_value(
+            c, engine=src.engine, username=src.username, dbname=src.db_name, port=rds.PORTS[src.engine]
+        ),
     )
-    add(
-        secrets.Secret(
-            "secret-token",
-            names.token_secret,
-            refs,
-            description="dcp token masking key",
-            initial=secrets.token_key_value,
-        )
+    token_secret = secrets.Secret(
+        "secret-token", names.token_secret, refs, description="dcp token masking key", initial=secrets.token_key_value
     )
+    return Access(roles, personas, data_key, grants, db_secret, token_secret)
 
-    # ---- network
-    add(network.Vpc(refs))
-    subnets = [network.Subnet(i, refs) for i in (0, 1)]
-    out.extend(subnets)
-    subnet_names = [sn.physical for sn in subnets]
-    subnet_logicals = [sn.logical for sn in subnets]
+
+# ---------------------------------------------------------------- network
+
+
+@dataclass
+class Network(Section):
+    vpc: network_.Vpc
+    subnets: list[network_.Subnet]
+    groups: dict[str, network_.SecurityGroup]
+    endpoints: list[network_.Endpoint]
+
+    @property
+    def subnet_names(self) -> list[str]:
+        return [sn.physical for sn in self.subnets]
+
+
+def network(names: StackNames, refs: Refs) -> Network:
+    vpc = network_.Vpc(refs)
+    subnets = [network_.Subnet(i, refs, vpc) for i in (0, 1)]
     sg = {k: f"{names.prefix}-{k}" for k in ("db", "dms", "seed", "endpoints")}
-    port = rds.PORTS[src.engine]
-    add(network.SecurityGroup("sg-dms", sg["dms"], refs, description="dcp DMS replication instance"))
-    add(network.SecurityGroup("sg-seed", sg["seed"], refs, description="dcp seed Lambda"))
-    add(
-        network.SecurityGroup(
-            "sg-db",
-            sg["db"],
-            refs,
-            description="dcp source database: DMS and seed only",
-            ingress=lambda: [(port, sg["dms"]), (port, sg["seed"])],
-            depends_on=["vpc", "sg-dms", "sg-seed"],
-        )
+    port = rds.PORTS[names.settings.source.engine]
+    dms_sg = network_.SecurityGroup(
+        "sg-dms", sg["dms"], refs, description="dcp DMS replication instance", depends_on=[vpc]
     )
-    add(
-        network.SecurityGroup(
-            "sg-endpoints",
-            sg["endpoints"],
-            refs,
-            description="dcp VPC interface endpoints",
-            ingress=lambda: [(443, sg["seed"])],
-            depends_on=["vpc", "sg-seed"],
-        )
+    seed_sg = network_.SecurityGroup("sg-seed", sg["seed"], refs, description="dcp seed Lambda", depends_on=[vpc])
+    db_sg = network_.SecurityGroup(
+        "sg-db",
+        sg["db"],
+        refs,
+        description="dcp source database: DMS and seed only",
+        ingress=lambda: [(port, sg["dms"]), (port, sg["seed"])],
+        depends_on=[vpc, dms_sg, seed_sg],
     )
-    add(network.Endpoint("s3", refs, depends_on=["vpc"]))
-    add(
-        network.Endpoint(
+    endpoints_sg = network_.SecurityGroup(
+        "sg-endpoints",
+        sg["endpoints"],
+        refs,
+        description="dcp VPC interface endpoints",
+        ingress=lambda: [(443, sg["seed"])],
+        depends_on=[vpc, seed_sg],
+    )
+    endpoints = [
+        network_.Endpoint("s3", refs, depends_on=[vpc]),
+        network_.Endpoint(
             "secretsmanager",
             refs,
             interface=True,
-            subnets=subnet_names,
+            subnets=[sn.physical for sn in subnets],
             security_group=sg["endpoints"],
-            depends_on=["vpc", *subnet_logicals, "sg-endpoints"],
-        )
-    )
+            depends_on=[vpc, *subnets, endpoints_sg],
+        ),
+    ]
+    groups = {"dms": dms_sg, "seed": seed_sg, "db": db_sg, "endpoints": endpoints_sg}
+    return Network(vpc, subnets, groups, endpoints)
 
-    # ---- source database
-    add(rds.SubnetGroup(refs, subnet_names, subnet_logicals))
-    add(rds.ParameterGroup(refs))
+
+# ---------------------------------------------------------------- source database
+
+
+@dataclass
+class SourceDatabase(Section):
+    subnet_group: rds.SubnetGroup
+    parameter_group: rds.ParameterGroup
+    instance: rds.Instance
+    secret_endpoint: secrets.SecretEndpoint
+
+
+def source_database(names: StackNames, refs: Refs, net: Network, access: Access) -> SourceDatabase:
+    subnet_group = rds.SubnetGroup(refs, net.subnet_names, net.subnets)
+    parameter_group = rds.ParameterGroup(refs)
     instance = rds.Instance(
-        refs, security_group=sg["db"], depends_on=["db-subnet-group", "db-parameter-group", "sg-db", "secret-db"]
+        refs,
+        security_group=net.groups["db"].physical,
+        depends_on=[subnet_group, parameter_group, net.groups["db"], access.db_secret],
     )
-    add(instance)
-    add(
-        secrets.SecretEndpoint(
-            refs, secret=names.db_secret, endpoint=instance.endpoint, depends_on=["db-instance", "secret-db"]
-        )
+    endpoint = secrets.SecretEndpoint(
+        refs, secret=names.db_secret, endpoint=instance.endpoint, depends_on=[instance, access.db_secret]
     )
+    return SourceDatabase(subnet_group, parameter_group, instance, endpoint)
 
-    # ---- DMS
-    add(dms.SubnetGroup(refs, subnet_names, [*subnet_logicals, "role-dms-vpc"]))
-    add(dms.ReplicationInstance(refs, security_group=sg["dms"], depends_on=["dms-subnet-group", "sg-dms"]))
-    add(dms.Endpoint("source", refs, ["db-secret-endpoint"]))
-    add(dms.Endpoint("target", refs, ["bucket-raw", "role-dms-s3", "bucket-key"]))
-    add(dms.ReplicationTask(refs, ["dms-instance", "dms-source-endpoint", "dms-target-endpoint"]))
 
-    # ---- Macie
-    add(macie.Session(refs, ["bucket-findings"]))
-    for ci in s.macie.custom_identifiers:
-        add(macie.CustomDataIdentifier(ci, refs, ["macie-session"]))
+# ---------------------------------------------------------------- replication: DMS to the raw bucket
 
-    # ---- findings: EventBridge -> Firehose -> findings bucket
-    add(firehose.FindingsStream(refs, ["bucket-findings", "role-firehose", "bucket-key"]))
-    add(events.FindingsRule(refs, ["findings-stream", "role-events"]))
 
-    # ---- assets and Lambdas
-    assets: list[tuple[str, str, object]] = [
+@dataclass
+class Replication(Section):
+    subnet_group: dms.SubnetGroup
+    instance: dms.ReplicationInstance
+    source: dms.Endpoint
+    target: dms.Endpoint
+    task: dms.ReplicationTask
+
+
+def replication(
+    names: StackNames, refs: Refs, net: Network, store: Storage, access: Access, db: SourceDatabase
+) -> Replication:
+    subnet_group = dms.SubnetGroup(refs, net.subnet_names, [*net.subnets, access.roles["dms-vpc"]])
+    instance = dms.ReplicationInstance(
+        refs, security_group=net.groups["dms"].physical, depends_on=[subnet_group, net.groups["dms"]]
+    )
+    source = dms.Endpoint("source", refs, [db.secret_endpoint])
+    target = dms.Endpoint("target", refs, [store.bucket("raw"), access.roles["dms-s3"], store.bucket_key])
+    task = dms.ReplicationTask(refs, [instance, source, target])
+    return Replication(subnet_group, instance, source, target, task)
+
+
+# ---------------------------------------------------------------- findings path: Macie -> EventBridge -> Firehose
+
+
+@dataclass
+class FindingsPath(Section):
+    session: macie.Session
+    identifiers: list[macie.CustomDataIdentifier]
+    stream: firehose.FindingsStream
+    rule: events.FindingsRule
+
+
+def findings_path(names: StackNames, refs: Refs, store: Storage, access: Access) -> FindingsPath:
+    session = macie.Session(refs, [store.bucket("findings")])
+    identifiers = [macie.CustomDataIdentifier(ci, refs, [session]) for ci in names.settings.macie.custom_identifiers]
+    stream = firehose.FindingsStream(refs, [store.bucket("findings"), access.roles["firehose"], store.bucket_key])
+    rule = events.FindingsRule(refs, [stream, access.roles["events"]])
+    return FindingsPath(session, identifiers, stream, rule)
+
+
+# ---------------------------------------------------------------- code: assets and the Lambdas
+
+
+@dataclass
+class Functions(Section):
+    assets: dict[str, s3.Object]
+    start_workflow: lambda_.Function
+    seed: lambda_.Function
+    permission: lambda_.Permission
+    notification: s3.LambdaNotification
+
+
+def functions(names: StackNames, refs: Refs, store: Storage, access: Access, net: Network) -> Functions:
+    """The Glue job's code, the Lambdas, and the findings bucket notifying the one starting the workflow."""
+    bodies: list[tuple[str, str, Callable[[], bytes]]] = [
         ("asset-glue-script", names.GLUE_SCRIPT_KEY, glue_script),
         ("asset-glue-library", names.GLUE_LIBRARY_KEY, glue_library),
         ("asset-lambda-workflow", names.LAMBDA_WORKFLOW_KEY, package.workflow_zip),
         ("asset-lambda-seed", names.LAMBDA_SEED_KEY, package.seed_zip),
     ]
-    for logical, key, body in assets:
-        add(s3.Object(logical, "assets", key, body, refs, ["bucket-assets"]))  # type: ignore[arg-type]
-    add(
-        lambda_.Function(
-            "fn-start-workflow",
-            names.workflow_lambda,
-            refs,
-            handler="start_workflow.handler",
-            role="lambda-workflow",
-            code_key=names.LAMBDA_WORKFLOW_KEY,
-            code_sha256=lambda: package.code_sha256(package.workflow_zip()),
-            environment=lambda: {"WORKFLOW_NAME": names.workflow},
-            # It may wait for a busy workflow run to finish (start_workflow.py); Lambda's maximum.
-            timeout=900,
-            depends_on=["asset-lambda-workflow", "role-lambda-workflow"],
-        )
+    assets = {
+        logical: s3.Object(logical, "assets", key, body, refs, [store.bucket("assets")])
+        for logical, key, body in bodies
+    }
+    start = lambda_.Function(
+        "fn-start-workflow",
+        names.workflow_lambda,
+        refs,
+        handler="start_workflow.handler",
+        role="lambda-workflow",
+        code_key=names.LAMBDA_WORKFLOW_KEY,
+        code_sha256=lambda: package.code_sha256(package.workflow_zip()),
+        environment=lambda: {"WORKFLOW_NAME": names.workflow},
+        # It may wait for a busy workflow run to finish (start_workflow.py); Lambda's maximum.
+        timeout=900,
+        depends_on=[assets["asset-lambda-workflow"], access.roles["lambda-workflow"]],
     )
-    add(
-        lambda_.Function(
-            "fn-seed",
-            names.seed_lambda,
-            refs,
-            handler="seed.handler",
-            role="lambda-seed",
-            code_key=names.LAMBDA_SEED_KEY,
-            code_sha256=lambda: package.code_sha256(package.seed_zip()),
-            # Secrets Manager accepts the name wherever it takes the ARN.
-            environment=lambda: {"DB_SECRET_ARN": names.db_secret},
-            vpc=lambda: {
-                "SubnetIds": [refs.subnet_id(n) or "<pending>" for n in subnet_names],
-                "SecurityGroupIds": [refs.security_group_id(sg["seed"]) or "<pending>"],
-            },
-            timeout=120,
-            memory=512,
-            depends_on=["asset-lambda-seed", "role-lambda-seed", *subnet_logicals, "sg-seed", "secret-db"],
-        )
+    seed = lambda_.Function(
+        "fn-seed",
+        names.seed_lambda,
+        refs,
+        handler="seed.handler",
+        role="lambda-seed",
+        code_key=names.LAMBDA_SEED_KEY,
+        code_sha256=lambda: package.code_sha256(package.seed_zip()),
+        # Secrets Manager accepts the name wherever it takes the ARN.
+        environment=lambda: {"DB_SECRET_ARN": names.db_secret},
+        vpc=lambda: {
+            "SubnetIds": [refs.subnet_id(n) or PENDING for n in net.subnet_names],
+            "SecurityGroupIds": [refs.security_group_id(net.groups["seed"].physical) or PENDING],
+        },
+        timeout=120,
+        memory=512,
+        depends_on=[
+            assets["asset-lambda-seed"],
+            access.roles["lambda-seed"],
+            *net.subnets,
+            net.groups["seed"],
+            access.db_secret,
+        ],
     )
-    add(
-        lambda_.Permission(
-            "permission-start-workflow",
-            names.workflow_lambda,
-            refs,
-            statement_id="s3-findings",
-            principal="s3.amazonaws.com",
-            source_arn=refs.bucket_arn("findings"),
-            depends_on=["fn-start-workflow", "bucket-findings"],
-        )
+    permission = lambda_.Permission(
+        "permission-start-workflow",
+        names.workflow_lambda,
+        refs,
+        statement_id="s3-findings",
+        principal="s3.amazonaws.com",
+        source_arn=refs.bucket_arn("findings"),
+        depends_on=[start, store.bucket("findings")],
     )
-    add(
-        s3.LambdaNotification(
-            "findings",
-            names.FINDINGS_PREFIX,
-            names.workflow_lambda,
-            refs,
-            ["permission-start-workflow", "bucket-findings"],
-        )
+    notification = s3.LambdaNotification(
+        "findings", names.FINDINGS_PREFIX, names.workflow_lambda, refs, [permission, store.bucket("findings")]
     )
+    return Functions(assets, start, seed, permission, notification)
 
-    # ---- Glue
-    g = s.glue
+
+# ---------------------------------------------------------------- Glue: catalog, crawlers, the job, the workflow
+
+
+@dataclass
+class GlueWorkflow(Section):
+    databases: dict[str, glue.Database]
+    crawlers: dict[str, glue.Crawler]
+    job: glue.Job
+    workflow: glue.Workflow
+    triggers: list[glue.Trigger]
+
+
+def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, code: Functions) -> GlueWorkflow:
+    g, src = names.settings.glue, names.settings.source
+    zones = {
+        # zone: (database, crawled path, bucket)
+        "raw": (g.raw_database, f"s3://{names.raw_bucket}/{src.db_name}/", "raw"),
+        "findings": (g.findings_database, f"s3://{names.findings_bucket}/{names.FINDINGS_PREFIX}", "findings"),
+        "masked": (g.masked_database, f"s3://{names.curated_bucket}/masked/", "curated"),
+        "encrypted": (g.encrypted_database, f"s3://{names.curated_bucket}/encrypted/", "curated"),
+    }
     dbs = {
-        "raw": g.raw_database,
-        "findings": g.findings_database,
-        "masked": g.masked_database,
-        "encrypted": g.encrypted_database,
+        kind: glue.Database(kind, db, refs, description=f"dcp {names.prefix}: {kind} zone")
+        for kind, (db, _, _) in zones.items()
     }
-    for kind, db in dbs.items():
-        add(glue.Database(kind, db, refs, description=f"dcp {names.prefix}: {kind} zone"))
-    paths = {
-        "raw": f"s3://{names.raw_bucket}/{src.db_name}/",
-        "findings": f"s3://{names.findings_bucket}/{names.FINDINGS_PREFIX}",
-        "masked": f"s3://{names.curated_bucket}/masked/",
-        "encrypted": f"s3://{names.curated_bucket}/encrypted/",
+    role = access.roles["glue"]
+    crawlers = {
+        kind: glue.Crawler(kind, refs, database=db, path=path, depends_on=[role, dbs[kind], store.bucket(bucket)])
+        for kind, (db, path, bucket) in zones.items()
     }
-    bucket_of = {
-        "raw": "bucket-raw",
-        "findings": "bucket-findings",
-        "masked": "bucket-curated",
-        "encrypted": "bucket-curated",
-    }
-    for kind, path in paths.items():
-        add(
-            glue.Crawler(
-                kind, refs, database=dbs[kind], path=path, depends_on=["role-glue", f"glue-db-{kind}", bucket_of[kind]]
-            )
-        )
-    add(
-        glue.Job(
-            refs,
-            script=f"s3://{names.assets_bucket}/{names.GLUE_SCRIPT_KEY}",
-            extra_py_files=f"s3://{names.assets_bucket}/{names.GLUE_LIBRARY_KEY}",
-            arguments=glue_job_arguments(names),
-            depends_on=["role-glue", "asset-glue-script", "asset-glue-library", "glue-db-masked", "glue-db-encrypted"],
-        )
+    job = glue.Job(
+        refs,
+        script=f"s3://{names.assets_bucket}/{names.GLUE_SCRIPT_KEY}",
+        extra_py_files=f"s3://{names.assets_bucket}/{names.GLUE_LIBRARY_KEY}",
+        arguments=glue_job_arguments(names),
+        depends_on=[
+            role,
+            code.assets["asset-glue-script"],
+            code.assets["asset-glue-library"],
+            dbs["masked"],
+            dbs["encrypted"],
+        ],
     )
-    add(glue.Workflow(refs))
-    add(
+    workflow = glue.Workflow(refs)
+    return GlueWorkflow(dbs, crawlers, job, workflow, workflow_triggers(names, refs, workflow, crawlers, job))
+
+
+def workflow_triggers(
+    names: StackNames, refs: Refs, workflow: glue.Workflow, crawlers: dict[str, glue.Crawler], job: glue.Job
+) -> list[glue.Trigger]:
+    """Crawl raw and findings, then the job, then crawl the masked and encrypted zones."""
+    crawled = [{"CrawlerName": names.crawler("raw"), "CrawlState": "SUCCEEDED"}]
+    crawled.append({"CrawlerName": names.crawler("findings"), "CrawlState": "SUCCEEDED"})
+    return [
         glue.Trigger(
             "start",
             refs,
             actions=[{"CrawlerName": names.crawler("raw")}, {"CrawlerName": names.crawler("findings")}],
-            depends_on=["glue-workflow", "crawler-raw", "crawler-findings"],
-        )
-    )
-    add(
+            depends_on=[workflow, crawlers["raw"], crawlers["findings"]],
+        ),
         glue.Trigger(
             "after-crawl",
             refs,
             actions=[{"JobName": names.glue_job}],
-            conditions=[
-                {"CrawlerName": names.crawler("raw"), "CrawlState": "SUCCEEDED"},
-                {"CrawlerName": names.crawler("findings"), "CrawlState": "SUCCEEDED"},
-            ],
-            depends_on=["glue-workflow", "crawler-raw", "crawler-findings", "glue-job"],
-        )
-    )
-    add(
+            conditions=crawled,
+            depends_on=[workflow, crawlers["raw"], crawlers["findings"], job],
+        ),
         glue.Trigger(
             "after-job",
             refs,
             actions=[{"CrawlerName": names.crawler("masked")}, {"CrawlerName": names.crawler("encrypted")}],
             conditions=[{"JobName": names.glue_job, "State": "SUCCEEDED"}],
-            depends_on=["glue-workflow", "glue-job", "crawler-masked", "crawler-encrypted"],
-        )
-    )
+            depends_on=[workflow, job, crawlers["masked"], crawlers["encrypted"]],
+        ),
+    ]
 
-    # ---- Lake Formation and Athena
-    admin_personas = [p.name for p in personas.values() if p.admin]
-    add(lakeformation.Admins(refs, [f"persona-{a}" for a in admin_personas], [f"persona-{a}" for a in admin_personas]))
+
+# ---------------------------------------------------------------- lake: Lake Formation and Athena
+
+
+@dataclass
+class Lake(Section):
+    admins: lakeformation.Admins
+    locations: list[Resource]
+    tags: list[lakeformation.LfTag]
+    workgroups: list[athena.WorkGroup]
+
+
+def lake(names: StackNames, refs: Refs, store: Storage, access: Access) -> Lake:
+    s = names.settings
+    admin_roles = [access.personas[p.name] for p in s.lakeformation.personas.values() if p.admin]
+    admins = lakeformation.Admins(refs, [r.logical for r in admin_roles], admin_roles)
     # Both zones are registered through the stack's location role (which may use the bucket key);
     # the Glue role may create the crawled tables in them.
+    locations: list[Resource] = []
     for zone in ("raw", "curated"):
-        add(lakeformation.Location(zone, "lf-location", refs, [f"bucket-{zone}", "lf-admins", "role-lf-location"]))
-        add(lakeformation.DataLocationAccess("glue", zone, refs, [f"lf-location-{zone}", "role-glue", "lf-admins"]))
-    for key, values in s.lakeformation.tags.items():
-        add(lakeformation.LfTag(key, values, refs, ["lf-admins"]))
-    for p in personas.values():
-        add(athena.WorkGroup(refs, p.name, ["bucket-athena-results", "bucket-key"]))
-    return out
+        location = lakeformation.Location(
+            zone, "lf-location", refs, [store.bucket(zone), admins, access.roles["lf-location"]]
+        )
+        access_grant = lakeformation.DataLocationAccess("glue", zone, refs, [location, access.roles["glue"], admins])
+        locations += [location, access_grant]
+    tags = [lakeformation.LfTag(key, values, refs, [admins]) for key, values in s.lakeformation.tags.items()]
+    workgroups = [
+        athena.WorkGroup(refs, p.name, [store.bucket("athena-results"), store.bucket_key])
+        for p in s.lakeformation.personas.values()
+    ]
+    return Lake(admins, locations, tags, workgroups)

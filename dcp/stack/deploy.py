@@ -43,22 +43,44 @@ class DownResult:
 
 
 def plan(settings: Settings, ctx: AwsContext, *, workers: int = DEFAULT_WORKERS) -> tuple[Stack, Plan]:
+    """The stack for `settings` and what `up` would change."""
     stack = build_stack(settings, ctx)
     return stack, plan_stack(stack.resources, ctx, workers=workers)
+
+
+def plan_teardown(settings: Settings, ctx: AwsContext, *, workers: int = DEFAULT_WORKERS) -> tuple[Stack, Plan]:
+    """The stack for `settings` and what `down` would delete."""
+    stack = build_stack(settings, ctx)
+    return stack, plan_down(stack.resources, ctx, workers=workers)
+
+
+def apply(
+    stack: Stack, the_plan: Plan, ctx: AwsContext, *, workers: int = DEFAULT_WORKERS, listener: Listener | None = None
+) -> UpResult:
+    """Carry out `up`'s plan."""
+    return UpResult(the_plan, execute(the_plan, stack.resources, ctx, workers=workers, listener=listener))
+
+
+def tear_down(
+    stack: Stack, the_plan: Plan, ctx: AwsContext, *, workers: int = DEFAULT_WORKERS, listener: Listener | None = None
+) -> DownResult:
+    """Carry out `down`'s plan, then (if every delete succeeded) sweep what is still tagged with the stack."""
+    result = (
+        execute(the_plan, stack.resources, ctx, workers=workers, listener=listener) if the_plan.changes else Result()
+    )
+    swept = sweep(ctx, stack.names) if result.ok else []
+    return DownResult(the_plan, result, swept)
 
 
 def up(
     settings: Settings, ctx: AwsContext, *, workers: int = DEFAULT_WORKERS, listener: Listener | None = None
 ) -> UpResult:
     stack, the_plan = plan(settings, ctx, workers=workers)
-    return UpResult(the_plan, execute(the_plan, stack.resources, ctx, workers=workers, listener=listener))
+    return apply(stack, the_plan, ctx, workers=workers, listener=listener)
 
 
 def down(
     settings: Settings, ctx: AwsContext, *, workers: int = DEFAULT_WORKERS, listener: Listener | None = None
 ) -> DownResult:
-    stack = build_stack(settings, ctx)
-    the_plan = plan_down(stack.resources, ctx, workers=workers)
-    result = execute(the_plan, stack.resources, ctx, workers=workers, listener=listener)
-    swept = sweep(ctx, stack.names) if result.ok else []
-    return DownResult(the_plan, result, swept)
+    stack, the_plan = plan_teardown(settings, ctx, workers=workers)
+    return tear_down(stack, the_plan, ctx, workers=workers, listener=listener)

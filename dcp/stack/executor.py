@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from dcp.aws.resource import Resource
+from dcp.aws.errors import error_code, error_message
 from dcp.aws.session import AwsContext
 from dcp.stack.planner import Action, Plan, Step
+from dcp.stack.resources.base import Resource
 
 
 class Outcome(StrEnum):
@@ -74,8 +75,7 @@ def describe_error(exc: BaseException) -> str:
     from botocore.exceptions import ClientError
 
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{exc.operation_name}: {error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
+        return f"{exc.operation_name}: {error_code(exc) or 'Error'}: {error_message(exc)}".strip()
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from dcp.aws.resource import Resource
 from dcp.aws.session import AwsContext
+from dcp.stack.resources.base import Resource
 
 
 class Action(StrEnum):

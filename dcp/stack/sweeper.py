@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from dcp.aws import iam as iam_mod
-from dcp.aws import kms as kms_mod
-from dcp.aws import s3 as s3_mod
-from dcp.aws.resource import OWNER_TAG, absent_on, is_code, tag_dict
+from dcp.aws.errors import absent_on, is_code, is_not_found
 from dcp.aws.session import AwsContext
+from dcp.names import STACK_TAG, StackNames
 from dcp.stack.executor import describe_error
-from dcp.stack.names import StackNames
-
-STACK_TAG = "dcp:stack"
+from dcp.stack.resources import iam as iam_mod
+from dcp.stack.resources import kms as kms_mod
+from dcp.stack.resources import s3 as s3_mod
+from dcp.stack.resources.base import OWNER_TAG, tag_dict
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def exists(ctx: AwsContext, item: Leftover) -> bool:
     try:
         _probe(ctx, item)
     except Exception as exc:
-        if is_code(exc, *GONE):
+        if is_not_found(exc):
             return False
         raise
     return True
@@ -207,20 +206,6 @@ class SweepResult:
             "deleted": self.deleted,
             "error": self.error,
         }
-
-
-GONE = (
-    "NoSuchEntity",
-    "ResourceNotFoundException",
-    "ResourceNotFoundFault",
-    "EntityNotFoundException",
-    "NoSuchBucket",
-    "NotFoundException",
-    "InvalidVpcID.NotFound",
-    "InvalidSubnetID.NotFound",
-    "InvalidGroup.NotFound",
-    "DBInstanceNotFound",
-)
 
 
 def log_groups(names: StackNames) -> list[str]:
@@ -270,7 +255,7 @@ def sweep(ctx: AwsContext, names: StackNames) -> list[SweepResult]:
             _probe(ctx, item)
             delete()
         except Exception as exc:
-            if not is_code(exc, *GONE):
+            if not is_not_found(exc):
                 results.append(SweepResult(item, False, describe_error(exc)))
             continue
         results.append(SweepResult(item, True))

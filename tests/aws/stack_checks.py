@@ -6,8 +6,8 @@ from typing import Any
 
 from dcp.aws.session import AwsContext
 from dcp.config import parse_settings
+from dcp.names import StackNames
 from dcp.stack.build import Stack
-from dcp.stack.names import StackNames
 from dcp.stack.planner import diff, read_stack
 from dcp.stack.sweeper import exists, find_leftovers
 

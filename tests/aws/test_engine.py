@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from dcp.aws.resource import Resource, canonical
 from dcp.stack.executor import Outcome, execute
 from dcp.stack.planner import Action, compare, diff, order, plan_teardown
+from dcp.stack.resources.base import Resource, canonical
 
 
 class Store:

@@ -8,10 +8,10 @@ from typing import Any
 from aws_account import Env
 from parliament import analyze_policy_string
 
-from dcp.aws.resource import policy_doc
 from dcp.config import Settings
 from dcp.stack import deploy
 from dcp.stack.build import build_stack
+from dcp.stack.resources.base import policy_doc
 
 BLOCKING = ("MEDIUM", "HIGH", "CRITICAL")
 
@@ -95,8 +95,8 @@ def test_only_ml_training_may_decrypt_with_the_data_key(aws_env: Env, settings: 
 
 
 def test_an_assumed_role_operator_is_named_by_its_role_arn_with_path(aws_env: Env, settings: Settings) -> None:
-    from dcp.aws.refs import Refs, iam_principal
-    from dcp.stack.names import StackNames
+    from dcp.names import StackNames
+    from dcp.stack.refs import Refs, iam_principal
 
     assert iam_principal("arn:aws:sts::111122223333:assumed-role/Admin/me") == "arn:aws:iam::111122223333:role/Admin"
     assert iam_principal("arn:aws:sts::111122223333:user/bob") == "arn:aws:iam::111122223333:user/bob"
@@ -118,8 +118,8 @@ def test_an_assumed_role_operator_is_named_by_its_role_arn_with_path(aws_env: En
 
 def test_each_persona_reaches_only_its_own_workgroup_and_results_folder(settings: Settings) -> None:
     """No persona's policy names another persona's workgroup or result files (issue: shared results)."""
-    from dcp.aws.policies import persona_policy
-    from dcp.stack.names import StackNames
+    from dcp.names import StackNames
+    from dcp.stack.policies import persona_policy
 
     names = StackNames.of(settings, "123456789012", "us-east-1")
     results = f"arn:aws:s3:::{names.athena_results_bucket}"

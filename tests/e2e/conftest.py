@@ -71,7 +71,7 @@ class Dcp:
 
     def names(self) -> Any:
         from dcp.config import load_settings
-        from dcp.stack.names import StackNames
+        from dcp.names import StackNames
 
         aws = self.aws()
         return StackNames.of(load_settings(self.config), aws.account_id, aws.region)

@@ -2,7 +2,7 @@
 
 Every request from a non-root identity passes one evaluator: identity policies, bucket and
 secret policies, KMS key policies (every operation on a key) and SSE-KMS decryption on reads.
-The roles here carry the stack's real persona policies (dcp.aws.policies) where that matters.
+The roles here carry the stack's real persona policies (dcp.stack.policies) where that matters.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def test_sse_kms_objects_need_kms_decrypt_to_read_and_generate_data_key_to_write
 def test_key_policy_decides_every_kms_operation(sandbox_server: SandboxServer, world: dict[str, Any]) -> None:
     """A data-scientist may Decrypt (the key policy names it) but not grant itself or rewrite the policy."""
     sb, tag = sandbox_server, world["tag"]
-    # As the stack gives it: IAM allows Decrypt on the key (dcp.aws.policies.data_key_grant).
+    # As the stack gives it: IAM allows Decrypt on the key (dcp.stack.policies.data_key_grant).
     scientist = sb.create_role(f"gate-scientist-{tag}", policy=_doc(_allow("kms:Decrypt", "*")))
     other = sb.create_role(f"gate-other-{tag}", policy=_doc(_allow("kms:*", "*")))
     root = f"arn:aws:iam::{ACCOUNT}:root"
@@ -208,10 +208,10 @@ def test_key_policy_decides_every_kms_operation(sandbox_server: SandboxServer, w
 def test_persona_cannot_read_secrets_escalate_assume_or_grant_itself(
     sandbox_server: SandboxServer, world: dict[str, Any]
 ) -> None:
-    """The stack's analyst policy (dcp.aws.policies.persona_policy) against every escape route."""
-    from dcp.aws.policies import persona_policy
+    """The stack's analyst policy (dcp.stack.policies.persona_policy) against every escape route."""
     from dcp.config import load_settings
-    from dcp.stack.names import StackNames
+    from dcp.names import StackNames
+    from dcp.stack.policies import persona_policy
 
     sb, tag = sandbox_server, world["tag"]
     names = StackNames.of(load_settings(None), ACCOUNT, "us-east-1")

@@ -1,6 +1,6 @@
 """AWS services act as their roles in the sandbox, and the stack's policies give each role what it needs.
 
-Each test pairs the stack's real policy (dcp.aws.policies) with the same policy missing the piece
+Each test pairs the stack's real policy (dcp.stack.policies) with the same policy missing the piece
 a stack fix added, and shows the service step failing the way AWS fails it without that piece.
 """
 
@@ -16,15 +16,15 @@ import boto3
 import pytest
 from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
-from dcp.aws import policies
 from dcp.aws.session import AwsContext
 from dcp.config import load_settings
+from dcp.names import StackNames
 from dcp.pipeline.errors import PipelineError
 from dcp.pipeline.scan import wait_job
 from dcp.pipeline.waiting import Deadline
 from dcp.sandbox.identity import Principal
 from dcp.sandbox.inprocess import sandbox_in_process
-from dcp.stack.names import StackNames
+from dcp.stack import policies
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from dcp.cli import cli
-from dcp.masking.runner import reveal_table
+from dcp.masking.apply import reveal_table
 from dcp.masking.sample_data import generate_table
 
 

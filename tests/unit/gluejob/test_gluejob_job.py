@@ -18,11 +18,11 @@ from gluejob_lake import (
 
 from dcp.gluejob.job import run_job
 from dcp.gluejob.rawdata import RawFileError
+from dcp.masking.apply import mask_table
 from dcp.masking.crypto import TableCrypto
 from dcp.masking.findings import Finding
 from dcp.masking.plan import MaskingPlan
 from dcp.masking.policy import Action
-from dcp.masking.runner import mask_table
 
 
 def test_flagged_tables_get_masked_and_encrypted_output_unflagged_ones_a_masked_copy(lake: Lake) -> None:

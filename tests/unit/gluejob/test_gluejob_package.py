@@ -16,7 +16,7 @@ def test_the_zip_holds_masking_and_gluejob_under_a_stub_dcp_package(tmp_path: Pa
     names = zipfile.ZipFile(path).namelist()
     assert "dcp/__init__.py" in names
     assert {
-        "dcp/masking/runner.py",
+        "dcp/masking/apply.py",
         "dcp/masking/crypto.py",
         "dcp/gluejob/job.py",
         "dcp/gluejob/cdc.py",
@@ -37,7 +37,7 @@ def test_the_job_imports_from_the_zip_alone(tmp_path: Path) -> None:
     code = (
         "import sys; "
         f"sys.path[:0] = [{str(path)!r}]; sys.path.append({site_packages!r}); "
-        "import dcp.gluejob.job, dcp.gluejob.spark_engine, dcp.masking.runner, dcp; "
+        "import dcp.gluejob.job, dcp.gluejob.spark_engine, dcp.masking.apply, dcp; "
         "assert dcp.__file__.startswith(sys.path[0]), dcp.__file__; "
         "assert 'dcp.config' not in sys.modules and 'dcp.console' not in sys.modules; "
         "print('ok')"

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dcp.masking.apply import mask_batch, mask_table, output_schemas, reveal_table
 from dcp.masking.crypto import KmsAccessDenied, TableCrypto
 from dcp.masking.plan import ColumnRule, TablePlan
 from dcp.masking.policy import Action
-from dcp.masking.runner import mask_batch, mask_table, output_schemas, reveal_table
 from dcp.masking.sample_data import generate_table
 
 TOKEN_KEY = b"token-secret"

@@ -9,6 +9,7 @@ from moto import mock_aws
 from dcp.aws.session import AwsContext
 from dcp.config import default_settings
 from dcp.masking.findings import Detection, Finding
+from dcp.names import StackNames
 from dcp.pipeline.grant import (
     LfTagGrant,
     apply_tags,
@@ -19,7 +20,6 @@ from dcp.pipeline.grant import (
     pii_columns,
     plan_tag_assignments,
 )
-from dcp.stack.names import StackNames
 
 SCHEMAS = {
     "dataset": {"customer": ["id", "username", "name", "gender", "mail", "birthdate"]},

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
-from dcp.aws.secrets import read_secret_json
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
+from dcp.stack.resources.secrets import read_secret_json
 
 PORTS = {"mysql": 3306, "postgres": 5432}
 WAIT = {"Delay": 30, "MaxAttempts": 80}  # 40 minutes
@@ -36,7 +37,7 @@ def cdc_parameters(engine: str, cdc: bool) -> dict[str, str]:
 class SubnetGroup(Resource):
     kind = "rds.subnet-group"
 
-    def __init__(self, refs: Any, subnets: Sequence[str], depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, subnets: Sequence[str], depends_on: Sequence[Resource]) -> None:
         super().__init__("db-subnet-group", refs.names.db_subnet_group, refs, depends_on)
         self.subnets = tuple(subnets)
 
@@ -84,7 +85,7 @@ class SubnetGroup(Resource):
 class ParameterGroup(Resource):
     kind = "rds.parameter-group"
 
-    def __init__(self, refs: Any) -> None:
+    def __init__(self, refs: Refs) -> None:
         super().__init__("db-parameter-group", refs.names.db_parameter_group, refs)
         self.source = refs.names.settings.source
         self.parameters = cdc_parameters(self.source.engine, refs.names.settings.dms.cdc)
@@ -151,7 +152,7 @@ class ParameterGroup(Resource):
 class Instance(Resource):
     kind = "rds.instance"
 
-    def __init__(self, refs: Any, *, security_group: str, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, *, security_group: str, depends_on: Sequence[Resource]) -> None:
         super().__init__("db-instance", refs.names.db_instance, refs, depends_on)
         self.security_group = security_group
 

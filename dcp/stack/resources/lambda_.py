@@ -6,8 +6,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import Resource, retry_while, tags_match
 
 RUNTIME = "python3.12"
 GONE = ("ResourceNotFoundException",)
@@ -25,7 +27,7 @@ class Function(Resource):
         self,
         logical: str,
         name: str,
-        refs: Any,
+        refs: Refs,
         *,
         handler: str,
         role: str,
@@ -35,7 +37,7 @@ class Function(Resource):
         vpc: Callable[[], dict[str, list[str]]] | None = None,
         timeout: int = 60,
         memory: int = 256,
-        depends_on: Sequence[str] = (),
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         super().__init__(logical, name, refs, depends_on)
         self.handler = handler
@@ -149,12 +151,12 @@ class Permission(Resource):
         self,
         logical: str,
         function: str,
-        refs: Any,
+        refs: Refs,
         *,
         statement_id: str,
         principal: str,
         source_arn: str,
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(logical, f"{function}/{statement_id}", refs, depends_on)
         self.function = function

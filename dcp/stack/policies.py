@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.stack.names import StackNames
+from dcp.names import StackNames
 
 VERSION = "2012-10-17"
 

@@ -16,8 +16,9 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
-    from dcp.aws.refs import Refs
     from dcp.aws.session import AwsContext
+    from dcp.names import StackNames
+    from dcp.stack.refs import Refs
 
 T = TypeVar("T")
 
@@ -35,14 +36,16 @@ class Resource:
     #: Fields that cannot be changed in place: a difference there means delete + create.
     replace_fields: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, logical: str, physical: str, refs: Refs, depends_on: Iterable[str] = ()) -> None:
+    def __init__(self, logical: str, physical: str, refs: Refs, depends_on: Iterable[Resource | str] = ()) -> None:
+        """`depends_on`: the resources this one needs first (the engine's own tests name them by
+        logical name); kept as logical names, which the planner orders by."""
         self.logical = logical
         self.physical = physical
         self.refs = refs
-        self.depends_on = tuple(depends_on)
+        self.depends_on = tuple(d if isinstance(d, str) else d.logical for d in depends_on)
 
     @property
-    def names(self) -> Any:
+    def names(self) -> StackNames:
         return self.refs.names
 
     @property
@@ -87,36 +90,6 @@ class Resource:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def is_code(exc: BaseException, *codes: str) -> bool:
-    return isinstance(exc, ClientError) and error_code(exc) in codes
-
-
-def absent_on(*codes: str) -> Callable[[Callable[[], T]], T | None]:
-    """Call `fn`; None if it fails with one of `codes` (a not-found error)."""
-
-    def run(fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except ClientError as exc:
-            if error_code(exc) in codes:
-                return None
-            raise
-
-    return run
-
-
-def ignore_codes(fn: Callable[[], Any], *codes: str) -> None:
-    try:
-        fn()
-    except ClientError as exc:
-        if error_code(exc) not in codes:
-            raise
 
 
 def retry_while(

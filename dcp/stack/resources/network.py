@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match
+from dcp.aws.errors import ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match
 
 VPC_CIDR = "10.42.0.0/16"
 #: Lambda releases a deleted VPC function's network interfaces lazily (it can take many minutes):
@@ -23,10 +24,6 @@ SUBNET_CIDRS = ("10.42.1.0/24", "10.42.2.0/24")
 
 def _spec(resource_type: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
     return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]
-
-
-def _filters(prefix: str, name: str) -> list[dict[str, Any]]:
-    return [{"Name": "tag:Name", "Values": [name]}, {"Name": "tag:dcp:stack", "Values": [prefix]}]
 
 
 def _delete_in_use(fn: Callable[[], Any], *gone: str) -> None:
@@ -66,7 +63,7 @@ class _ReplacedEc2(_Ec2):
 class Vpc(_Ec2):
     kind = "ec2.vpc"
 
-    def __init__(self, refs: Any) -> None:
+    def __init__(self, refs: Refs) -> None:
         super().__init__("vpc", refs.names.vpc, refs)
 
     def desired(self) -> dict[str, Any]:
@@ -74,7 +71,7 @@ class Vpc(_Ec2):
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
         ec2 = ctx.client("ec2")
-        vpcs = ec2.describe_vpcs(Filters=_filters(self.names.prefix, self.physical))["Vpcs"]
+        vpcs = ec2.describe_vpcs(Filters=self.names.ec2_filters(self.physical))["Vpcs"]
         if not vpcs:
             return None
         v = vpcs[0]
@@ -121,8 +118,8 @@ class Vpc(_Ec2):
 class Subnet(_ReplacedEc2):
     kind = "ec2.subnet"
 
-    def __init__(self, index: int, refs: Any) -> None:
-        super().__init__(f"subnet-{index}", f"{refs.names.prefix}-private-{index}", refs, ["vpc"])
+    def __init__(self, index: int, refs: Refs, vpc: Vpc) -> None:
+        super().__init__(f"subnet-{index}", f"{refs.names.prefix}-private-{index}", refs, [vpc])
         self.index = index
 
     def zone(self) -> str:
@@ -138,7 +135,7 @@ class Subnet(_ReplacedEc2):
         }
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
-        found = ctx.client("ec2").describe_subnets(Filters=_filters(self.names.prefix, self.physical))["Subnets"]
+        found = ctx.client("ec2").describe_subnets(Filters=self.names.ec2_filters(self.physical))["Subnets"]
         if not found:
             return None
         s = found[0]
@@ -179,11 +176,11 @@ class SecurityGroup(_Ec2):
         self,
         logical: str,
         name: str,
-        refs: Any,
+        refs: Refs,
         *,
         description: str,
         ingress: Callable[[], list[tuple[int, str]]] = list,
-        depends_on: Sequence[str] = ("vpc",),
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(logical, name, refs, depends_on)
         self.description = description
@@ -200,7 +197,7 @@ class SecurityGroup(_Ec2):
         return {"vpc": self.refs.vpc_id() or PENDING, "ingress": self.ingress(), "tags": self.ec2_tags()}
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
-        found = ctx.client("ec2").describe_security_groups(Filters=_filters(self.names.prefix, self.physical))[
+        found = ctx.client("ec2").describe_security_groups(Filters=self.names.ec2_filters(self.physical))[
             "SecurityGroups"
         ]
         if not found:
@@ -270,12 +267,12 @@ class Endpoint(_ReplacedEc2):
     def __init__(
         self,
         service: str,
-        refs: Any,
+        refs: Refs,
         *,
         interface: bool = False,
         subnets: Sequence[str] = (),
         security_group: str = "",
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(f"endpoint-{service}", f"{refs.names.prefix}-{service}", refs, depends_on)
         self.service = f"com.amazonaws.{refs.names.region}.{service}"
@@ -293,9 +290,7 @@ class Endpoint(_ReplacedEc2):
         return out
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
-        found = ctx.client("ec2").describe_vpc_endpoints(Filters=_filters(self.names.prefix, self.physical))[
-            "VpcEndpoints"
-        ]
+        found = ctx.client("ec2").describe_vpc_endpoints(Filters=self.names.ec2_filters(self.physical))["VpcEndpoints"]
         found = [e for e in found if e.get("State", "").lower() not in ("deleted", "deleting")]
         if not found:
             return None

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
 
 class WorkGroup(Resource):
     kind = "athena.workgroup"
 
-    def __init__(self, refs: Any, persona: str, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, persona: str, depends_on: Sequence[Resource]) -> None:
         super().__init__(f"athena-workgroup-{persona}", refs.names.persona_workgroup(persona), refs, depends_on)
         self.persona = persona
 

@@ -10,10 +10,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match, wait_until
-from dcp.aws.secrets import read_secret_json
+from dcp.aws.errors import ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match, wait_until
+from dcp.stack.resources.secrets import read_secret_json
 
 GONE = ("ResourceNotFoundFault",)
 AVAILABLE_WAIT = {"Delay": 30, "MaxAttempts": 80}
@@ -97,7 +98,7 @@ class _Described(Resource):
 class SubnetGroup(Resource):
     kind = "dms.subnet-group"
 
-    def __init__(self, refs: Any, subnets: Sequence[str], depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, subnets: Sequence[str], depends_on: Sequence[Resource]) -> None:
         super().__init__("dms-subnet-group", refs.names.replication_subnet_group, refs, depends_on)
         self.subnets = tuple(subnets)
 
@@ -147,7 +148,7 @@ class ReplicationInstance(_Described):
     delete_delay = 15.0
     delete_tolerates = ("InvalidResourceStateFault",)
 
-    def __init__(self, refs: Any, *, security_group: str, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, *, security_group: str, depends_on: Sequence[Resource]) -> None:
         super().__init__("dms-instance", refs.names.replication_instance, refs, depends_on)
         self.security_group = security_group
 
@@ -221,7 +222,7 @@ class Endpoint(_Described):
     kind = "dms.endpoint"
     noun = "DMS endpoint"
 
-    def __init__(self, role: str, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, role: str, refs: Refs, depends_on: Sequence[Resource]) -> None:
         name = refs.names.source_endpoint if role == "source" else refs.names.target_endpoint
         super().__init__(f"dms-{role}-endpoint", name, refs, depends_on)
         self.role = role
@@ -316,7 +317,7 @@ class ReplicationTask(_Described):
     noun = "DMS task"
     delete_delay = 10.0
 
-    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__("dms-task", refs.names.replication_task, refs, depends_on)
 
     def mappings(self) -> dict[str, Any]:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from dcp.config import Settings
 
+#: The tag on everything the stack creates; its value is the stack's prefix (`down`'s sweeper finds by it).
+STACK_TAG = "dcp:stack"
+
 BUCKET_KINDS = ("raw", "findings", "curated", "assets", "athena-results", "logs")
 
 
@@ -25,10 +28,14 @@ class StackNames:
     # ---- tags
     @property
     def stack_tag(self) -> dict[str, str]:
-        return {"dcp:stack": self.prefix}
+        return {STACK_TAG: self.prefix}
 
     def tags(self) -> dict[str, str]:
         return {**self.settings.project.tags, **self.stack_tag}
+
+    def ec2_filters(self, name: str) -> list[dict[str, object]]:
+        """EC2 things have no names: the stack's are found by their `Name` tag and the stack tag."""
+        return [{"Name": "tag:Name", "Values": [name]}, {"Name": f"tag:{STACK_TAG}", "Values": [self.prefix]}]
 
     # ---- S3
     def bucket(self, kind: str) -> str:

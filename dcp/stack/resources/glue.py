@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while, tags_match
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import Resource, retry_while, tags_match
 
 GONE = ("EntityNotFoundException",)
 #: What the job imports beyond the modules Glue provides: Glue 5.0's provided modules include
@@ -48,7 +50,7 @@ class Database(_Tagged):
     kind = "glue.database"
     arn_kind = "database"
 
-    def __init__(self, role: str, name: str, refs: Any, description: str) -> None:
+    def __init__(self, role: str, name: str, refs: Refs, description: str) -> None:
         super().__init__(f"glue-db-{role}", name, refs)
         self.description = description
 
@@ -89,7 +91,7 @@ class Crawler(_Tagged):
     kind = "glue.crawler"
     arn_kind = "crawler"
 
-    def __init__(self, crawl: str, refs: Any, *, database: str, path: str, depends_on: Sequence[str]) -> None:
+    def __init__(self, crawl: str, refs: Refs, *, database: str, path: str, depends_on: Sequence[Resource]) -> None:
         super().__init__(f"crawler-{crawl}", refs.names.crawler(crawl), refs, depends_on)
         self.database = database
         self.path = path
@@ -150,7 +152,13 @@ class Job(_Tagged):
     arn_kind = "job"
 
     def __init__(
-        self, refs: Any, *, script: str, extra_py_files: str, arguments: Mapping[str, str], depends_on: Sequence[str]
+        self,
+        refs: Refs,
+        *,
+        script: str,
+        extra_py_files: str,
+        arguments: Mapping[str, str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__("glue-job", refs.names.glue_job, refs, depends_on)
         self.script = script
@@ -229,7 +237,7 @@ class Workflow(_Tagged):
     kind = "glue.workflow"
     arn_kind = "workflow"
 
-    def __init__(self, refs: Any) -> None:
+    def __init__(self, refs: Refs) -> None:
         super().__init__("glue-workflow", refs.names.workflow, refs)
 
     def desired(self) -> dict[str, Any]:
@@ -277,11 +285,11 @@ class Trigger(_Tagged):
     def __init__(
         self,
         stage: str,
-        refs: Any,
+        refs: Refs,
         *,
         actions: Sequence[dict[str, str]],
         conditions: Sequence[dict[str, str]] = (),
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(f"trigger-{stage}", refs.names.trigger(stage), refs, depends_on)
         self.actions = [dict(a) for a in actions]

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dcp.aws.resource import absent_on
+from dcp.aws.errors import absent_on
 from dcp.aws.session import AwsContext
-from dcp.stack.names import StackNames
+from dcp.names import StackNames
 
 #: Stands for an ID that does not exist yet: it differs from any current value.
 PENDING = "<pending>"
@@ -103,10 +103,7 @@ class Refs:
     # ---- network
     def _tagged(self, kind: str, name: str) -> list[dict[str, Any]]:
         ec2 = self.ctx.client("ec2")
-        filters = [
-            {"Name": "tag:Name", "Values": [name]},
-            {"Name": "tag:dcp:stack", "Values": [self.names.prefix]},
-        ]
+        filters = self.names.ec2_filters(name)
         if kind == "vpc":
             return list(ec2.describe_vpcs(Filters=filters)["Vpcs"])
         if kind == "subnet":

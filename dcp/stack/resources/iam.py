@@ -7,18 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from dcp.aws.resource import (
-    OWNER_TAG,
-    Resource,
-    absent_on,
-    canonical,
-    ignore_codes,
-    policy_doc,
-    tag_dict,
-    tag_list,
-    tags_match,
-)
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import OWNER_TAG, Resource, canonical, policy_doc, tag_dict, tag_list, tags_match
 
 INLINE_POLICY = "dcp"
 #: The role DMS itself needs (fixed name, account-wide) to manage its VPC network interfaces.
@@ -32,14 +24,14 @@ class Role(Resource):
         self,
         logical: str,
         name: str,
-        refs: Any,
+        refs: Refs,
         *,
         trust: Callable[[], dict[str, Any]],
         policy: Callable[[], dict[str, Any]] | None = None,
         managed: Sequence[str] = (),
         description: str = "",
         shared: bool = False,
-        depends_on: Sequence[str] = (),
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         super().__init__(logical, name, refs, depends_on)
         self._trust = trust
@@ -96,8 +88,6 @@ class Role(Resource):
                 Tags=tag_list(tags),
             )
         except Exception as exc:
-            from dcp.aws.resource import is_code
-
             if not is_code(exc, "EntityAlreadyExists"):
                 raise
         current = self.read(ctx) or {}
@@ -163,10 +153,10 @@ class RolePolicy(Resource):
         logical: str,
         role: str,
         policy_name: str,
-        refs: Any,
+        refs: Refs,
         *,
         policy: Callable[[], dict[str, Any]],
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__(logical, f"{role}/{policy_name}", refs, depends_on)
         self.role = role

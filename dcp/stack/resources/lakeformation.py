@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import Resource, retry_while
 
 GONE = ("EntityNotFoundException",)
 
@@ -16,7 +18,7 @@ class Admins(Resource):
 
     kind = "lakeformation.admins"
 
-    def __init__(self, refs: Any, admin_roles: Sequence[str], depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, admin_roles: Sequence[str], depends_on: Sequence[Resource]) -> None:
         super().__init__("lf-admins", "data-lake-settings", refs, depends_on)
         self.admin_roles = tuple(admin_roles)
 
@@ -70,7 +72,7 @@ class Location(Resource):
 
     kind = "lakeformation.location"
 
-    def __init__(self, bucket_kind: str, role_kind: str, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, bucket_kind: str, role_kind: str, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__(f"lf-location-{bucket_kind}", refs.names.bucket(bucket_kind), refs, depends_on)
         self.arn = refs.bucket_arn(bucket_kind)
         self.role_kind = role_kind
@@ -114,7 +116,7 @@ class DataLocationAccess(Resource):
 
     kind = "lakeformation.data-location-access"
 
-    def __init__(self, role_kind: str, bucket_kind: str, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, role_kind: str, bucket_kind: str, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__(f"lf-data-location-{role_kind}-{bucket_kind}", f"{role_kind}@{bucket_kind}", refs, depends_on)
         self.arn = refs.bucket_arn(bucket_kind)
         self.role_kind = role_kind
@@ -162,7 +164,7 @@ class DataLocationAccess(Resource):
 class LfTag(Resource):
     kind = "lakeformation.lf-tag"
 
-    def __init__(self, key: str, values: Sequence[str], refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, key: str, values: Sequence[str], refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__(f"lf-tag-{key}", key, refs, depends_on)
         self.values = sorted(values)
 

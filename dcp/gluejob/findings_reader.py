@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dcp.gluejob.s3io import list_objects, read_object
+from dcp.gluejob.aws_calls import list_objects, read_object
 from dcp.masking.findings import Finding, read_findings
 from dcp.masking.results import RESULTS_SUFFIX, read_discovery_results
 

@@ -7,8 +7,10 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, retry_while, tag_dict, tag_list, tags_match
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match
 
 GONE = ("ResourceNotFoundException",)
 
@@ -31,11 +33,11 @@ class Secret(Resource):
         self,
         logical: str,
         name: str,
-        refs: Any,
+        refs: Refs,
         *,
         description: str,
         initial: Callable[[AwsContext], str],
-        depends_on: Sequence[str] = (),
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         super().__init__(logical, name, refs, depends_on)
         self.description = description
@@ -122,11 +124,11 @@ class SecretEndpoint(Resource):
 
     def __init__(
         self,
-        refs: Any,
+        refs: Refs,
         *,
         secret: str,
         endpoint: Callable[[AwsContext], tuple[str, int] | None],
-        depends_on: Sequence[str],
+        depends_on: Sequence[Resource],
     ) -> None:
         super().__init__("db-secret-endpoint", f"{secret}#host", refs, depends_on)
         self.secret = secret

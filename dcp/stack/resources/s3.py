@@ -13,9 +13,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import Resource, absent_on, ignore_codes, tag_dict, tag_list, tags_match
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
 NO_BUCKET = ("NoSuchBucket", "404", "NotFound")
 
@@ -38,7 +39,7 @@ def tls_only_statement(bucket: str, partition: str) -> dict[str, Any]:
 class Bucket(Resource):
     kind = "s3.bucket"
 
-    def __init__(self, bucket_kind: str, refs: Any, depends_on: Sequence[str] = ()) -> None:
+    def __init__(self, bucket_kind: str, refs: Refs, depends_on: Sequence[Resource] = ()) -> None:
         super().__init__(f"bucket-{bucket_kind}", refs.names.bucket(bucket_kind), refs, depends_on)
         self.bucket_kind = bucket_kind
 
@@ -195,8 +196,6 @@ def empty_bucket(ctx: AwsContext, bucket: str) -> int:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i : i + 1000], "Quiet": True})
                 deleted += len(keys[i : i + 1000])
     except Exception as exc:
-        from dcp.aws.resource import is_code
-
         if not is_code(exc, *NO_BUCKET):
             raise
     return deleted
@@ -213,8 +212,8 @@ class Object(Resource):
         bucket_kind: str,
         key: str,
         body: Callable[[], bytes],
-        refs: Any,
-        depends_on: Sequence[str] = (),
+        refs: Refs,
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         self.bucket = refs.names.bucket(bucket_kind)
         super().__init__(logical, f"s3://{self.bucket}/{key}", refs, depends_on)
@@ -262,7 +261,9 @@ class LambdaNotification(Resource):
 
     kind = "s3.notification"
 
-    def __init__(self, bucket_kind: str, prefix: str, function: str, refs: Any, depends_on: Sequence[str] = ()) -> None:
+    def __init__(
+        self, bucket_kind: str, prefix: str, function: str, refs: Refs, depends_on: Sequence[Resource] = ()
+    ) -> None:
         bucket = refs.names.bucket(bucket_kind)
         super().__init__(f"notification-{bucket_kind}", bucket, refs, depends_on)
         self.prefix = prefix

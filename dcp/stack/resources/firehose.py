@@ -5,19 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.refs import PENDING
-from dcp.aws.resource import (
-    Resource,
-    absent_on,
-    ignore_codes,
-    is_code,
-    retry_while,
-    tag_dict,
-    tag_list,
-    tags_match,
-    wait_until,
-)
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import PENDING, Refs
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match, wait_until
 
 GONE = ("ResourceNotFoundException",)
 
@@ -25,7 +16,7 @@ GONE = ("ResourceNotFoundException",)
 class FindingsStream(Resource):
     kind = "firehose.stream"
 
-    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__("findings-stream", refs.names.firehose_stream, refs, depends_on)
 
     def destination(self) -> dict[str, Any]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, is_code, tag_dict, tag_list, tags_match
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.masking.identifiers import CustomIdentifier
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
 #: Tag on the findings bucket: this stack enabled Macie, so `down` disables it again.
 ENABLED_BY_TAG = "dcp:macie-enabled-by-stack"
@@ -22,7 +24,7 @@ ENABLED_BY_TAG = "dcp:macie-enabled-by-stack"
 class Session(Resource):
     kind = "macie.session"
 
-    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__("macie-session", "macie", refs, depends_on)
         self.marker_bucket = refs.names.findings_bucket
 
@@ -89,7 +91,7 @@ class CustomDataIdentifier(Resource):
     kind = "macie.custom-identifier"
     replace_fields = frozenset({"regex", "keywords", "ignore_words", "maximum_match_distance"})
 
-    def __init__(self, identifier: CustomIdentifier, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, identifier: CustomIdentifier, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__(
             f"macie-cdi-{identifier.name}", refs.names.custom_identifier(identifier.name), refs, depends_on
         )

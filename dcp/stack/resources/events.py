@@ -6,8 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcp.aws.resource import Resource, absent_on, ignore_codes, retry_while, tag_dict, tag_list, tags_match
+from dcp.aws.errors import absent_on, ignore_codes
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import Resource, retry_while, tag_dict, tag_list, tags_match
 
 TARGET_ID = "findings-firehose"
 MACIE_FINDINGS = {"source": ["aws.macie"], "detail-type": ["Macie Finding"]}
@@ -16,7 +18,7 @@ MACIE_FINDINGS = {"source": ["aws.macie"], "detail-type": ["Macie Finding"]}
 class FindingsRule(Resource):
     kind = "events.rule"
 
-    def __init__(self, refs: Any, depends_on: Sequence[str]) -> None:
+    def __init__(self, refs: Refs, depends_on: Sequence[Resource]) -> None:
         super().__init__("findings-rule", refs.names.findings_rule, refs, depends_on)
 
     def stream_arn(self) -> str:

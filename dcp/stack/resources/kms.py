@@ -7,18 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from dcp.aws.resource import (
-    Resource,
-    absent_on,
-    canonical,
-    ignore_codes,
-    is_code,
-    retry_while,
-    tag_dict,
-    tag_list,
-    tags_match,
-)
+from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.refs import Refs
+from dcp.stack.resources.base import Resource, canonical, retry_while, tag_dict, tag_list, tags_match
 
 #: Tag naming the alias a key was created for: finds a key whose alias was never created.
 ALIAS_TAG = "dcp:alias"
@@ -32,11 +24,11 @@ class Key(Resource):
         self,
         logical: str,
         alias: str,
-        refs: Any,
+        refs: Refs,
         *,
         description: str,
         policy: Callable[[], dict[str, Any]],
-        depends_on: Sequence[str] = (),
+        depends_on: Sequence[Resource] = (),
     ) -> None:
         super().__init__(logical, alias, refs, depends_on)
         self.alias = alias
