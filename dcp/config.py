@@ -81,6 +81,10 @@ class MacieSettings:
     managed_identifier_selection: str = "INCLUDE"
     managed_identifier_ids: tuple[str, ...] = ()
     custom_identifiers: tuple[CustomIdentifier, ...] = (CustomIdentifier(name="account_number", regex=r"XYZ-\d+"),)
+    # `dcp scan`: the incremental watermark's overlap (uploads in flight, clock skew), and the
+    # per-GB price of sensitive data discovery jobs for `dcp scan --dry-run` (see config.yaml).
+    scan_overlap_seconds: int = 10
+    scan_price_per_gb: float = 1.0
 
 
 DEFAULT_MASKING_ACTIONS: Mapping[str, Action] = {
@@ -519,7 +523,13 @@ def _macie(root: dict[str, _Node], top: _Node) -> MacieSettings:
         root,
         "macie",
         top,
-        ("managed_identifier_selection", "managed_identifier_ids", "custom_identifiers"),
+        (
+            "managed_identifier_selection",
+            "managed_identifier_ids",
+            "custom_identifiers",
+            "scan_overlap_seconds",
+            "scan_price_per_gb",
+        ),
     )
     d = MacieSettings()
     selection = _get(
@@ -553,7 +563,22 @@ def _macie(root: dict[str, _Node], top: _Node) -> MacieSettings:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise s["custom_identifiers"].fail(f"duplicate custom identifier names: {', '.join(sorted(dupes))}")
-    return MacieSettings(managed_identifier_selection=selection, managed_identifier_ids=ids, custom_identifiers=customs)
+    overlap = _get(s, "scan_overlap_seconds", lambda n: n.integer(0, 3600), d.scan_overlap_seconds)
+    price = _get(s, "scan_price_per_gb", _price, d.scan_price_per_gb)
+    return MacieSettings(
+        managed_identifier_selection=selection,
+        managed_identifier_ids=ids,
+        custom_identifiers=customs,
+        scan_overlap_seconds=overlap,
+        scan_price_per_gb=price,
+    )
+
+
+def _price(node: _Node) -> float:
+    value = node.value()
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise node.fail(f"must be a price in USD per GB (a number >= 0), got {_kind(node.node)}")
+    return float(value)
 
 
 def _masking(root: dict[str, _Node], top: _Node) -> MaskingSettings:
