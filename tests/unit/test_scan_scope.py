@@ -51,3 +51,16 @@ def test_a_job_starts_only_once_the_newest_object_is_older_than_the_overlap() ->
     assert 10 < settle(fresh, 10, sleep=waited.append) <= 11.5 and waited
     old = ScanScope(False, "", "f", newest=datetime.now(UTC) - timedelta(minutes=5))
     assert settle(old, 10, sleep=waited.append) == 0.0 and len(waited) == 1
+
+
+def test_the_scan_keys_load_from_config_and_refuse_nonsense() -> None:
+    import pytest
+
+    from dcp.config import ConfigError, default_settings, parse_settings
+
+    assert default_settings().macie.scan_price_per_gb == 1.0 and default_settings().macie.scan_overlap_seconds == 10
+    loaded = parse_settings("macie: {scan_price_per_gb: 0.5, scan_overlap_seconds: 30}\n", "c.yaml").macie
+    assert (loaded.scan_price_per_gb, loaded.scan_overlap_seconds) == (0.5, 30)
+    for bad in ("scan_price_per_gb: cheap", "scan_price_per_gb: -1", "scan_overlap_seconds: 1.5"):
+        with pytest.raises(ConfigError):
+            parse_settings(f"macie: {{{bad}}}\n", "c.yaml")
