@@ -24,15 +24,30 @@ from dcp.cli import App, pass_app
     show_default=True,
     help="Seconds each stage (DMS, Macie, workflow) may take.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Classify every raw object again, not only those new or changed since the last successful scan.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the objects and bytes the next Macie job would classify and its estimated cost; start nothing.",
+)
 @pass_app
-def scan(app: App, wait: bool, timeout: int) -> None:
-    """Replicate the source (DMS), classify the raw bucket (Macie) and show the findings."""
-    from dcp.pipeline.scan import findings_rows, job_findings, start_job, wait_job
+def scan(app: App, wait: bool, timeout: int, full: bool, dry_run: bool) -> None:
+    """Replicate the source (DMS), classify what is new or changed in the raw bucket (Macie), show the findings."""
+    from dcp.pipeline.scan import findings_rows, job_findings, plan_scan, start_job, wait_job
+    from dcp.pipeline.scan_scope import settle
     from dcp.pipeline.waiting import Deadline
 
     names = app.names
     console = app.console
     report = _Report(app)
+    if dry_run:
+        _dry_run(app, report, plan_scan(app.aws, names, full=full))
+        report.flush()
+        return
     replication = _replicate(app, names, Deadline("the DMS replication", timeout))
     report.table(
         "DMS table statistics",
@@ -40,11 +55,19 @@ def scan(app: App, wait: bool, timeout: int) -> None:
         _stats_rows(replication.stats),
         key="replication",
     )
-    # findings can start a workflow run any time after the job starts; allow for clock skew
-    since = datetime.now(UTC) - timedelta(seconds=5)
+    scope = plan_scan(app.aws, names, full=full)
+    _scope_line(app, report, scope)
+    if not scope.objects:
+        console.success("nothing new or changed in the raw bucket since the last scan: no Macie job started")
+        report.flush()
+        return
     with console.progress(transient=True) as progress:
-        task = progress.add_task("Macie classification job", total=None, status="starting")
-        job_id = start_job(app.aws, names)
+        task = progress.add_task("Macie classification job", total=None, status="waiting for uploads to settle")
+        settle(scope, app.settings.macie.scan_overlap_seconds)
+        # findings can start a workflow run any time after the job starts; allow for clock skew
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        progress.update(task, status="starting")
+        job_id = start_job(app.aws, names, scope)
         job = wait_job(
             app.aws,
             job_id,
@@ -64,6 +87,40 @@ def scan(app: App, wait: bool, timeout: int) -> None:
     elif wait:
         _follow_workflow(app, report, names, since, timeout)
     report.flush()
+
+
+def _scope_line(app: App, report: _Report, scope: Any) -> None:
+    summary = {
+        "full": scope.full,
+        "reason": scope.reason,
+        "since": scope.since.isoformat() if scope.since else None,
+        "objects": len(scope.objects),
+        "bytes": scope.bytes,
+        "identifiers_fingerprint": scope.fingerprint,
+        "estimated_cost_usd": round(scope.estimated_cost(app.settings.macie.scan_price_per_gb), 6),
+    }
+    if app.console.output == "json":
+        report.document["scope"] = summary
+    else:
+        app.console.info(f"{scope.reason}: {len(scope.objects)} object(s), {scope.bytes} bytes")
+
+
+def _dry_run(app: App, report: _Report, scope: Any) -> None:
+    from dcp.pipeline.scan_scope import scope_time
+
+    report.table(
+        "Objects the next Macie job would classify (the raw bucket as it is now; no replication was run)",
+        ["key", "bytes", "last_modified"],
+        [{"key": o.key, "bytes": o.size, "last_modified": scope_time(o.modified)} for o in scope.objects],
+        key="objects",
+    )
+    _scope_line(app, report, scope)
+    price = app.settings.macie.scan_price_per_gb
+    if app.console.output != "json":
+        app.console.info(
+            f"estimated Macie cost: {scope.estimated_cost(price):.6f} USD "
+            f"({scope.bytes / 1024**3:.6f} GB at {price} USD/GB, macie.scan_price_per_gb; before the free tier)"
+        )
 
 
 class _Report:

@@ -114,6 +114,15 @@ NonEmpty = Annotated[Text, Field(min_length=1)]
 Int = Annotated[int, Strict()]
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Price = Annotated[float, BeforeValidator(_not_bool), Field(ge=0)]
+
+
 NullIsEmpty = BeforeValidator(_none_as_empty)
 #: In the JSON Schema, a mapping whose keys must match its patternProperties.
 ONLY_PATTERN_KEYS: dict[str, Any] = {"additionalProperties": False}
@@ -377,6 +386,17 @@ class MacieSettings(Section):
     custom_identifiers: tuple[CustomIdentifierField, ...] = Field(
         default=DEFAULT_CUSTOM_IDENTIFIERS,
         json_schema_extra={"default": [_identifier_json(c) for c in DEFAULT_CUSTOM_IDENTIFIERS]},
+    )
+    scan_overlap_seconds: Annotated[Int, Field(ge=0, le=3600)] = Field(
+        default=10,
+        description=(
+            "dcp scan: seconds the incremental watermark reaches back before the last successful job "
+            "(uploads in flight, clock skew)."
+        ),
+    )
+    scan_price_per_gb: Price = Field(
+        default=1.0,
+        description="USD per GB classified by a discovery job, for dcp scan --dry-run (see config.yaml).",
     )
 
     @model_validator(mode="after")

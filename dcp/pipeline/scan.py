@@ -12,6 +12,7 @@ from dcp.aws.session import AwsContext
 from dcp.config import MacieSettings, Settings
 from dcp.names import StackNames
 from dcp.pipeline.errors import PipelineError
+from dcp.pipeline.scan_scope import ScanScope, identifier_fingerprint, plan_scope
 from dcp.pipeline.waiting import Deadline, poll
 
 JOB_DONE = frozenset({"COMPLETE", "CANCELLED", "PAUSED", "USER_PAUSED", "IDLE"})
@@ -47,8 +48,10 @@ def job_request(
     custom_ids: Sequence[str],
     now: datetime,
     managed_ids: Sequence[str] | None = None,
+    scope: ScanScope | None = None,
 ) -> dict[str, Any]:
-    """CreateClassificationJob arguments: one ONE_TIME job over the raw bucket."""
+    """CreateClassificationJob arguments: one ONE_TIME job over the raw bucket, scoped to what
+    `scope` says changed (see :mod:`dcp.pipeline.scan_scope` for why not a SCHEDULED job)."""
     request: dict[str, Any] = {
         "clientToken": uuid.uuid4().hex,
         "jobType": "ONE_TIME",
@@ -56,8 +59,11 @@ def job_request(
         "description": f"dcp scan of {names.raw_bucket}",
         "s3JobDefinition": {"bucketDefinitions": [{"accountId": account_id, "buckets": [names.raw_bucket]}]},
         "managedDataIdentifierSelector": macie.managed_identifier_selection,
-        "tags": dict(names.tags()),
+        "tags": {**names.tags(), **(scope.tags() if scope else {})},
     }
+    scoping = scope.scoping() if scope else None
+    if scoping:
+        request["s3JobDefinition"]["scoping"] = scoping
     if custom_ids:
         request["customDataIdentifierIds"] = list(custom_ids)
     if macie.managed_identifier_selection in ("INCLUDE", "EXCLUDE"):
@@ -91,11 +97,18 @@ def job_managed_ids(aws: AwsContext, settings: Settings) -> tuple[str, ...]:
     return tuple(sorted({*ids, *extra}))
 
 
-def start_job(aws: AwsContext, names: StackNames) -> str:
+def plan_scan(aws: AwsContext, names: StackNames, *, full: bool = False) -> ScanScope:
+    """What the next job classifies: everything, or what is new or changed since the last good job."""
+    managed = job_managed_ids(aws, names.settings)
+    fingerprint = identifier_fingerprint(names.settings.macie, managed)
+    return plan_scope(aws, names, fingerprint, full=full, overlap_seconds=names.settings.macie.scan_overlap_seconds)
+
+
+def start_job(aws: AwsContext, names: StackNames, scope: ScanScope | None = None) -> str:
     macie_settings = names.settings.macie
     custom = custom_identifier_ids(aws, list(names.custom_identifier_types().values()))
     managed = job_managed_ids(aws, names.settings)
-    request = job_request(names, macie_settings, aws.account_id, custom, datetime.now(UTC), managed)
+    request = job_request(names, macie_settings, aws.account_id, custom, datetime.now(UTC), managed, scope)
     return str(aws.client("macie2").create_classification_job(**request)["jobId"])
 
 

@@ -174,47 +174,93 @@ class ClassificationJob:
 
 
 # ---- scoping
-def _term_matches(term: dict[str, Any], key: str, size: int) -> bool:
+# CreateClassificationJob's SimpleScopeTerm (API reference, "SimpleScopeTerm"): the comparators
+# each key takes, OR over several values only for OBJECT_EXTENSION and OBJECT_KEY (a single value
+# otherwise), OBJECT_KEY is a key prefix, OBJECT_LAST_MODIFIED_DATE an extended ISO 8601 UTC date
+# ("2023-09-24T14:31:13Z") compared with the object's last-modified time, and values are case
+# sensitive. Terms in a block are ANDed; excludes take precedence over includes.
+SCOPE_COMPARATORS: dict[str, tuple[str, ...]] = {
+    "OBJECT_EXTENSION": ("EQ", "NE"),
+    "OBJECT_KEY": ("STARTS_WITH",),
+    "OBJECT_LAST_MODIFIED_DATE": ("EQ", "GT", "GTE", "LT", "LTE", "NE"),
+    "OBJECT_SIZE": ("EQ", "GT", "GTE", "LT", "LTE", "NE"),
+}
+_ORDER = {
+    "EQ": lambda a, b: a == b,
+    "NE": lambda a, b: a != b,
+    "GT": lambda a, b: a > b,
+    "GTE": lambda a, b: a >= b,
+    "LT": lambda a, b: a < b,
+    "LTE": lambda a, b: a <= b,
+}
+
+
+def _scope_date(value: str) -> datetime:
+    """An OBJECT_LAST_MODIFIED_DATE value: extended ISO 8601 in UTC, or a ValidationException."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]00:?00)", value):
+        raise AwsError("ValidationException", f"{value!r} is not a date in UTC, extended ISO 8601 format")
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def check_scoping(scoping: dict[str, Any] | None) -> None:
+    """Refuse what the API reference does not allow, as Macie does (ValidationException)."""
+    for block in ("includes", "excludes"):
+        for item in ((scoping or {}).get(block) or {}).get("and") or []:
+            term = item.get("simpleScopeTerm")
+            if not term:
+                continue
+            key, comparator = term.get("key"), term.get("comparator", "EQ")
+            values = term.get("values") or []
+            if key not in SCOPE_COMPARATORS:
+                raise AwsError("ValidationException", f"simpleScopeTerm key {key!r} is not valid")
+            if comparator not in SCOPE_COMPARATORS[key]:
+                raise AwsError(
+                    "ValidationException",
+                    f"comparator {comparator} is not valid for {key}; use {' or '.join(SCOPE_COMPARATORS[key])}",
+                )
+            if not values or (key in ("OBJECT_LAST_MODIFIED_DATE", "OBJECT_SIZE") and len(values) != 1):
+                raise AwsError("ValidationException", f"{key} takes {'one value' if len(values) else 'values'}")
+            if key == "OBJECT_LAST_MODIFIED_DATE":
+                _scope_date(str(values[0]))
+            elif key == "OBJECT_SIZE" and not str(values[0]).isdigit():
+                raise AwsError("ValidationException", f"OBJECT_SIZE takes a number of bytes, got {values[0]!r}")
+
+
+def _term_matches(term: dict[str, Any], key: str, size: int, modified: datetime) -> bool:
     comparator = term.get("comparator", "EQ")
     values = [str(v) for v in term.get("values") or []]
     what = term.get("key")
     if what == "OBJECT_KEY":
-        if comparator == "STARTS_WITH":
-            return any(key.startswith(v) for v in values)
-        if comparator == "EQ":
-            return key in values
-        if comparator == "NE":
-            return key not in values
-        if comparator == "CONTAINS":
-            return any(v in key for v in values)
-        return False
+        return any(key.startswith(v) for v in values)
     if what == "OBJECT_EXTENSION":
-        extension = key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
-        wanted = [v.lower().lstrip(".") for v in values]
-        return extension in wanted if comparator != "NE" else extension not in wanted
+        name = key.rsplit("/", 1)[-1]
+        extension = name.rsplit(".", 1)[-1] if "." in name else ""
+        return extension in values if comparator == "EQ" else extension not in values
     if what == "OBJECT_SIZE":
-        limit = int(values[0]) if values else 0
-        return {
-            "EQ": size == limit,
-            "NE": size != limit,
-            "GT": size > limit,
-            "GTE": size >= limit,
-            "LT": size < limit,
-            "LTE": size <= limit,
-        }.get(comparator, False)
-    return True  # OBJECT_LAST_MODIFIED_DATE and tag terms: not evaluated, everything is in scope
+        return bool(_ORDER[comparator](size, int(values[0])))
+    if what == "OBJECT_LAST_MODIFIED_DATE":
+        return bool(_ORDER[comparator](modified, _scope_date(values[0])))
+    return True  # tag terms: not evaluated, everything is in scope
 
 
 def _scope_terms(block: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [item["simpleScopeTerm"] for item in (block or {}).get("and") or [] if item.get("simpleScopeTerm")]
 
 
-def in_scope(scoping: dict[str, Any] | None, key: str, size: int) -> bool:
+def in_scope(scoping: dict[str, Any] | None, key: str, size: int, modified: datetime | None = None) -> bool:
     """Whether an object is in a job's scope: every include term holds and no exclude term does."""
     scoping = scoping or {}
-    if not all(_term_matches(t, key, size) for t in _scope_terms(scoping.get("includes"))):
+    when = modified or _now()
+    if not all(_term_matches(t, key, size, when) for t in _scope_terms(scoping.get("includes"))):
         return False
-    return not any(_term_matches(t, key, size) for t in _scope_terms(scoping.get("excludes")))
+    return not any(_term_matches(t, key, size, when) for t in _scope_terms(scoping.get("excludes")))
+
+
+def _object_time(key: Any) -> datetime:
+    """S3's last-modified time of a moto key, in UTC at S3's precision (whole seconds, as listed)."""
+    value: datetime = key.last_modified
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(microsecond=0)
 
 
 # ---- finding criteria
@@ -387,6 +433,7 @@ class MacieModel:
             definition = params["s3JobDefinition"]
             if not definition.get("bucketDefinitions") and not definition.get("bucketCriteria"):
                 raise AwsError("ValidationException", "s3JobDefinition needs bucketDefinitions or bucketCriteria")
+            check_scoping(definition.get("scoping"))
             job_id = uuid.uuid4().hex
             job = ClassificationJob(
                 id=job_id,
@@ -448,7 +495,7 @@ class MacieModel:
                 if key_name.endswith("/") or not key_name.lower().endswith(SUPPORTED_SUFFIXES):
                     continue
                 size = int(getattr(key_obj, "size", 0))
-                if in_scope(definition.get("scoping"), key_name, size):
+                if in_scope(definition.get("scoping"), key_name, size, _object_time(key_obj)):
                     objects.append((name, key_name, size))
         return sorted(objects)
 
