@@ -77,7 +77,7 @@ def moto_serves(service: str, operation: str) -> bool:
 
 
 def is_served(service: str, operation: str) -> bool:
-    from dcp.sandbox.dispatch import handler_for
+    from dcp.sandbox.registry import handler_for
 
     return handler_for(service, operation) is not None or moto_serves(service, operation)
 

@@ -4,7 +4,7 @@ For every request it finds the service (the SigV4 credential scope), the operati
 botocore-model routers: `Action` for query, `X-Amz-Target` for json, method + requestUri for
 rest-json/rest-xml), parses the parameters per the operation's input shape, checks required
 members, and then either calls the dcp emulator registered for that operation
-(:mod:`dcp.sandbox.dispatch`) and serialises its result per the service's protocol, or hands
+(:mod:`dcp.sandbox.registry`) and serialises its result per the service's protocol, or hands
 the untouched request to moto's WSGI application. After-hooks run once the response is known.
 
 Every failure becomes an AWS-shaped error in the request's protocol; the server keeps serving.
@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dcp.sandbox.coverage import UNSUPPORTED_CODE, moto_serves, unsupported_message
-from dcp.sandbox.dispatch import (
+from dcp.sandbox.gates import authorize_call
+from dcp.sandbox.identity import Credential, parse_authorization, resolve_principal
+from dcp.sandbox.registry import (
     FORWARD,
     AwsError,
     Call,
@@ -33,8 +35,6 @@ from dcp.sandbox.dispatch import (
     handler_for,
     set_active_config,
 )
-from dcp.sandbox.gates import authorize_call
-from dcp.sandbox.identity import Credential, parse_authorization, resolve_principal
 
 log = logging.getLogger("dcp.sandbox")
 
@@ -140,8 +140,8 @@ class Dispatcher:
 
     def health(self) -> dict[str, Any]:
         """The `/_dcp/health` document: who answers, and which emulators serve what."""
-        from dcp.sandbox.dispatch import registered_operations
         from dcp.sandbox.emulators import FAILED
+        from dcp.sandbox.registry import registered_operations
 
         services = sorted({service for service, _ in registered_operations()})
         return {

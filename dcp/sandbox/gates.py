@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from dcp.sandbox.dispatch import AwsError, Call
 from dcp.sandbox.identity import Principal, identity_policies, principal_arns, role_principal
 from dcp.sandbox.policy_eval import AccessRequest, Decision, evaluate
+from dcp.sandbox.registry import AwsError, Call
 
 log = logging.getLogger("dcp.sandbox")
 

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 
-from dcp.sandbox.dispatch import SandboxConfig, reset_emulator_state
-from dcp.sandbox.protocol import Dispatcher
+from dcp.sandbox.dispatcher import Dispatcher
+from dcp.sandbox.registry import SandboxConfig, reset_emulator_state
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

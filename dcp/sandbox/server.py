@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dcp.sandbox.dispatch import SandboxConfig
-from dcp.sandbox.protocol import Dispatcher
+from dcp.sandbox.dispatcher import Dispatcher
+from dcp.sandbox.registry import SandboxConfig
 
 HOST = "127.0.0.1"
 STATE_FILE = "sandbox.json"

@@ -25,9 +25,9 @@ import dcp.sandbox.emulators.macie
 import dcp.sandbox.emulators.rds  # noqa: F401  (DescribeDBEngineVersions)
 from dcp.aws.session import AwsContext
 from dcp.config import Settings, parse_settings
-from dcp.sandbox.dispatch import SandboxConfig, reset_emulator_state
+from dcp.sandbox.dispatcher import Dispatcher
 from dcp.sandbox.inprocess import call_wsgi
-from dcp.sandbox.protocol import Dispatcher
+from dcp.sandbox.registry import SandboxConfig, reset_emulator_state
 
 
 class MacieRoute:

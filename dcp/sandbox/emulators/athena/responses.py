@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import AccountRegionStore, AwsError, Call, emulates
 from dcp.sandbox.emulators.athena import gates, sql
 from dcp.sandbox.emulators.athena.models import AthenaQueries, Caller, PreparedStatement, QueryExecution
 from dcp.sandbox.emulators.athena.workgroups import updated_configuration
+from dcp.sandbox.registry import AccountRegionStore, AwsError, Call, emulates
 
 queries: AccountRegionStore[AthenaQueries] = AccountRegionStore(AthenaQueries)
 MAX_RESULTS = 1000

@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError
+from dcp.sandbox.registry import AwsError
 
 log = logging.getLogger("dcp.sandbox")
 

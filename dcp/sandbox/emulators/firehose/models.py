@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError
+from dcp.sandbox.registry import AwsError
 
 _EXPRESSION = re.compile(r"!\{(\w+):([^}]*)\}")
 # Java DateTimeFormatter letters used in Firehose prefixes -> strftime.

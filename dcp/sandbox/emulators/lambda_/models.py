@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, SandboxConfig, on_reset
+from dcp.sandbox.registry import AwsError, SandboxConfig, on_reset
 
 log = logging.getLogger("dcp.sandbox")
 

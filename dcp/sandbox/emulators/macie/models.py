@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dcp.masking.identifiers import MANAGED_SELECTORS, managed_ids_for_selector
-from dcp.sandbox.dispatch import AccountRegionStore, AwsError
 from dcp.sandbox.emulators.macie.results import (
     RESULT_OCCURRENCES,
     ExportDestination,
@@ -37,6 +36,7 @@ from dcp.sandbox.emulators.macie.results import (
     result_record,
     write_results,
 )
+from dcp.sandbox.registry import AccountRegionStore, AwsError
 
 log = logging.getLogger("dcp.sandbox")
 

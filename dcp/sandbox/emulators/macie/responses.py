@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, Call, emulates
 from dcp.sandbox.emulators.macie.models import MacieModel, count_matches, macie_models
 from dcp.sandbox.emulators.macie.results import ExportDestination, check_destination, managed_identifier_summaries
+from dcp.sandbox.registry import AwsError, Call, emulates
 
 MAX_PAGE = 1000
 

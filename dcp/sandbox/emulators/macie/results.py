@@ -28,7 +28,7 @@ from typing import Any
 
 from dcp.masking.findings import Finding
 from dcp.masking.identifiers import MANAGED_IDENTIFIERS
-from dcp.sandbox.dispatch import AwsError
+from dcp.sandbox.registry import AwsError
 
 #: occurrences a finding shows, all types together
 FINDING_OCCURRENCES = 15

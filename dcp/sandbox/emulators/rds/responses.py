@@ -6,13 +6,13 @@ import logging
 import re
 from typing import Any
 
-from dcp.sandbox.dispatch import AccountRegionStore, Call, after, emulates
 from dcp.sandbox.emulators.rds.models import (
     BackingError,
     RdsBackings,
     install_address_override,
     patch_endpoint,
 )
+from dcp.sandbox.registry import AccountRegionStore, Call, after, emulates
 
 log = logging.getLogger("dcp.sandbox")
 #: What RDS picks when CreateDBInstance names no EngineVersion (moto answers 5.6.21 for MySQL).

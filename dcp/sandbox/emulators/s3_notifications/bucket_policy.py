@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import current_call
 from dcp.sandbox.identity import principal_arns
 from dcp.sandbox.policy_eval import AccessRequest, Decision, evaluate
+from dcp.sandbox.registry import current_call
 
 
 def bucket_permission(bucket: Any, action: str, resource: str) -> Any:

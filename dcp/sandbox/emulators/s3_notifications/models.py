@@ -15,8 +15,8 @@ import json
 import logging
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, active_config
 from dcp.sandbox.policy_eval import AccessRequest, conditions_hold, wildcard_match
+from dcp.sandbox.registry import AwsError, active_config
 
 log = logging.getLogger("dcp.sandbox")
 
