@@ -12,11 +12,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[sandbox]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,sandbox]'
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
@@ -31,11 +31,11 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy dcp glue_jobs
 
 bench: $(STAMP_DEV)
-	$(BIN)/python bench/masking.py
-	$(BIN)/python bench/deploy.py
-	$(BIN)/python bench/spark.py
-	$(BIN)/python bench/sandbox.py
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python -m bench.masking
+	$(BIN)/python -m bench.deploy
+	$(BIN)/python -m bench.spark
+	$(BIN)/python -m bench.sandbox
+	$(BIN)/python -m bench.pipeline
 
 clean:
 	rm -rf $(VENV) .dcp .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -5,8 +5,8 @@ For each size (rows per table) a fresh sandbox is started on a free port; then `
 seconds per stage, total, and peak resident memory of the sandbox server and of the dcp
 processes. Last line: the log-log slope of total time against rows (1.0 = linear).
 
-    python bench/pipeline.py                      # 10k, 100k, 1M rows per table
-    python bench/pipeline.py --sizes 10000,50000
+    python -m bench.pipeline                      # 10k, 100k, 1M rows per table
+    python -m bench.pipeline --sizes 10000,50000
 """
 
 from __future__ import annotations
@@ -108,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per stage")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    sys.path.insert(0, str(ROOT))
     print(
         f"{'rows/table':>10} {'up s':>7} {'seed s':>8} {'scan s':>8} {'total s':>8} {'sandbox MB':>11} {'cli MB':>7}",
         flush=True,

@@ -18,7 +18,6 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
-from moto_fixes import BACKENDS_LOCK, conditional_bucket_policies, few_managed_policies, one_request_at_a_time
 
 import dcp.sandbox.emulators.glue
 import dcp.sandbox.emulators.macie
@@ -28,6 +27,7 @@ from dcp.config import Settings, parse_settings
 from dcp.sandbox.dispatcher import Dispatcher
 from dcp.sandbox.inprocess import call_wsgi
 from dcp.sandbox.registry import SandboxConfig, reset_emulator_state
+from tests.aws.moto_fixes import BACKENDS_LOCK, conditional_bucket_policies, few_managed_policies, one_request_at_a_time
 
 
 class MacieRoute:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_account import Env
 
 from dcp.cli import main
+from tests.aws.aws_account import Env
 
 CONFIG = """\
 endpoint: aws

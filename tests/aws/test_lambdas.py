@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_account import Env
 from sqlalchemy import create_engine
 
 from dcp.lambdas import package, seed, start_workflow
 from dcp.lambdas.dburl import connect_args, sqlalchemy_url
+from tests.aws.aws_account import Env
 
 
 def test_sqlalchemy_url_per_engine() -> None:

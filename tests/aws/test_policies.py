@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_account import Env
 from parliament import analyze_policy_string
 
 from dcp.aws.resource import policy_doc
 from dcp.config import Settings
 from dcp.stack import deploy
 from dcp.stack.build import build_stack
+from tests.aws.aws_account import Env
 
 BLOCKING = ("MEDIUM", "HIGH", "CRITICAL")
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.lambdas.dburl import sqlalchemy_url
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"

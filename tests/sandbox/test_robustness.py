@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_fixture import SandboxServer
+
+from tests.sandbox_fixture import SandboxServer
 
 
 def auth(service: str) -> str:

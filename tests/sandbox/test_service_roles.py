@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.aws import policies
 from dcp.aws.session import AwsContext
@@ -25,6 +24,7 @@ from dcp.pipeline.waiting import Deadline
 from dcp.sandbox.identity import Principal
 from dcp.sandbox.inprocess import sandbox_in_process
 from dcp.stack.names import StackNames
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

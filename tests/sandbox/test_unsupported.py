@@ -13,7 +13,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from sandbox_fixture import ADMIN, REGION, SandboxServer
+
+from tests.sandbox_fixture import ADMIN, REGION, SandboxServer
 
 DCP = str(Path(sys.executable).with_name("dcp"))
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from gluejob_lake import (
+
+from dcp.gluejob.job import run_job
+from dcp.gluejob.rawdata import RawFileError
+from dcp.masking.crypto import TableCrypto
+from dcp.masking.findings import Finding
+from dcp.masking.plan import MaskingPlan
+from dcp.masking.policy import Action
+from dcp.masking.runner import mask_table
+from tests.unit.gluejob.gluejob_lake import (
     SAMPLE_COLUMNS,
     SAMPLE_POLICY,
     TOKEN_KEY,
@@ -15,14 +23,6 @@ from gluejob_lake import (
     finding_for,
     put_sample_tables,
 )
-
-from dcp.gluejob.job import run_job
-from dcp.gluejob.rawdata import RawFileError
-from dcp.masking.crypto import TableCrypto
-from dcp.masking.findings import Finding
-from dcp.masking.plan import MaskingPlan
-from dcp.masking.policy import Action
-from dcp.masking.runner import mask_table
 
 
 def test_flagged_tables_get_masked_and_encrypted_output_unflagged_ones_a_masked_copy(lake: Lake) -> None:
