@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test unit lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP_RUN)
 
 test: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The fast tests: no sandbox server, Spark, end-to-end run or database server (under a minute).
+unit: $(STAMP_DEV)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not spark and not db"
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check dcp glue_jobs tests bench examples

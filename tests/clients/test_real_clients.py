@@ -17,6 +17,8 @@ import pytest
 
 from .conftest import REGION, ROWS, Dcp, Persona, persona
 
+pytestmark = pytest.mark.slow
+
 AWS = str(Path(sys.executable).with_name("aws"))
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.sandbox_fixture import SandboxServer
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def catalog(sandbox_server: SandboxServer) -> str:

@@ -13,6 +13,8 @@ import pytest
 
 from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer
 
+pytestmark = pytest.mark.slow
+
 ROWS = 25
 TAGS = {"zone": ["raw", "masked", "encrypted"], "sensitivity": ["public", "pii"]}
 

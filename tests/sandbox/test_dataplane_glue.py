@@ -21,6 +21,8 @@ import io
 
 import jobhelp  # from --extra-py-files
 
+pytestmark = pytest.mark.slow
+
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 if args.get("--fail") == "yes":
     raise SystemExit("ValueError: the input is not what this job expects")

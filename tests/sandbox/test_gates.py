@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from tests.sandbox_fixture import SandboxServer
 
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"
 VERSION = "2012-10-17"
 

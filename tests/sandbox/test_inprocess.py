@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError
 from dcp.sandbox.inprocess import sandbox_in_process
 from dcp.sandbox.registry import registered_operations
 
+pytestmark = pytest.mark.slow
+
 
 def test_emulators_answer_in_process_and_state_is_reset() -> None:
     with sandbox_in_process():

@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from dcp.masking.crypto import META_WRAPPED_KEY, encryption_context
 from tests.sandbox_fixture import SandboxServer
 
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"
 
 

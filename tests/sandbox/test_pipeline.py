@@ -25,6 +25,8 @@ HANDLER = """
 import json, os, urllib.parse
 import boto3
 
+pytestmark = pytest.mark.slow
+
 def handler(event, context):
     s3 = boto3.client("s3")
     who = boto3.client("sts").get_caller_identity()["Arn"]

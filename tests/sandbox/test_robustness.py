@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 
 from tests.sandbox_fixture import SandboxServer
 
+pytestmark = pytest.mark.slow
+
 
 def auth(service: str) -> str:
     return (

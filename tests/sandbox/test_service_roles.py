@@ -26,6 +26,8 @@ from dcp.sandbox.inprocess import sandbox_in_process
 from dcp.stack.names import StackNames
 from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 CARDS = b"id,name,card_number\n1,Ann Lee,4111111111111111\n2,Bo Chan,5500000000000004\n"

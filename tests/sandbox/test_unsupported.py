@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from tests.sandbox_fixture import ADMIN, REGION, SandboxServer
 
+pytestmark = pytest.mark.slow
+
 DCP = str(Path(sys.executable).with_name("dcp"))
 
 

@@ -29,6 +29,8 @@ for name in {extra!r}:
     sys.modules[name] = None
 sys.argv = ["dcp", *sys.argv[1:]]
 from dcp.cli import main
+
+pytestmark = pytest.mark.slow
 try:
     main()
 finally:

@@ -35,7 +35,7 @@ from tests.unit.gluejob.gluejob_lake import (
     put_sample_tables,
 )
 
-pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark")]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark")]
 
 SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "mask_pii.py"
 
