@@ -10,6 +10,8 @@ import pytest
 from dcp.cli import main
 from tests.aws.aws_account import Env
 
+pytestmark = pytest.mark.slow
+
 CONFIG = """\
 endpoint: aws
 project: {prefix: clitest}

@@ -16,6 +16,8 @@ from dcp.stack.planner import Action, plan_stack
 from tests.aws.aws_account import CallLog, Env, make_context, moto_account, settings_with
 from tests.aws.stack_checks import custom_identifiers, remaining, snapshot
 
+pytestmark = pytest.mark.slow
+
 
 def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Settings) -> None:
     result = deploy.up(settings, aws_env.ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from parliament import analyze_policy_string
 
 from dcp.aws.resource import policy_doc
@@ -40,6 +41,7 @@ def star_on_star(doc: dict[str, Any]) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_every_stack_policy_passes_parliament(aws_env: Env, settings: Settings) -> None:
     assert deploy.up(settings, aws_env.ctx).result.ok
     names = build_stack(settings, aws_env.ctx).names

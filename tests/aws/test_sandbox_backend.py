@@ -18,6 +18,8 @@ from tests.aws.aws_account import REGION, CallLog
 from tests.aws.moto_fixes import few_managed_policies
 from tests.aws.stack_checks import custom_identifiers, remaining
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

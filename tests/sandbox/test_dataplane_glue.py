@@ -12,6 +12,8 @@ import pytest
 
 from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
+pytestmark = pytest.mark.slow
+
 JOB_SCRIPT = """
 import sys
 import boto3
@@ -20,8 +22,6 @@ import pyarrow.parquet as pq
 import io
 
 import jobhelp  # from --extra-py-files
-
-pytestmark = pytest.mark.slow
 
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 if args.get("--fail") == "yes":

@@ -20,12 +20,12 @@ from dcp.masking.findings import Finding
 from dcp.masking.sample_data import generate_table
 from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
+pytestmark = pytest.mark.slow
+
 ROWS = 40
 HANDLER = """
 import json, os, urllib.parse
 import boto3
-
-pytestmark = pytest.mark.slow
 
 def handler(event, context):
     s3 = boto3.client("s3")

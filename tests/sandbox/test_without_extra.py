@@ -18,6 +18,8 @@ import pytest
 
 from tests.sandbox_fixture import ADMIN, SandboxServer
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA = ("moto", "flask", "duckdb")
 HEAVY = ("moto", "flask", "duckdb", "sqlalchemy", "werkzeug")
@@ -30,7 +32,6 @@ for name in {extra!r}:
 sys.argv = ["dcp", *sys.argv[1:]]
 from dcp.cli import main
 
-pytestmark = pytest.mark.slow
 try:
     main()
 finally:

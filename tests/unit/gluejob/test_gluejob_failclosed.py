@@ -14,6 +14,8 @@ from dcp.masking.findings import Cell, Detection, Finding, UnreadableFindings
 from tests.unit.gluejob.gluejob_lake import Lake, finding_for
 from tests.unit.gluejob.test_gluejob_script import run_script
 
+pytestmark = pytest.mark.slow
+
 PEOPLE = pa.table(
     {
         "id": ["1", "2", "3"],

@@ -25,6 +25,7 @@ from tests.unit.gluejob.gluejob_lake import (
 )
 
 
+@pytest.mark.slow
 def test_flagged_tables_get_masked_and_encrypted_output_unflagged_ones_a_masked_copy(lake: Lake) -> None:
     raw = put_sample_tables(lake, 300)
 
