@@ -70,6 +70,7 @@ def test_every_stack_policy_passes_parliament(aws_env: Env, settings: Settings) 
     assert {k: v for k, v in checked.items() if v} == {}
 
 
+@pytest.mark.slow
 def test_only_ml_training_may_decrypt_with_the_data_key(aws_env: Env, settings: Settings) -> None:
     assert deploy.up(settings, aws_env.ctx).result.ok
     names = build_stack(settings, aws_env.ctx).names

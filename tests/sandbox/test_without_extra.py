@@ -79,7 +79,9 @@ def test_plan_against_an_endpoint_loads_nothing_of_the_extra(tmp_path: Path, san
     assert loaded == []
 
 
-@pytest.mark.parametrize("args", [("sandbox", "start"), ("sandbox", "status", "--unsupported"), ("--local", "plan")])
+@pytest.mark.parametrize(
+    "args", [("sandbox", "start"), ("sandbox", "status", "--unsupported"), ("--local", "plan"), ("demo",)]
+)
 def test_a_sandbox_command_says_how_to_install_the_extra(tmp_path: Path, args: tuple[str, ...]) -> None:
     config = tmp_path / "config.yaml"
     config.write_text((ROOT / "config.yaml").read_text())

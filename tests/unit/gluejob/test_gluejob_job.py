@@ -54,6 +54,7 @@ def test_flagged_tables_get_masked_and_encrypted_output_unflagged_ones_a_masked_
     assert assert_no_plaintext(lake, raw) > 1000
 
 
+@pytest.mark.slow
 def test_the_job_writes_what_the_local_runner_writes(lake: Lake, tmp_path) -> None:
     raw = put_sample_tables(lake, 400, decoys=())
     run_job(lake.args(policy=SAMPLE_POLICY), clients=lake.clients())
