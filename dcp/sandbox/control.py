@@ -44,7 +44,7 @@ class SandboxError(Exception):
 
 
 #: Top-level modules of the `sandbox` extra (moto[server] brings flask); `pip install dcp` alone lacks them.
-EXTRA_MODULES = ("moto", "flask", "duckdb")
+EXTRA_MODULES = ("moto", "flask", "duckdb", "sqlglot")
 
 
 def _installed(module: str) -> bool:

@@ -21,8 +21,8 @@ from tests.sandbox_fixture import ADMIN, SandboxServer
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTRA = ("moto", "flask", "duckdb")
-HEAVY = ("moto", "flask", "duckdb", "sqlalchemy", "werkzeug")
+EXTRA = ("moto", "flask", "duckdb", "sqlglot")
+HEAVY = (*EXTRA, "sqlalchemy", "werkzeug")
 
 # Runs `dcp <args>` with the extra blocked; prints the heavy modules loaded as the last stdout line.
 WRAPPER = """
