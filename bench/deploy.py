@@ -1,6 +1,6 @@
 """Deploy-engine figures against moto in-process: cold `up`, no-op `up`, `down`, parallel vs serial.
 
-    .venv/bin/python bench/deploy.py [--latency-ms 20]
+    .venv/bin/python -m bench.deploy [--latency-ms 20]
 
 moto answers in microseconds, so an artificial per-call latency (a botocore `before-call` hook
 that sleeps, default 20 ms) models network round-trips; the figures say which latency they used.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "aws"))  # aws_account: the moto account the tests use
 
 os.environ.update(
     {
@@ -34,11 +31,10 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
-from aws_account import moto_account  # noqa: E402
-
 from dcp.aws.session import AwsContext  # noqa: E402
 from dcp.config import parse_settings  # noqa: E402
 from dcp.stack import deploy  # noqa: E402
+from tests.aws.aws_account import moto_account  # noqa: E402
 
 READS = ("Describe", "Get", "List", "Head", "BatchGet")
 SETTINGS = parse_settings("endpoint: aws\nproject: {prefix: bench}\n")

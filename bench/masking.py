@@ -8,7 +8,7 @@ Prints, on one core:
 * detection MB/s on a ~100 MB CSV generated into a temporary directory;
 * peak RSS of masking a 2,000,000-row table (a subprocess; ru_maxrss of children).
 
-Usage: ``.venv/bin/python bench/masking.py [--cells N] [--csv-mb N] [--rss-rows N] [--only PART]``
+Usage: ``.venv/bin/python -m bench.masking [--cells N] [--csv-mb N] [--rss-rows N] [--only PART]``
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ For each size (rows per table) a fresh sandbox is started on a free port; then `
 seconds per stage, total, and peak resident memory of the sandbox server and of the dcp
 processes. Last line: the log-log slope of total time against rows (1.0 = linear).
 
-    python bench/pipeline.py                      # 10k, 100k, 1M rows per table
-    python bench/pipeline.py --sizes 10000,50000
-    python bench/pipeline.py --sizes 100000 --cdc 0.001,0.01,0.1   # then CDC rounds
+    python -m bench.pipeline                      # 10k, 100k, 1M rows per table
+    python -m bench.pipeline --sizes 10000,50000
+    python -m bench.pipeline --sizes 100000 --cdc 0.001,0.01,0.1   # then CDC rounds
 
 With ``--cdc``, after the full scan each fraction is one CDC round (`dcp seed --update-fraction F`
 then `dcp scan --wait`); per round it prints the objects and bytes the Macie job classified
@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cdc", default="", help="CDC round fractions after the full scan, e.g. 0.001,0.01,0.1")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    sys.path.insert(0, str(ROOT))
     print(
         f"{'rows/table':>10} {'up s':>7} {'seed s':>8} {'scan s':>8} {'total s':>8} {'sandbox MB':>11} {'cli MB':>7}",
         flush=True,

@@ -1,6 +1,6 @@
 """Benchmark: one large table through the sandbox's data plane in bounded memory.
 
-    .venv/bin/python bench/sandbox.py [--rows 1000000] [--job mask_pii|copy] [--keep]
+    .venv/bin/python -m bench.sandbox [--rows 1000000] [--job mask_pii|copy] [--keep]
 
 Starts a sandbox server, seeds the SQLite database behind a sandbox RDS instance, then runs
 DMS full load -> crawler -> Glue job -> crawler -> Athena `count(*)` over raw and masked tables,
@@ -25,7 +25,6 @@ from typing import Any
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from dcp.pipeline.waiting import Deadline, poll  # noqa: E402
 from dcp.sandbox import control  # noqa: E402

@@ -5,7 +5,7 @@ finding into S3 served by moto on loopback, runs the job once with each engine (
 session is started and warmed up before timing), and prints one line per engine. Both runs
 include the S3 reads and writes through moto.
 
-    .venv/bin/python bench/spark.py [--rows 1000000] [--files 4] [--cores 2]
+    .venv/bin/python -m bench.spark [--rows 1000000] [--files 4] [--cores 2]
 """
 
 from __future__ import annotations
@@ -14,15 +14,11 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "gluejob"))
-
-from gluejob_lake import CREDENTIALS, SAMPLE_COLUMNS, SAMPLE_POLICY, Lake, finding_for, moto_server
 
 from dcp.gluejob.job import run_job
 from dcp.masking.sample_data import generate_table
+from tests.unit.gluejob.gluejob_lake import CREDENTIALS, SAMPLE_COLUMNS, SAMPLE_POLICY, Lake, finding_for, moto_server
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """A real sandbox server on a free loopback port, for tests that talk to it over HTTP.
 
-Import it from a conftest (`from sandbox_fixture import sandbox_server  # noqa: F401`, with the
-`tests/` folder on sys.path) to get the session-scoped `sandbox_server` fixture.
+Import it from a conftest (`from tests.sandbox_fixture import sandbox_server  # noqa: F401`) to get
+the session-scoped `sandbox_server` fixture.
 """
 
 from __future__ import annotations

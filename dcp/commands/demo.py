@@ -102,6 +102,7 @@ def _force_local(app: App) -> Callable[[], None]:
         return lambda: None
     from dcp.sandbox import control
 
+    control.require_extra()  # before the temporary folder, which a failed start would leave behind
     state = Path(tempfile.mkdtemp(prefix="dcp-demo-")) / ".dcp"
     state.mkdir()
     started = control.start(state, source_url=app.settings.source.sandbox_url or None)

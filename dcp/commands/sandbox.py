@@ -79,6 +79,10 @@ def status(app: App, unsupported: bool) -> None:
     if unsupported:
         from dcp.sandbox.coverage import unsupported_operations
 
+        try:
+            control.require_extra()
+        except control.SandboxError as exc:
+            raise RuntimeFailure(str(exc)) from None
         missing = unsupported_operations()
         if app.console.machine:
             app.console.data({"unsupported_operations": missing})

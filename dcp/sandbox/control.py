@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import signal
@@ -40,6 +41,26 @@ DEFAULT_REGION = "us-east-1"
 
 class SandboxError(Exception):
     """A sandbox control failure, with a one-line message a person can act on."""
+
+
+#: Top-level modules of the `sandbox` extra (moto[server] brings flask); `pip install dcp` alone lacks them.
+EXTRA_MODULES = ("moto", "flask", "duckdb", "sqlglot")
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_extra() -> None:
+    """SandboxError unless the `sandbox` extra is installed (checked without importing it)."""
+    missing = [module for module in EXTRA_MODULES if not _installed(module)]
+    if missing:
+        raise SandboxError(
+            f"the local sandbox needs {', '.join(missing)}, which this install lacks: pip install 'dcp[sandbox]'"
+        )
 
 
 @dataclass(frozen=True)
@@ -191,6 +212,7 @@ def start(
 
 
 def _spawn(state_dir: Path, *, port: int, source_url: str | None, timeout: float) -> SandboxStatus:
+    require_extra()
     if port and not _port_free(port):
         raise SandboxError(_port_taken_message(port))
     env = dict(os.environ)

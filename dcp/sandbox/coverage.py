@@ -11,9 +11,9 @@ HTML 404. A served operation can still be unsupported for some parameters (moto 
 from __future__ import annotations
 
 import functools
-import importlib
-import inspect
 from typing import Any
+
+from dcp.sandbox import moto_compat
 
 #: The error code of an operation the sandbox does not serve (400, not retried by botocore).
 UNSUPPORTED_CODE = "UnsupportedOperation"
@@ -39,9 +39,6 @@ DCP_SERVICES = (
     "sts",
 )
 
-#: botocore service name -> moto package, where they differ.
-_MOTO_PACKAGES = {"lambda": "awslambda"}
-
 
 def unsupported_message(service: str, operation: str, detail: str = "") -> str:
     return (
@@ -52,45 +49,30 @@ def unsupported_message(service: str, operation: str, detail: str = "") -> str:
 
 @functools.cache
 def _moto_methods(service: str) -> frozenset[str] | None:
-    """The method names of moto's response classes for `service` (None: moto has no such service)."""
-    from moto.core.responses import BaseResponse
-
-    try:
-        module = importlib.import_module(f"moto.{_MOTO_PACKAGES.get(service, service)}.responses")
-    except ImportError:
-        return None
-    names: set[str] = set()
-    for _, cls in inspect.getmembers(module, inspect.isclass):
-        if issubclass(cls, BaseResponse) and cls is not BaseResponse:
-            names.update(name for name in dir(cls) if not name.startswith("_"))
-    return frozenset(names)
+    return moto_compat.response_methods(service)
 
 
 def moto_serves(service: str, operation: str) -> bool:
     """Whether moto has a handler for the operation (S3's are dispatched by method: all count)."""
-    from moto.core.utils import camelcase_to_underscores
-
     if service == "s3":
         return True
     methods = _moto_methods(service)
-    return methods is not None and camelcase_to_underscores(operation) in methods
+    return methods is not None and moto_compat.method_name(operation) in methods
 
 
 def is_served(service: str, operation: str) -> bool:
-    from dcp.sandbox.dispatch import handler_for
+    from dcp.sandbox.registry import handler_for
 
     return handler_for(service, operation) is not None or moto_serves(service, operation)
 
 
 def unsupported_operations(services: tuple[str, ...] = DCP_SERVICES) -> dict[str, list[str]]:
     """Per service, the operations of botocore's model that neither an emulator nor moto serves."""
-    from moto.core.utils import get_service_model
-
     from dcp.sandbox.emulators import load_emulators
 
     load_emulators()
     out: dict[str, list[str]] = {}
     for service in services:
-        model: Any = get_service_model(service)
+        model: Any = moto_compat.service_model(service)
         out[service] = sorted(op for op in model.operation_names if not is_served(service, op))
     return out

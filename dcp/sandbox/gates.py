@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from dcp.sandbox.dispatch import AwsError, Call
+from dcp.sandbox import moto_compat
 from dcp.sandbox.identity import Principal, identity_policies, principal_arns, role_principal
 from dcp.sandbox.policy_eval import AccessRequest, Decision, evaluate
+from dcp.sandbox.registry import AwsError, Call
 
 log = logging.getLogger("dcp.sandbox")
 
@@ -235,10 +236,8 @@ def authorize(
 
 
 def iam_prefix(service: str) -> str:
-    from moto.core.utils import get_service_model
-
     try:
-        name = str(get_service_model(service).metadata.get("signingName") or service)
+        name = str(moto_compat.service_model(service).metadata.get("signingName") or service)
     except Exception:
         name = service
     return _PREFIX.get(name, name)
@@ -323,8 +322,7 @@ def s3_object_arn(bucket: str, key: str) -> str:
 
 
 def _s3_bucket(account_id: str, name: str) -> Any:
-    from moto.s3.models import s3_backends
-
+    s3_backends = moto_compat.backends("s3")
     try:
         return s3_backends[account_id]["aws"].buckets.get(name)
     except Exception:
@@ -539,8 +537,7 @@ def _secret(call: Call) -> list[Check]:
     secret_id = call.params.get("SecretId") or call.params.get("Name")
     if not secret_id:
         return [Check(action, "*")]
-    from moto.secretsmanager.models import secretsmanager_backends
-
+    secretsmanager_backends = moto_compat.backends("secretsmanager")
     secret = None
     try:
         backend = secretsmanager_backends[call.account_id][call.region]
@@ -585,8 +582,7 @@ def _iam(call: Call) -> list[Check]:
 
 
 def _role_arn(account_id: str, name: str) -> str:
-    from moto.iam.models import iam_backends
-
+    iam_backends = moto_compat.backends("iam")
     try:
         return str(iam_backends[account_id]["aws"].get_role(name).arn)
     except Exception:
@@ -601,8 +597,7 @@ def _sts(call: Call) -> list[Check]:
 
 def _check_trust(call: Call, code: str) -> None:
     """AssumeRole also needs the role's trust policy to allow the caller."""
-    from moto.iam.models import iam_backends
-
+    iam_backends = moto_compat.backends("iam")
     role_arn = str(call.params.get("RoleArn") or "")
     name = role_arn.split("/")[-1]
     try:

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from dcp.sandbox import moto_compat
+
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 ADMIN_ACCESS_KEY = "testing"
 
@@ -79,9 +81,8 @@ def resolve_principal(access_key: str) -> Principal:
     """The principal `access_key` belongs to, per moto's STS (assumed roles) and IAM (users)."""
     if not access_key or access_key == ADMIN_ACCESS_KEY:
         return root_principal(access_key=access_key)
-    from moto.iam.models import iam_backends
-    from moto.sts.models import sts_backends
-
+    iam_backends = moto_compat.backends("iam")
+    sts_backends = moto_compat.backends("sts")
     for _account_id, by_partition in list(sts_backends.items()):
         for partition in list(by_partition.keys()):
             backend = by_partition[partition]
@@ -111,8 +112,7 @@ def identity_policies(principal: Principal) -> list[str]:
 
     Empty for the root and for principals moto does not know (a role that was deleted).
     """
-    from moto.iam.models import iam_backends
-
+    iam_backends = moto_compat.backends("iam")
     if principal.kind == "root":
         return []
     iam = iam_backends[principal.account]["aws"]

@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 
-from dcp.sandbox.dispatch import SandboxConfig, reset_emulator_state
-from dcp.sandbox.protocol import Dispatcher
+from dcp.sandbox import moto_compat
+from dcp.sandbox.dispatcher import Dispatcher
+from dcp.sandbox.registry import SandboxConfig, reset_emulator_state
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -149,9 +150,6 @@ def sandbox_in_process(
     `set_credentials` puts the sandbox admin's fake credentials (and a default region) into the
     environment for the block, as moto's mock_aws does, so no real AWS key is ever used.
     """
-    from moto.backends import get_backend  # noqa: F401  (imports moto's backends index)
-    from moto.core.base_backend import BackendDict
-
     from dcp.sandbox.server import build_app
 
     with _interceptor.lock:
@@ -180,7 +178,7 @@ def sandbox_in_process(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        BackendDict.reset()
+        moto_compat.reset_backends()
         reset_emulator_state()
         if tmp is not None:
             tmp.cleanup()

@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dcp.sandbox.dispatch import SandboxConfig
-from dcp.sandbox.protocol import Dispatcher
+from dcp.sandbox import moto_compat
+from dcp.sandbox.dispatcher import Dispatcher
+from dcp.sandbox.registry import SandboxConfig
 
 HOST = "127.0.0.1"
 STATE_FILE = "sandbox.json"
@@ -52,7 +53,6 @@ def build_app(config: SandboxConfig) -> Dispatcher:
 
 
 def serve(port: int, state_dir: Path, source_url: str | None) -> int:
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def serve(port: int, state_dir: Path, source_url: str | None) -> int:
         return holder["app"](environ, start_response)
 
     try:
-        server = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
+        server = make_server(HOST, port, app, threaded=True, request_handler=moto_compat.request_handler())
     except OSError as exc:
         log.error("sandbox: cannot listen on %s:%s: %s", HOST, port, exc)
         return EXIT_PORT_IN_USE

@@ -18,16 +18,16 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
-from moto_fixes import BACKENDS_LOCK, conditional_bucket_policies, few_managed_policies, one_request_at_a_time
 
 import dcp.sandbox.emulators.glue
 import dcp.sandbox.emulators.macie
 import dcp.sandbox.emulators.rds  # noqa: F401  (DescribeDBEngineVersions)
 from dcp.aws.session import AwsContext
 from dcp.config import Settings, parse_settings
-from dcp.sandbox.dispatch import SandboxConfig, reset_emulator_state
+from dcp.sandbox.dispatcher import Dispatcher
 from dcp.sandbox.inprocess import call_wsgi
-from dcp.sandbox.protocol import Dispatcher
+from dcp.sandbox.registry import SandboxConfig, reset_emulator_state
+from tests.aws.moto_fixes import BACKENDS_LOCK, conditional_bucket_policies, few_managed_policies, one_request_at_a_time
 
 
 class MacieRoute:

@@ -1,22 +1,16 @@
 """Fixtures: a moto account in-process with an AwsContext whose calls are counted (see aws_account.py).
 
-Tests import helpers from aws_account, never from this file: every test folder has a module named
-`conftest`, and which one `import conftest` finds depends on what pytest collected last.
+Tests import helpers from tests.aws.aws_account, never from this file.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from aws_account import REGION, CallLog, Env, make_context, moto_account
-
 from dcp.config import Settings, default_settings
+from tests.aws.aws_account import REGION, CallLog, Env, make_context, moto_account
 
 
 @pytest.fixture

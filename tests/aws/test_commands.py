@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_account import Env
 
 from dcp.cli import main
+from tests.aws.aws_account import Env
+
+pytestmark = pytest.mark.slow
 
 CONFIG = """\
 endpoint: aws

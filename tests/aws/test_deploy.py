@@ -7,14 +7,16 @@ import json
 import zipfile
 
 import pytest
-from aws_account import CallLog, Env, make_context, moto_account, settings_with
-from stack_checks import custom_identifiers, remaining, snapshot
 
 from dcp.config import Settings, default_settings
 from dcp.gluejob.args import job_args_from_mapping
 from dcp.stack import deploy
 from dcp.stack.build import build_stack
 from dcp.stack.planner import Action, plan_stack
+from tests.aws.aws_account import CallLog, Env, make_context, moto_account, settings_with
+from tests.aws.stack_checks import custom_identifiers, remaining, snapshot
+
+pytestmark = pytest.mark.slow
 
 
 def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Settings) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_account import Env
 from sqlalchemy import create_engine
 
 from dcp.lambdas import package, seed, start_workflow
 from dcp.lambdas.dburl import connect_args, sqlalchemy_url
+from tests.aws.aws_account import Env
 
 
 def test_sqlalchemy_url_per_engine() -> None:
@@ -48,6 +48,7 @@ with engine.begin() as conn:
 """
 
 
+@pytest.mark.db
 def test_seed_zip_alone_seeds_postgresql(tmp_path: Path) -> None:
     """The zip carries a pure-Python PostgreSQL driver: run the handler with nothing but the zip
     (no site-packages), against the local PostgreSQL, as Lambda would run it."""
@@ -196,6 +197,7 @@ def test_a_workflow_busy_for_the_whole_invocation_fails_so_lambda_retries(monkey
             start_workflow.handler(OBJECT_EVENT, _Context(10.5), glue=glue, poll_seconds=1.0)
 
 
+@pytest.mark.db
 def test_create_sets_binlog_retention_through_the_rds_procedure(monkeypatch: pytest.MonkeyPatch) -> None:
     """On RDS for MySQL the seed Lambda keeps binlogs 24 hours for DMS (mysql.rds_set_configuration).
     MariaDB here stands in for RDS: the procedure lives in a throwaway schema that records its calls."""

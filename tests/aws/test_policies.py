@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_account import Env
+import pytest
 from parliament import analyze_policy_string
 
 from dcp.config import Settings
 from dcp.stack import deploy
 from dcp.stack.build import build_stack
 from dcp.stack.resources.base import policy_doc
+from tests.aws.aws_account import Env
 
 BLOCKING = ("MEDIUM", "HIGH", "CRITICAL")
 
@@ -40,6 +41,7 @@ def star_on_star(doc: dict[str, Any]) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_every_stack_policy_passes_parliament(aws_env: Env, settings: Settings) -> None:
     assert deploy.up(settings, aws_env.ctx).result.ok
     names = build_stack(settings, aws_env.ctx).names
@@ -68,6 +70,7 @@ def test_every_stack_policy_passes_parliament(aws_env: Env, settings: Settings) 
     assert {k: v for k, v in checked.items() if v} == {}
 
 
+@pytest.mark.slow
 def test_only_ml_training_may_decrypt_with_the_data_key(aws_env: Env, settings: Settings) -> None:
     assert deploy.up(settings, aws_env.ctx).result.ok
     names = build_stack(settings, aws_env.ctx).names

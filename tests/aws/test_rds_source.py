@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from aws_account import Env, settings_with
 
 from dcp.stack.build import build_stack
+from tests.aws.aws_account import Env, settings_with
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_account import REGION, CallLog
-from moto_fixes import few_managed_policies
-from stack_checks import custom_identifiers, remaining
 
 from dcp.aws.session import AwsContext
 from dcp.config import Settings
 from dcp.stack import deploy
+from tests.aws.aws_account import REGION, CallLog
+from tests.aws.moto_fixes import few_managed_policies
+from tests.aws.stack_checks import custom_identifiers, remaining
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

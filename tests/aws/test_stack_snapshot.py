@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aws_account import Env
-
 from dcp.config import load_settings
 from dcp.stack.build import build_stack
+from tests.aws.aws_account import Env
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = Path(__file__).with_name("stack_snapshot.json")

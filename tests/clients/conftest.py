@@ -13,7 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
-from e2e.conftest import Dcp, sandbox_factory  # noqa: F401
+
+from tests.e2e.conftest import Dcp, sandbox_factory  # noqa: F401
 
 REGION = "us-east-1"
 ROWS = 60

@@ -17,6 +17,8 @@ import pytest
 
 from .conftest import REGION, ROWS, Dcp, Persona, persona
 
+pytestmark = pytest.mark.slow
+
 AWS = str(Path(sys.executable).with_name("aws"))
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -32,7 +34,7 @@ def aws(who: Persona, *args: str, ok: bool = True) -> Any:
 
 def cli_query(lake: Dcp, who: Persona, sql: str) -> tuple[str, dict[str, Any]]:
     """Run SQL with `aws athena start-query-execution`, poll it; (final state, the execution)."""
-    from sandbox_fixture import wait_for
+    from tests.sandbox_fixture import wait_for
 
     started = aws(who, "athena", "start-query-execution", "--query-string", sql, "--work-group", who.workgroup)
     query_id = started["QueryExecutionId"]
@@ -253,7 +255,7 @@ def test_awswrangler_read_sql_query_with_ctas(lake: Dcp, wrangler: Any) -> None:
 
 # --------------------------------------------------------------------------- README examples that run here
 def _readme_example(prefix: str) -> list[str]:
-    from unit.test_readme_examples import readme_examples
+    from tests.unit.test_readme_examples import readme_examples
 
     (example,) = [e for e in readme_examples() if e.startswith(prefix)]
     return shlex.split(example)[1:]

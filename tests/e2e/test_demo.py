@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 ROWS, SEED = 60, 42
 
 

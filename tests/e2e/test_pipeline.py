@@ -13,6 +13,8 @@ import pytest
 
 from tests.e2e.conftest import Dcp, ids_everywhere
 
+pytestmark = pytest.mark.slow
+
 ROWS, SEED = 200, 7
 TABLES = ("customer", "bank", "card")
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.e2e.conftest import ids_everywhere, require_server
 
+pytestmark = pytest.mark.slow
+
 # engine: what config's source.engine says (RDS engine, and the driver the seed Lambda picks)
 SOURCES = {
     "postgres": ("127.0.0.1", 5432, "postgresql+psycopg://postgres@127.0.0.1:5432/test", "PostgreSQL"),

@@ -24,6 +24,8 @@ from botocore.exceptions import ClientError
 
 from dcp.sandbox.inprocess import sandbox_in_process
 
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"
 DB = "lake"
 RESULTS = "athena-sql-results"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sandbox_fixture import SandboxServer
+
+from tests.sandbox_fixture import SandboxServer
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +99,7 @@ def test_list_permissions_filters_and_effective_permissions(sandbox_server: Sand
 
 
 def test_a_crawl_is_seen_running_then_ready_with_its_last_crawl(sandbox_server: SandboxServer) -> None:
-    from sandbox_fixture import wait_for
+    from tests.sandbox_fixture import wait_for
 
     s3, glue = sandbox_server.client("s3"), sandbox_server.client("glue")
     bucket = f"crawl-{uuid.uuid4().hex[:8]}"
@@ -105,7 +108,7 @@ def test_a_crawl_is_seen_running_then_ready_with_its_last_crawl(sandbox_server: 
     db = f"crawled_{uuid.uuid4().hex[:6]}"
     glue.create_database(DatabaseInput={"Name": db})
     name = f"crawler-{uuid.uuid4().hex[:6]}"
-    from sandbox_fixture import SERVICE_POLICY
+    from tests.sandbox_fixture import SERVICE_POLICY
 
     role = sandbox_server.create_role(f"glue-{uuid.uuid4().hex[:6]}", "glue.amazonaws.com", policy=SERVICE_POLICY)
     glue.create_crawler(

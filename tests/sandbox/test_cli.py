@@ -15,6 +15,8 @@ import pytest
 
 from dcp.sandbox import control
 
+pytestmark = pytest.mark.slow
+
 DCP = str(Path(sys.executable).with_name("dcp"))
 
 

@@ -10,7 +10,10 @@ import time
 from typing import Any
 
 import pytest
-from sandbox_fixture import SERVICE_POLICY, SandboxServer
+
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer
+
+pytestmark = pytest.mark.slow
 
 ROWS = 25
 TAGS = {"zone": ["raw", "masked", "encrypted"], "sensitivity": ["public", "pii"]}

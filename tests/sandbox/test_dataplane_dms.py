@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.lambdas.dburl import sqlalchemy_url
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
+
+pytestmark = pytest.mark.slow
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -254,6 +256,7 @@ def test_sqlite_rds_instance_full_load_and_cdc_through_its_secret(sandbox_server
     assert not os.path.exists(endpoint["Address"])
 
 
+@pytest.mark.db
 def test_mariadb_full_load_and_cdc(sandbox_server: SandboxServer) -> None:
     admin = server_engine(MARIADB_ADMIN)
     schema = unique("dcp_dms")
@@ -284,6 +287,7 @@ def test_mariadb_full_load_and_cdc(sandbox_server: SandboxServer) -> None:
         admin.dispose()
 
 
+@pytest.mark.db
 def test_postgres_full_load_and_cdc_splits_files_and_filters_tables(sandbox_server: SandboxServer) -> None:
     engine = server_engine(PG_ADMIN)
     schema = unique("dcp_dms")
@@ -399,6 +403,7 @@ def server_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         control.stop(state_dir)
 
 
+@pytest.mark.db
 def test_rds_instance_on_a_server_creates_database_and_login(server_sandbox: ServerSandbox) -> None:
     server = server_sandbox
     db_name, user = unique("dcp_rds"), unique("dcp_user")
@@ -426,6 +431,7 @@ def test_rds_instance_on_a_server_creates_database_and_login(server_sandbox: Ser
         server.drop(user, db_name)
 
 
+@pytest.mark.db
 def test_second_rds_instance_with_the_same_login_gets_its_own_password(server_sandbox: ServerSandbox) -> None:
     """A second stack on the same server reuses the master username with a new password."""
     server = server_sandbox
@@ -474,6 +480,7 @@ def test_recreated_task_with_the_same_name_starts_afresh(sandbox_server: Sandbox
     assert second.stats()["customer"]["FullLoadRows"] == len(ROWS)
 
 
+@pytest.mark.db
 def test_seed_lambda_tables_are_where_dms_reads_them(server_sandbox: ServerSandbox) -> None:
     """The seed Lambda writes `<db_name>.<table>` (PostgreSQL: a schema named like the database);
     DMS, mapping schema = db_name, full-loads it into `<db_name>/<table>/` as `dcp scan` expects."""

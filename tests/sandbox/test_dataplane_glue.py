@@ -9,7 +9,10 @@ import zipfile
 from typing import Any
 
 import pytest
-from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
+
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
+
+pytestmark = pytest.mark.slow
 
 JOB_SCRIPT = """
 import sys

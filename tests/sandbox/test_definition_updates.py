@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 
 from dcp.sandbox.inprocess import sandbox_in_process
 
+pytestmark = pytest.mark.slow
+
 ROLE = "arn:aws:iam::123456789012:role/glue"
 
 

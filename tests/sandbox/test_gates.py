@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_fixture import SandboxServer
+
+from tests.sandbox_fixture import SandboxServer
+
+pytestmark = pytest.mark.slow
 
 ACCOUNT = "123456789012"
 VERSION = "2012-10-17"

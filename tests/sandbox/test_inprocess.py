@@ -8,8 +8,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from dcp.sandbox.dispatch import registered_operations
 from dcp.sandbox.inprocess import sandbox_in_process
+from dcp.sandbox.registry import registered_operations
+
+pytestmark = pytest.mark.slow
 
 
 def test_emulators_answer_in_process_and_state_is_reset() -> None:
@@ -62,7 +64,7 @@ def test_it_cannot_nest_and_my_operations_are_registered() -> None:
 
 
 def test_after_hooks_see_the_call_and_the_status() -> None:
-    from dcp.sandbox.dispatch import Call, after, unregister
+    from dcp.sandbox.registry import Call, after, unregister
 
     seen: list[tuple[str, str, str, int]] = []
 

@@ -13,9 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_fixture import SandboxServer
 
 from dcp.masking.crypto import META_WRAPPED_KEY, encryption_context
+from tests.sandbox_fixture import SandboxServer
+
+pytestmark = pytest.mark.slow
 
 ACCOUNT = "123456789012"
 

@@ -9,9 +9,11 @@ import uuid
 from typing import Any
 
 import pytest
-from sandbox_fixture import SandboxServer, wait_for
 
 from dcp.masking.identifiers import MANAGED_IDENTIFIERS, RECOMMENDED_MANAGED_IDENTIFIERS
+from tests.sandbox_fixture import SandboxServer, wait_for
+
+pytestmark = pytest.mark.slow
 
 ROWS = 40
 CARDS = ["4111111111111111", "5555555555554444", "378282246310005"]

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_fixture import SandboxServer, wait_for
+
+from tests.sandbox_fixture import SandboxServer, wait_for
 
 CSV = b"id,note\n1,nothing to see\n"
 

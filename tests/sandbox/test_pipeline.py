@@ -15,10 +15,12 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 import pytest
-from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.masking.findings import Finding
 from dcp.masking.sample_data import generate_table
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
+
+pytestmark = pytest.mark.slow
 
 ROWS = 40
 HANDLER = """

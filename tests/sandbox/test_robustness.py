@@ -9,7 +9,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_fixture import SandboxServer
+
+from tests.sandbox_fixture import SandboxServer
+
+pytestmark = pytest.mark.slow
 
 
 def auth(service: str) -> str:

@@ -6,7 +6,10 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_fixture import SandboxServer
+
+from tests.sandbox_fixture import SandboxServer
+
+pytestmark = pytest.mark.slow
 
 
 def test_tls_only_policy_lets_callers_in_and_principal_denies_apply(sandbox_server: SandboxServer) -> None:

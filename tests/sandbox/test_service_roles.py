@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
 
 from dcp.aws.session import AwsContext
 from dcp.config import load_settings
@@ -25,6 +24,9 @@ from dcp.pipeline.waiting import Deadline
 from dcp.sandbox.identity import Principal
 from dcp.sandbox.inprocess import sandbox_in_process
 from dcp.stack import policies
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
+
+pytestmark = pytest.mark.slow
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

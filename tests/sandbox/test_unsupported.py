@@ -13,7 +13,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from sandbox_fixture import ADMIN, REGION, SandboxServer
+
+from tests.sandbox_fixture import ADMIN, REGION, SandboxServer
+
+pytestmark = pytest.mark.slow
 
 DCP = str(Path(sys.executable).with_name("dcp"))
 

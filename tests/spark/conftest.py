@@ -15,14 +15,11 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "gluejob"))
-
-from gluejob_lake import CREDENTIALS, Lake, moto_server
+from tests.unit.gluejob.gluejob_lake import CREDENTIALS, Lake, moto_server
 
 
 def _java_problem() -> str | None:

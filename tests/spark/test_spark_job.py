@@ -12,17 +12,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from gluejob_lake import (
-    SAMPLE_COLUMNS,
-    SAMPLE_POLICY,
-    TOKEN_KEY,
-    Lake,
-    as_read_by_the_job,
-    assert_no_plaintext,
-    decrypt_columns,
-    finding_for,
-    put_sample_tables,
-)
 
 from dcp.gluejob.arrow_engine import run_table_arrow
 from dcp.gluejob.job import run_job
@@ -34,8 +23,19 @@ from dcp.gluejob.tablejob import JobSecrets, TableJob
 from dcp.masking.plan import MaskingPlan
 from dcp.masking.policy import Action
 from dcp.masking.sample_data import generate_table
+from tests.unit.gluejob.gluejob_lake import (
+    SAMPLE_COLUMNS,
+    SAMPLE_POLICY,
+    TOKEN_KEY,
+    Lake,
+    as_read_by_the_job,
+    assert_no_plaintext,
+    decrypt_columns,
+    finding_for,
+    put_sample_tables,
+)
 
-pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark")]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark")]
 
 SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "mask_pii.py"
 

@@ -1,7 +1,7 @@
 """dcp's emulators: one package per AWS service, each registering its operations on import.
 
 Layout like moto's: ``models.py`` holds state and behaviour in plain classes, ``responses.py``
-the ``@emulates``/``@after`` functions that translate a :class:`~dcp.sandbox.dispatch.Call`
+the ``@emulates``/``@after`` functions that translate a :class:`~dcp.sandbox.registry.Call`
 into model calls. A package's ``__init__`` imports its ``responses`` so importing the package
 registers it.
 """

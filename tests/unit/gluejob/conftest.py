@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from gluejob_lake import CREDENTIALS, Lake, moto_server
+
+from tests.unit.gluejob.gluejob_lake import CREDENTIALS, Lake, moto_server
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-from gluejob_lake import csv_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from dcp.gluejob.rawdata import (
     read_raw_file,
     schema_of,
 )
+from tests.unit.gluejob.gluejob_lake import csv_bytes
 
 
 def rows(table: pa.Table) -> dict[int, str]:

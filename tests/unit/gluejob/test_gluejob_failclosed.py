@@ -8,11 +8,13 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from gluejob_lake import Lake, finding_for
-from test_gluejob_script import run_script
 
 from dcp.gluejob.job import run_job
 from dcp.masking.findings import Cell, Detection, Finding, UnreadableFindings
+from tests.unit.gluejob.gluejob_lake import Lake, finding_for
+from tests.unit.gluejob.test_gluejob_script import run_script
+
+pytestmark = pytest.mark.slow
 
 PEOPLE = pa.table(
     {

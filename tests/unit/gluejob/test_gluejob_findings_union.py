@@ -6,9 +6,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
-from gluejob_lake import Lake, finding_for
 
 from dcp.gluejob.findings_reader import load_findings
+from tests.unit.gluejob.gluejob_lake import Lake, finding_for
 
 PEOPLE = pa.table({"id": ["1"], "name": ["Ann Lee"], "mail": ["ann.lee@example.com"]})
 

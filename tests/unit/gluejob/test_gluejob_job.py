@@ -5,7 +5,15 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from gluejob_lake import (
+
+from dcp.gluejob.job import run_job
+from dcp.gluejob.rawdata import RawFileError
+from dcp.masking.apply import mask_table
+from dcp.masking.crypto import TableCrypto
+from dcp.masking.findings import Finding
+from dcp.masking.plan import MaskingPlan
+from dcp.masking.policy import Action
+from tests.unit.gluejob.gluejob_lake import (
     SAMPLE_COLUMNS,
     SAMPLE_POLICY,
     TOKEN_KEY,
@@ -16,15 +24,8 @@ from gluejob_lake import (
     put_sample_tables,
 )
 
-from dcp.gluejob.job import run_job
-from dcp.gluejob.rawdata import RawFileError
-from dcp.masking.apply import mask_table
-from dcp.masking.crypto import TableCrypto
-from dcp.masking.findings import Finding
-from dcp.masking.plan import MaskingPlan
-from dcp.masking.policy import Action
 
-
+@pytest.mark.slow
 def test_flagged_tables_get_masked_and_encrypted_output_unflagged_ones_a_masked_copy(lake: Lake) -> None:
     raw = put_sample_tables(lake, 300)
 
@@ -53,6 +54,7 @@ def test_flagged_tables_get_masked_and_encrypted_output_unflagged_ones_a_masked_
     assert assert_no_plaintext(lake, raw) > 1000
 
 
+@pytest.mark.slow
 def test_the_job_writes_what_the_local_runner_writes(lake: Lake, tmp_path) -> None:
     raw = put_sample_tables(lake, 400, decoys=())
     run_job(lake.args(policy=SAMPLE_POLICY), clients=lake.clients())

@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
-from gluejob_lake import CREDENTIALS, Lake, finding_for
+import pytest
+
+from tests.unit.gluejob.gluejob_lake import CREDENTIALS, Lake, finding_for
+
+pytestmark = pytest.mark.slow
 
 TOKEN_HEX = bytes(range(32)).hex()
 SCRIPT = Path(__file__).resolve().parents[3] / "glue_jobs" / "mask_pii.py"

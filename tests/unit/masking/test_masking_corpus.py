@@ -11,6 +11,8 @@ from dcp.masking.detect import classify_source
 from dcp.masking.identifiers import DEFAULT_CUSTOM_IDENTIFIERS
 from dcp.masking.sample_data import DECOY_TABLES, EXPECTED_TYPES, PII_TABLES, generate_table
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("seed", [11, 12])
 def test_column_level_recall_and_precision(seed: int) -> None:

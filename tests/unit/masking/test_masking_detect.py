@@ -120,6 +120,7 @@ def test_custom_identifier_with_keywords_in_a_finding() -> None:
     assert detection.arn == "arn:aws:macie2:us-east-1:000000000000:custom-data-identifier/employee_id"
 
 
+@pytest.mark.slow
 def test_structured_columns_are_classified_without_a_python_loop_over_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Per-cell Python (keyword distance, retries) only ever sees a small share of the rows."""
     from dcp.masking import checks, detect

@@ -7,6 +7,8 @@ import pytest
 from bench.corpus import generate_corpus, score
 from bench.detection import dcp_predictions
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_column_level_recall_and_precision_on_the_look_alike_corpus(seed: int) -> None:

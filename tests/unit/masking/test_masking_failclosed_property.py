@@ -29,6 +29,8 @@ from moto import mock_aws
 from dcp.cli import cli
 from dcp.masking.detect import classify_source
 
+pytestmark = pytest.mark.slow
+
 #: valid (Luhn) test card numbers
 CARDS = ("4111111111111111", "5500005555555559", "4012888888881881", "378282246310005", "6011111111111117")
 FINDINGS_KINDS = ("none", "valid", "garbled", "other_table", "no_occurrences", "no_column_names")

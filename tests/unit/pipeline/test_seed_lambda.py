@@ -20,6 +20,8 @@ from dcp.pipeline.seed import (
     stage_seed,
 )
 
+pytestmark = pytest.mark.slow
+
 FUNCTION = "t-seed"
 
 

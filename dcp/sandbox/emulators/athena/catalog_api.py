@@ -14,10 +14,10 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, Call, emulates
 from dcp.sandbox.emulators.glue.models import glue_backend
 from dcp.sandbox.emulators.lakeformation.models import LfState, read_state
 from dcp.sandbox.lf_eval import Requester, can_describe_database, readable_columns
+from dcp.sandbox.registry import AwsError, Call, emulates
 
 CATALOG = "AwsDataCatalog"
 MAX_PAGE = 50

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
 
+from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.athena import results, sql
 from dcp.sandbox.emulators.athena.sql import Statement
 from dcp.sandbox.emulators.glue import s3io
@@ -352,8 +353,7 @@ class AthenaQueries:
     # ------------------------------------------------------------------ catalog access
 
     def glue(self) -> Any:
-        from moto.glue.models import glue_backends
-
+        glue_backends = moto_compat.backends("glue")
         return glue_backends[self.account_id][self.region]
 
     def glue_table(self, ref: sql.TableName) -> Mapping[str, Any] | None:

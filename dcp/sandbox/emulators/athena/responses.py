@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import AccountRegionStore, AwsError, Call, emulates
+from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.athena import gates, sql
 from dcp.sandbox.emulators.athena.models import AthenaQueries, Caller, PreparedStatement, QueryExecution
 from dcp.sandbox.emulators.athena.workgroups import updated_configuration
+from dcp.sandbox.registry import AccountRegionStore, AwsError, Call, emulates
 
 queries: AccountRegionStore[AthenaQueries] = AccountRegionStore(AthenaQueries)
 MAX_RESULTS = 1000
@@ -18,8 +19,7 @@ def _queries(call: Call) -> AthenaQueries:
 
 
 def _workgroup(call: Call, name: str) -> Any:
-    from moto.athena.models import athena_backends
-
+    athena_backends = moto_compat.backends("athena")
     wg = athena_backends[call.account_id][call.region].work_groups.get(name)
     if wg is None:
         raise AwsError("InvalidRequestException", f"WorkGroup {name} is not found.")

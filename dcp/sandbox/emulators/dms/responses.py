@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import AccountRegionStore, AwsError, Call, after, emulates
 from dcp.sandbox.emulators.dms import definitions
 from dcp.sandbox.emulators.dms.service import DmsTasks, TaskStateError, _dms_backend
+from dcp.sandbox.registry import AccountRegionStore, AwsError, Call, after, emulates
 
 tasks: AccountRegionStore[DmsTasks] = AccountRegionStore(DmsTasks)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dcp.lambdas.dburl import sqlalchemy_url
+from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.dms.models import (
     Replication,
     ReplicationError,
@@ -49,8 +50,7 @@ class TaskStateError(Exception):
 
 
 def _dms_backend(account_id: str, region: str) -> Any:
-    from moto.dms.models import dms_backends
-
+    dms_backends = moto_compat.backends("dms")
     return dms_backends[account_id][region]
 
 
@@ -62,10 +62,9 @@ def _endpoint_by_arn(account_id: str, region: str, arn: str) -> Any:
 
 
 def _secret(account_id: str, region: str, secret_id: str) -> dict[str, Any]:
-    from moto.secretsmanager.models import secretsmanager_backends
-
+    secretsmanager_backends = moto_compat.backends("secretsmanager")
     try:
-        value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)  # type: ignore[arg-type]
+        value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)
         return dict(json.loads(value["SecretString"]))
     except Exception as exc:
         raise ReplicationError(f"cannot read the source secret {secret_id}: {type(exc).__name__}") from None

@@ -18,7 +18,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError
+from dcp.sandbox import moto_compat
+from dcp.sandbox.registry import AwsError
 
 log = logging.getLogger("dcp.sandbox")
 
@@ -55,12 +56,8 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> bytes:
         return json.dumps(_json_path(event, target["InputPath"])).encode("utf-8")
     transformer = target.get("InputTransformer")
     if transformer:
-        from moto.events.utils import EventTemplateParser
-
-        rendered = EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,  # type: ignore[arg-type]
+        rendered = moto_compat.render_input_template(
+            transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}), event
         )
         return (rendered if isinstance(rendered, str) else json.dumps(rendered)).encode("utf-8")
     return json.dumps(event).encode("utf-8")
@@ -90,8 +87,7 @@ def _entry_error(entry: dict[str, Any]) -> dict[str, str] | None:
 
 def publish_events(account_id: str, region: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """PutEvents: the result entries (EventId or ErrorCode per entry, in order)."""
-    from moto.events.models import events_backends
-
+    events_backends = moto_compat.backends("events")
     if len(entries) > MAX_ENTRIES:
         raise AwsError(
             "ValidationException",
@@ -131,7 +127,7 @@ def publish_events(account_id: str, region: str, entries: list[dict[str, Any]]) 
         for rule in list(bus.rules.values()):
             if getattr(rule, "state", "ENABLED") != "ENABLED":
                 continue
-            if not rule.event_pattern.matches_event(event):  # type: ignore[arg-type]
+            if not rule.event_pattern.matches_event(event):
                 continue
             others = []
             for target in rule.targets:

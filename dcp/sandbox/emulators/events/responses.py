@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import Call, emulates
 from dcp.sandbox.emulators.events.models import publish_events
+from dcp.sandbox.registry import Call, emulates
 
 
 @emulates("events", "PutEvents")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError
+from dcp.sandbox import moto_compat
+from dcp.sandbox.registry import AwsError
 
 _EXPRESSION = re.compile(r"!\{(\w+):([^}]*)\}")
 # Java DateTimeFormatter letters used in Firehose prefixes -> strftime.
@@ -92,8 +93,7 @@ def evaluate_prefix(prefix: str, when: datetime) -> str:
 
 
 def _stream(account_id: str, region: str, name: str) -> Any:
-    from moto.firehose.models import firehose_backends
-
+    firehose_backends = moto_compat.backends("firehose")
     stream = firehose_backends[account_id][region].delivery_streams.get(name)
     if stream is None:
         raise AwsError("ResourceNotFoundException", f"Firehose {name} under account {account_id} not found.", 400)
@@ -120,8 +120,7 @@ def s3_destination(stream: Any) -> S3Destination | None:
 
 def deliver_records(account_id: str, region: str, stream_name: str, records: list[bytes]) -> list[str]:
     """Write `records` as one object to the stream's S3 destination; the record ids."""
-    from moto.s3.models import s3_backends
-
+    s3_backends = moto_compat.backends("s3")
     stream = _stream(account_id, region, stream_name)
     record_ids = [uuid.uuid4().hex for _ in records]
     destination = s3_destination(stream)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import Call, emulates
 from dcp.sandbox.emulators.firehose.models import deliver_records
+from dcp.sandbox.registry import Call, emulates
 
 
 def _data(record: dict[str, Any]) -> bytes:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, Call, emulates
 from dcp.sandbox.emulators.glue.models import glue_backend
+from dcp.sandbox.registry import AwsError, Call, emulates
 
 MAX_PAGE = 100
 

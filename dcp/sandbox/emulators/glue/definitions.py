@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from moto.core.utils import utcnow
+from dcp.sandbox.moto_compat import glue_trigger_parts, utcnow
 
 # JobUpdate member -> FakeJob attribute, with the value a member left out resets to.
 _JOB_FIELDS: dict[str, tuple[str, Any]] = {
@@ -76,15 +76,10 @@ def update_crawler(crawler: Any, request: Mapping[str, Any]) -> None:
 
 def update_trigger(trigger: Any, update: Mapping[str, Any]) -> None:
     """Apply a TriggerUpdate to `trigger` (a moto FakeTrigger)."""
-    from moto.glue.exceptions import GlueClientError
-    from moto.glue.utils import Action, Predicate
-
     try:
-        actions = [Action(a) for a in update["Actions"]] if "Actions" in update else None
-        # Glue's Logical defaults to AND; moto's Predicate needs it spelt out.
-        predicate = Predicate({"Logical": "AND", **update["Predicate"]}) if update.get("Predicate") else None
-    except GlueClientError as exc:
-        raise DefinitionError(str(exc.message)) from None
+        actions, predicate = glue_trigger_parts(update)
+    except ValueError as exc:
+        raise DefinitionError(str(exc)) from None
     if actions is not None:
         if not actions:
             raise DefinitionError("Actions cannot be empty")

@@ -22,6 +22,7 @@ from typing import Any
 
 import dcp
 from dcp.sandbox import crawl as crawling
+from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.glue import s3io
 
 log = logging.getLogger("dcp.sandbox")
@@ -35,8 +36,7 @@ def now() -> datetime:
 
 
 def glue_backend(account_id: str, region: str) -> Any:
-    from moto.glue.models import glue_backends
-
+    glue_backends = moto_compat.backends("glue")
     return glue_backends[account_id][region]
 
 
@@ -449,10 +449,8 @@ class JobRuns:
 
     def credentials(self, role: str) -> dict[str, str]:
         """Temporary credentials of the job's role, issued by the sandbox's STS."""
-        from moto.sts.models import sts_backends
-        from moto.utilities.utils import get_partition
-
-        partition = get_partition(self.region)
+        sts_backends = moto_compat.backends("sts")
+        partition = moto_compat.partition(self.region)
         arn = role if role.startswith("arn:") else f"arn:{partition}:iam::{self.account_id}:role/{role}"
         assumed = sts_backends[self.account_id][partition].assume_role(
             region_name=self.region,

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dcp.sandbox.dispatch import AccountRegionStore, AwsError, Call, emulates
 from dcp.sandbox.emulators.glue import definitions
 from dcp.sandbox.emulators.glue.models import (
     ConcurrentRunsExceeded,
@@ -19,6 +18,7 @@ from dcp.sandbox.emulators.glue.models import (
     Workflows,
     glue_backend,
 )
+from dcp.sandbox.registry import AccountRegionStore, AwsError, Call, emulates
 
 
 @dataclass

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dcp.sandbox import moto_compat
+
 CHUNK = 8 << 20
 
 
@@ -31,19 +33,14 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def backend(account_id: str, region: str = "us-east-1") -> Any:
-    from moto.s3.models import s3_backends
-    from moto.utilities.utils import get_partition
-
-    return s3_backends[account_id][get_partition(region)]
+    return moto_compat.backends("s3")[account_id][moto_compat.partition(region)]
 
 
 def _bucket(account_id: str, bucket: str) -> Any:
-    from moto.s3.exceptions import MissingBucket
-
-    try:
-        return backend(account_id).get_bucket(bucket)
-    except MissingBucket:
-        raise S3Missing(f"bucket {bucket} does not exist") from None
+    found = moto_compat.s3_bucket(account_id, "us-east-1", bucket)
+    if found is None:
+        raise S3Missing(f"bucket {bucket} does not exist")
+    return found
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dcp.sandbox import moto_compat
 from dcp.sandbox.identity import Principal, identity_policies, principal_arns
 from dcp.sandbox.policy_eval import AccessRequest, Decision, kms_key_access
 
@@ -29,8 +30,7 @@ class KeyRef:
 
 def find_key(account_id: str, region: str, key_id: str) -> KeyRef | None:
     """The key behind an id, ARN, alias name or alias ARN, or None (moto then answers NotFound)."""
-    from moto.kms.models import kms_backends
-
+    kms_backends = moto_compat.backends("kms")
     backend = kms_backends[account_id][region]
     try:
         resolved = backend.any_id_to_key_id(key_id)

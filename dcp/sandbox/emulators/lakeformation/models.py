@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dcp.sandbox import moto_compat
 from dcp.sandbox.lf_eval import Grant, LfTags, Requester
 
 
 def lf_backend(account_id: str, region: str) -> Any:
-    from moto.lakeformation.models import lakeformation_backends
-
+    lakeformation_backends = moto_compat.backends("lakeformation")
     return lakeformation_backends[account_id][region]
 
 
@@ -111,8 +111,7 @@ def _tag_list(tags: Mapping[str, frozenset[str]], catalog: str) -> list[dict[str
 
 
 def _table_columns(account_id: str, region: str, database: str, table: str) -> list[str]:
-    from moto.glue.models import glue_backends
-
+    glue_backends = moto_compat.backends("glue")
     db = glue_backends[account_id][region].databases.get(database)
     t = db.tables.get(table) if db is not None else None
     if t is None:

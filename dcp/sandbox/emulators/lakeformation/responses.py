@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import Call, emulates
 from dcp.sandbox.emulators.lakeformation.models import add_lf_tags, resource_lf_tags
+from dcp.sandbox.registry import Call, emulates
 
 
 @emulates("lakeformation", "AddLFTagsToResource")

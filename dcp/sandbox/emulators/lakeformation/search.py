@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, Call, emulates
 from dcp.sandbox.emulators.glue.models import glue_backend
 from dcp.sandbox.emulators.lakeformation.models import lf_backend, read_state
 from dcp.sandbox.lf_eval import LfTagExpression
+from dcp.sandbox.registry import AwsError, Call, emulates
 
 MAX_PAGE = 1000
 

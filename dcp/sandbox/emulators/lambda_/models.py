@@ -32,7 +32,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, SandboxConfig, on_reset
+from dcp.sandbox import moto_compat
+from dcp.sandbox.registry import AwsError, SandboxConfig, on_reset
 
 log = logging.getLogger("dcp.sandbox")
 
@@ -83,8 +84,7 @@ class LambdaContext:
 
 
 def get_function(account_id: str, region: str, name_or_arn: str, qualifier: str | None = None) -> Any:
-    from moto.awslambda.models import lambda_backends
-
+    lambda_backends = moto_compat.backends("lambda")
     try:
         return lambda_backends[account_id][region].get_function(name_or_arn, qualifier)
     except Exception as exc:
@@ -153,15 +153,14 @@ def _load_handler(function: Any, code_dir: Path) -> Any:
 
 def role_credentials(account_id: str, region: str, role_arn: str, session_name: str) -> dict[str, str]:
     """STS credentials for the function's execution role, issued by moto (so requests map to it)."""
-    from moto.sts.models import sts_backends
-
+    sts_backends = moto_compat.backends("sts")
     assumed = sts_backends[account_id]["aws"].assume_role(
         region_name=region,
         role_session_name=session_name[:64],
         role_arn=role_arn,
-        policy=None,  # type: ignore[arg-type]
+        policy=None,
         duration=3600,
-        external_id=None,  # type: ignore[arg-type]
+        external_id=None,
     )
     return {
         "AWS_ACCESS_KEY_ID": assumed.access_key_id,

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dcp.masking.identifiers import MANAGED_SELECTORS, managed_ids_for_selector
-from dcp.sandbox.dispatch import AccountRegionStore, AwsError
+from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.macie.results import (
     RESULT_OCCURRENCES,
     ExportDestination,
@@ -37,6 +37,7 @@ from dcp.sandbox.emulators.macie.results import (
     result_record,
     write_results,
 )
+from dcp.sandbox.registry import AccountRegionStore, AwsError
 
 log = logging.getLogger("dcp.sandbox")
 
@@ -476,8 +477,7 @@ class MacieModel:
                 raise AwsError("ValidationException", f"jobStatus {status} is not a valid update")
 
     def _objects(self, job: ClassificationJob) -> list[tuple[str, str, int]]:
-        from moto.s3.models import s3_backends
-
+        s3_backends = moto_compat.backends("s3")
         s3 = s3_backends[self.account_id]["aws"]
         definition = job.s3_job_definition
         buckets: list[str] = []
@@ -500,8 +500,7 @@ class MacieModel:
         return sorted(objects)
 
     def _run_job(self, job: ClassificationJob) -> None:
-        from moto.s3.models import s3_backends
-
+        s3_backends = moto_compat.backends("s3")
         from dcp.masking.detect import classify_source
         from dcp.sandbox.gates import macie_may_read
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, Call, emulates
+from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.macie.models import MacieModel, count_matches, macie_models
 from dcp.sandbox.emulators.macie.results import ExportDestination, check_destination, managed_identifier_summaries
+from dcp.sandbox.registry import AwsError, Call, emulates
 
 MAX_PAGE = 1000
 
@@ -192,16 +193,14 @@ def list_tags_for_resource(call: Call) -> dict[str, Any]:
 
 @emulates("macie2", "UpdateMacieSession")
 def update_macie_session(call: Call) -> dict[str, Any]:
-    from moto.core.utils import utcnow
-    from moto.macie2.models import macie2_backends
-
+    macie2_backends = moto_compat.backends("macie2")
     session = macie2_backends[call.account_id][call.region].macie_session
     if not session:
         raise AwsError("AccessDeniedException", "Macie is not enabled for this account")
     for member in ("status", "findingPublishingFrequency"):
         if call.params.get(member):
             session[member] = call.params[member]
-    session["updatedAt"] = utcnow()
+    session["updatedAt"] = moto_compat.utcnow()
     return {}
 
 
@@ -274,8 +273,7 @@ def get_automated_discovery_configuration(call: Call) -> dict[str, Any]:
 
 
 def _bucket_metadata(call: Call) -> list[dict[str, Any]]:
-    from moto.s3.models import s3_backends
-
+    s3_backends = moto_compat.backends("s3")
     buckets = []
     for name, bucket in sorted(s3_backends[call.account_id]["aws"].buckets.items()):
         keys = [k[-1] if isinstance(k, list) else k for k in bucket.keys.values()]

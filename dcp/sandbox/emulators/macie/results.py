@@ -28,7 +28,8 @@ from typing import Any
 
 from dcp.masking.findings import Finding
 from dcp.masking.identifiers import MANAGED_IDENTIFIERS
-from dcp.sandbox.dispatch import AwsError
+from dcp.sandbox import moto_compat
+from dcp.sandbox.registry import AwsError
 
 #: occurrences a finding shows, all types together
 FINDING_OCCURRENCES = 15
@@ -70,9 +71,8 @@ class ExportDestination:
 
 def check_destination(destination: ExportDestination, account_id: str, region: str) -> None:
     """The bucket and key must exist, as Macie validates them when the configuration is saved."""
-    from moto.kms.models import kms_backends
-    from moto.s3.models import s3_backends
-
+    kms_backends = moto_compat.backends("kms")
+    s3_backends = moto_compat.backends("s3")
     if destination.bucket not in s3_backends[account_id]["aws"].buckets:
         raise AwsError("ValidationException", f"the S3 bucket {destination.bucket} does not exist")
     try:
@@ -175,8 +175,7 @@ def write_results(
     destination: ExportDestination, account_id: str, region: str, key: str, records: list[dict[str, Any]]
 ) -> None:
     """One JSON Lines object, gzip-compressed and SSE-KMS encrypted with the configured key."""
-    from moto.s3.models import s3_backends
-
+    s3_backends = moto_compat.backends("s3")
     body = gzip.compress(b"".join(json.dumps(r, default=str).encode("utf-8") + b"\n" for r in records))
     s3_backends[account_id]["aws"].put_object(
         destination.bucket,

@@ -171,18 +171,3 @@ def patch_endpoint(db_instance: Any, store: BackingStore) -> None:
     """Make moto's DB instance report the backing store as its Endpoint."""
     db_instance.__dict__["_dcp_address"] = store.address
     db_instance.port = store.port
-
-
-def install_address_override() -> None:
-    """moto's DBInstance.address is a computed property; let a backing store's address win."""
-    from moto.rds.models import DBInstance
-
-    original: Any = DBInstance.__dict__["address"]
-    if getattr(original.fget, "_dcp", False):
-        return
-
-    def address(self: Any) -> str:
-        return str(self.__dict__.get("_dcp_address") or original.fget(self))
-
-    address._dcp = True  # type: ignore[attr-defined]
-    DBInstance.address = property(address)  # type: ignore[method-assign,assignment]

@@ -6,24 +6,23 @@ import logging
 import re
 from typing import Any
 
-from dcp.sandbox.dispatch import AccountRegionStore, Call, after, emulates
+from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.rds.models import (
     BackingError,
     RdsBackings,
-    install_address_override,
     patch_endpoint,
 )
+from dcp.sandbox.registry import AccountRegionStore, Call, after, emulates
 
 log = logging.getLogger("dcp.sandbox")
 #: What RDS picks when CreateDBInstance names no EngineVersion (moto answers 5.6.21 for MySQL).
 DEFAULT_ENGINE_VERSIONS = {"mysql": "8.0.40", "mariadb": "10.11.10", "postgres": "16.6"}
 backings: AccountRegionStore[RdsBackings] = AccountRegionStore(lambda account, region: RdsBackings())
-install_address_override()
+moto_compat.install_rds_address_override()
 
 
 def moto_instance(account_id: str, region: str, instance_id: str) -> Any | None:
-    from moto.rds.models import rds_backends
-
+    rds_backends = moto_compat.backends("rds")
     return rds_backends[account_id][region].databases.get(instance_id)
 
 

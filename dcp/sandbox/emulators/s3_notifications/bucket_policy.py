@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import current_call
+from dcp.sandbox import moto_compat
 from dcp.sandbox.identity import principal_arns
 from dcp.sandbox.policy_eval import AccessRequest, Decision, evaluate
+from dcp.sandbox.registry import current_call
 
 
-def bucket_permission(bucket: Any, action: str, resource: str) -> Any:
-    from moto.iam.access_control import PermissionResult
-
-    if bucket.policy is None:
-        return PermissionResult.NEUTRAL
+def bucket_permission(bucket: Any, action: str, resource: str) -> bool | None:
+    """Whether the bucket's policy allows (True) or denies (False) the call; None: it says nothing."""
     call = current_call.get()
     arns = principal_arns(call.principal) if call is not None else ()
     account = call.principal.account if call is not None else bucket.account_id
@@ -38,13 +36,11 @@ def bucket_permission(bucket: Any, action: str, resource: str) -> Any:
     )
     decision = evaluate([policy], request, resource_policy=True)
     if decision is Decision.DENY:
-        return PermissionResult.DENIED
+        return False
     if decision is Decision.ALLOW:
-        return PermissionResult.PERMITTED
-    return PermissionResult.NEUTRAL
+        return True
+    return None
 
 
 def install() -> None:
-    from moto.s3.models import FakeBucket
-
-    FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign,assignment]
+    moto_compat.install_bucket_permission(bucket_permission)

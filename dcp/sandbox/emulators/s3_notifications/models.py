@@ -15,8 +15,9 @@ import json
 import logging
 from typing import Any
 
-from dcp.sandbox.dispatch import AwsError, active_config
+from dcp.sandbox import moto_compat
 from dcp.sandbox.policy_eval import AccessRequest, conditions_hold, wildcard_match
+from dcp.sandbox.registry import AwsError, active_config
 
 log = logging.getLogger("dcp.sandbox")
 
@@ -87,6 +88,4 @@ def deliver(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> 
 
 
 def install() -> None:
-    import moto.s3.notifications as notifications
-
-    notifications._invoke_awslambda = deliver
+    moto_compat.install_s3_lambda_delivery(deliver)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcp.sandbox.dispatch import FORWARD, Call, emulates
+from dcp.sandbox.registry import FORWARD, Call, emulates
 
 
 @emulates("sts", "GetCallerIdentity")

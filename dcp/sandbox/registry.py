@@ -1,7 +1,7 @@
 """The emulator registry: which dcp function serves or follows which AWS (service, operation).
 
 Emulators register here when their package is imported (see :mod:`dcp.sandbox.emulators`);
-the dispatcher in :mod:`dcp.sandbox.protocol` looks operations up here and falls back to moto.
+the dispatcher in :mod:`dcp.sandbox.dispatcher` looks operations up here and falls back to moto.
 
 * ``@emulates(service, operation)`` — the function *replaces* moto for that operation. It
   receives a :class:`Call` and returns the output as a dict shaped like the operation's

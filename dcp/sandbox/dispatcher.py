@@ -1,10 +1,14 @@
 """The dispatcher: WSGI middleware that names each request's AWS operation and serves it.
 
+Three steps per request: :meth:`Dispatcher._identify` (which service, operation and principal),
+:meth:`Dispatcher._parse` (the parameters, as a :class:`Call`), :meth:`Dispatcher._invoke`
+(authorise, then the emulator or moto). A step that answers early raises :class:`_Answered`.
+
 For every request it finds the service (the SigV4 credential scope), the operation (moto's
 botocore-model routers: `Action` for query, `X-Amz-Target` for json, method + requestUri for
 rest-json/rest-xml), parses the parameters per the operation's input shape, checks required
 members, and then either calls the dcp emulator registered for that operation
-(:mod:`dcp.sandbox.dispatch`) and serialises its result per the service's protocol, or hands
+(:mod:`dcp.sandbox.registry`) and serialises its result per the service's protocol, or hands
 the untouched request to moto's WSGI application. After-hooks run once the response is known.
 
 Every failure becomes an AWS-shaped error in the request's protocol; the server keeps serving.
@@ -17,15 +21,20 @@ import json
 import logging
 import os
 import uuid
-import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from dcp.sandbox import moto_compat
 from dcp.sandbox.coverage import UNSUPPORTED_CODE, moto_serves, unsupported_message
-from dcp.sandbox.dispatch import (
+from dcp.sandbox.gates import authorize_call
+from dcp.sandbox.identity import Credential, Principal, parse_authorization, resolve_principal
+from dcp.sandbox.registry import (
     FORWARD,
+    AfterHook,
     AwsError,
     Call,
+    Handler,
     RawRequest,
     SandboxConfig,
     after_hooks_for,
@@ -33,14 +42,8 @@ from dcp.sandbox.dispatch import (
     handler_for,
     set_active_config,
 )
-from dcp.sandbox.gates import authorize_call
-from dcp.sandbox.identity import Credential, parse_authorization, resolve_principal
 
 log = logging.getLogger("dcp.sandbox")
-
-# moto warns when an error code is not modelled (KMS has no AccessDeniedException shape);
-# AWS itself returns such codes, so the warning is noise here.
-warnings.filterwarnings("ignore", message=r".*does not match an error shape.*", category=UserWarning)
 
 HEALTH_PATH = "/_dcp/health"
 SERVER_NAME = "dcp-sandbox"
@@ -50,6 +53,34 @@ SIGNING_ALIASES = {"eventbridge": "events", "execute-api": "apigateway"}
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# Requests the dispatcher cannot name an operation for reach moto only from the root: the gate
+# cannot judge them.
+UNJUDGED = "the sandbox cannot authorise this request for a non-root identity"
+
+
+class _Answered(Exception):
+    """A dispatch step answered the request already (an error, a denial, moto): `body` is the response."""
+
+    def __init__(self, body: Iterable[bytes]) -> None:
+        super().__init__("answered")
+        self.body = body
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What :meth:`Dispatcher._identify` found: the service, the operation and who calls it."""
+
+    service: str
+    principal: Principal
+    region: str
+    service_model: Any
+    protocol: str
+    request: Any  # moto's werkzeug Request over the body read once
+    operation_model: Any
+    uri_params: dict[str, Any]
+    handler: Handler | None
+    hooks: list[AfterHook]
 
 
 class _ServiceError(Exception):
@@ -62,9 +93,8 @@ class _ServiceError(Exception):
 
 
 def default_moto_app() -> WsgiApp:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    return DomainDispatcherApplication(create_backend_app)
+    app: WsgiApp = moto_compat.wsgi_app()
+    return app
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -140,8 +170,8 @@ class Dispatcher:
 
     def health(self) -> dict[str, Any]:
         """The `/_dcp/health` document: who answers, and which emulators serve what."""
-        from dcp.sandbox.dispatch import registered_operations
         from dcp.sandbox.emulators import FAILED
+        from dcp.sandbox.registry import registered_operations
 
         services = sorted({service for service, _ in registered_operations()})
         return {
@@ -177,113 +207,72 @@ class Dispatcher:
         body = _read_body(environ)
         if path.startswith("/moto-api"):
             return self.moto_app(environ, start_response)
+        try:
+            op = self._identify(environ, body, start_response)
+            call = self._parse(op, environ, body, start_response)
+            return self._invoke(op, call, environ, start_response)
+        except _Answered as answered:
+            return answered.body
+
+    # ---- step 1: which service, operation and principal
+    def _identify(self, environ: dict[str, Any], body: bytes, start_response: StartResponse) -> Operation:
         credential = parse_authorization(environ.get("HTTP_AUTHORIZATION")) or _credential_from_query(
             environ.get("QUERY_STRING", "")
         )
         if credential is None:
             # AWS serves anonymous requests only for public resources; the sandbox has none.
-            return self._denied(start_response, "Anonymous access is not allowed: sign the request (SigV4)")
+            raise _Answered(self._denied(start_response, "Anonymous access is not allowed: sign the request (SigV4)"))
         service = SIGNING_ALIASES.get(credential.service, credential.service)
         principal = resolve_principal(credential.access_key)
-        # Requests the dispatcher cannot name an operation for reach moto only from the root: the
-        # gate cannot judge them.
-        unjudged = "the sandbox cannot authorise this request for a non-root identity"
-
-        from moto.core.request import Request, determine_request_protocol
-        from moto.core.routing import get_service_router
-        from moto.core.utils import get_service_model
-        from werkzeug.exceptions import NotFound
-
         try:
-            service_model = get_service_model(service)
+            service_model = moto_compat.service_model(service)
         except Exception:
-            if not principal.is_root:
-                return self._denied(start_response, unjudged)
-            return self._to_moto(environ, start_response, None, None)
+            raise _Answered(self._unjudged(principal, environ, start_response)) from None
+        protocol = moto_compat.request_protocol(service_model, environ.get("CONTENT_TYPE"))
         try:
-            protocol = determine_request_protocol(service_model, environ.get("CONTENT_TYPE"))
-        except NotImplementedError:
-            protocol = str(service_model.protocol)
-        request = Request(dict(environ, **{"wsgi.input": io.BytesIO(body)}))
-        try:
-            operation_model, uri_params = get_service_router(service).match(request)
-        except (NotFound, NotImplementedError):
+            request, operation_model, uri_params = moto_compat.route(service, environ, body)
+        except moto_compat.NoRoute:
             if service == "s3":
-                if not principal.is_root:
-                    return self._denied(start_response, unjudged)
-                return self._to_moto(environ, start_response, None, None)
+                raise _Answered(self._unjudged(principal, environ, start_response)) from None
             code = "InvalidAction" if protocol in ("query", "ec2") else "UnknownOperationException"
-            return self._error(
-                start_response,
-                service_model,
-                None,
-                protocol,
-                AwsError(code, f"the {service} API has no such operation", 400),
-            )
+            error = AwsError(code, f"the {service} API has no such operation", 400)
+            raise _Answered(self._error(start_response, service_model, None, protocol, error)) from None
         operation = operation_model.name
         handler = handler_for(service, operation)
-        hooks = after_hooks_for(service, operation)
         if handler is None and not moto_serves(service, operation):
-            return self._error(
-                start_response,
-                service_model,
-                operation_model,
-                protocol,
-                AwsError(UNSUPPORTED_CODE, unsupported_message(service, operation), 400),
-            )
-
-        params: dict[str, Any] = {}
-        if handler is not None or hooks or service != "s3":
-            from moto.core.parse import PROTOCOL_PARSERS
-
-            try:
-                if body.strip() and _body_is_json(protocol, operation_model):
-                    json.loads(body)
-                parser = PROTOCOL_PARSERS[protocol](operation_model)
-                params = dict(
-                    parser.parse(
-                        {
-                            "method": request.method,
-                            "values": request.values,
-                            "headers": request.headers,
-                            "body": body,
-                            "url_path": request.path,
-                            "url_params": uri_params,
-                        }
-                    )
-                )
-            except Exception as exc:
-                log.info("sandbox: cannot parse %s.%s: %s", service, operation, exc)
-                code = "MalformedQueryString" if protocol in ("query", "ec2") else "SerializationException"
-                return self._error(
-                    start_response,
-                    service_model,
-                    operation_model,
-                    protocol,
-                    AwsError(code, f"the {operation} request body could not be parsed", 400),
-                )
-            missing = missing_required(params, operation_model.input_shape)
-            if missing:
-                return self._error(
-                    start_response,
-                    service_model,
-                    operation_model,
-                    protocol,
-                    AwsError(
-                        "ValidationException",
-                        f"{len(missing)} validation error(s) detected: missing required parameter(s) "
-                        + ", ".join(missing),
-                        400,
-                    ),
-                )
-
-        call = Call(
+            error = AwsError(UNSUPPORTED_CODE, unsupported_message(service, operation), 400)
+            raise _Answered(self._error(start_response, service_model, operation_model, protocol, error))
+        return Operation(
             service=service,
-            operation=operation,
-            params=params,
-            account_id=principal.account,
-            region=credential.region,
             principal=principal,
+            region=credential.region,
+            service_model=service_model,
+            protocol=protocol,
+            request=request,
+            operation_model=operation_model,
+            uri_params=uri_params,
+            handler=handler,
+            hooks=after_hooks_for(service, operation),
+        )
+
+    def _unjudged(self, principal: Principal, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        if not principal.is_root:
+            return self._denied(start_response, UNJUDGED)
+        return self._to_moto(environ, start_response, None, None)
+
+    # ---- step 2: the parameters, checked against the input shape
+    def _parse(self, op: Operation, environ: dict[str, Any], body: bytes, start_response: StartResponse) -> Call:
+        params: dict[str, Any] = {}
+        if op.handler is not None or op.hooks or op.service != "s3":
+            params = self._parse_params(op, body, start_response)
+        request = op.request
+        return Call(
+            service=op.service,
+            operation=op.operation_model.name,
+            params=params,
+            account_id=op.principal.account,
+            region=op.region,
+            principal=op.principal,
             sandbox=self.config,
             request=RawRequest(
                 method=request.method,
@@ -293,35 +282,50 @@ class Dispatcher:
                 body=body,
             ),
         )
-        try:
-            authorize_call(call, protocol)
-        except AwsError as exc:
-            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
-        try:
-            authorize_call(call, protocol)
-        except AwsError as exc:
-            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
-        if handler is None:
-            return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
 
+    def _parse_params(self, op: Operation, body: bytes, start_response: StartResponse) -> dict[str, Any]:
+        protocol, operation_model = op.protocol, op.operation_model
         try:
-            output = handler(call)
-        except AwsError as exc:
-            return self._error(start_response, service_model, operation_model, protocol, exc, call, hooks)
-        except Exception:
-            log.exception("sandbox: emulator %s.%s failed", service, operation)
-            return self._error(
-                start_response,
-                service_model,
-                operation_model,
-                protocol,
-                AwsError("InternalFailure", f"the sandbox's {operation} emulator failed", 500),
-                call,
-                hooks,
+            if body.strip() and _body_is_json(protocol, operation_model):
+                json.loads(body)
+            params = moto_compat.parse_params(protocol, operation_model, op.request, body, op.uri_params)
+        except Exception as exc:
+            log.info("sandbox: cannot parse %s.%s: %s", op.service, operation_model.name, exc)
+            code = "MalformedQueryString" if protocol in ("query", "ec2") else "SerializationException"
+            error = AwsError(code, f"the {operation_model.name} request body could not be parsed", 400)
+            raise _Answered(self._error(start_response, op.service_model, operation_model, protocol, error)) from None
+        missing = missing_required(params, operation_model.input_shape)
+        if missing:
+            error = AwsError(
+                "ValidationException",
+                f"{len(missing)} validation error(s) detected: missing required parameter(s) " + ", ".join(missing),
+                400,
             )
+            raise _Answered(self._error(start_response, op.service_model, operation_model, protocol, error))
+        return params
+
+    # ---- step 3: authorise, then the emulator or moto; after-hooks once the status is known
+    def _invoke(
+        self, op: Operation, call: Call, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        model, operation_model, protocol, hooks = op.service_model, op.operation_model, op.protocol, op.hooks
+        try:
+            authorize_call(call, protocol)
+        except AwsError as exc:
+            return self._error(start_response, model, operation_model, protocol, exc, call, hooks)
+        if op.handler is None:
+            return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
+        try:
+            output = op.handler(call)
+        except AwsError as exc:
+            return self._error(start_response, model, operation_model, protocol, exc, call, hooks)
+        except Exception:
+            log.exception("sandbox: emulator %s.%s failed", call.service, call.operation)
+            error = AwsError("InternalFailure", f"the sandbox's {call.operation} emulator failed", 500)
+            return self._error(start_response, model, operation_model, protocol, error, call, hooks)
         if output is FORWARD:
             return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
-        status, headers, payload = self._serialize(service_model, operation_model, protocol, output or {})
+        status, headers, payload = self._serialize(model, operation_model, protocol, output or {})
         self._run_hooks(call, hooks, status)
         return self._respond(start_response, status, headers, payload)
 
@@ -399,10 +403,7 @@ class Dispatcher:
     def _serialize(
         service_model: Any, operation_model: Any, protocol: str, result: Any
     ) -> tuple[int, dict[str, str], str | bytes]:
-        from moto.core.serialize import get_serializer_class
-
-        serializer = get_serializer_class(service_model.service_name, protocol)(operation_model)
-        response = serializer.serialize(result)
+        response = moto_compat.serialize(service_model, operation_model, protocol, result)
         headers = {str(k): str(v) for k, v in response["headers"].items()}
         headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
         status = int(response["status_code"])
@@ -416,11 +417,9 @@ class Dispatcher:
     def _unsupported(
         self, start_response: Any, call: Call, operation_model: Any, protocol: str | None, detail: str = ""
     ) -> Any:
-        from moto.core.utils import get_service_model
-
         return self._error(
             start_response,
-            get_service_model(call.service),
+            moto_compat.service_model(call.service),
             operation_model,
             protocol or "json",
             AwsError(UNSUPPORTED_CODE, unsupported_message(call.service, call.operation, detail), 400),
@@ -436,10 +435,8 @@ class Dispatcher:
         call: Call | None = None,
         hooks: list[Any] | None = None,
     ) -> Iterable[bytes]:
-        from moto.core.model import OperationModel
-
         if operation_model is None:
-            operation_model = OperationModel({}, service_model)
+            operation_model = moto_compat.empty_operation_model(service_model)
         status, headers, payload = self._serialize(
             service_model, operation_model, protocol, _ServiceError(error.code, error.message)
         )
