@@ -75,7 +75,7 @@ def test_snapshot_diff_yields_inserts_updates_deletes(tmp_path: Path) -> None:
     snap.commit()
     snap.begin()
     snap.add(pa.array(["1", "2", "4"]), pa.array(["1,a", "2,B", "4,d"]))
-    assert sorted(snap.changes()) == [("D", "3,c"), ("I", "4,d"), ("U", "2,B")]
+    assert sorted(snap.changes()) == [("D", "3", "3,c"), ("I", "4", "4,d"), ("U", "2", "2,B")]
     snap.commit()
     snap.begin()
     snap.add(pa.array(["1", "2", "4"]), pa.array(["1,a", "2,B", "4,d"]))
