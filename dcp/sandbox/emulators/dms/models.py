@@ -676,7 +676,10 @@ class RowStore:
             for part in [*self._select(self.next, current), *self._select(self.path, deleted)]:
                 if writer is None:
                     writer = pq.ParquetWriter(
-                        str(path), part.schema, version=target.parquet_version, write_statistics=target.parquet_statistics
+                        str(path),
+                        part.schema,
+                        version=target.parquet_version,
+                        write_statistics=target.parquet_statistics,
                     )
                 elif part.schema != writer.schema:
                     part = part.cast(writer.schema)

@@ -36,7 +36,8 @@ def arrow_type(column_type: Any, dialect: str) -> pa.DataType:
     if isinstance(t, sat.Integer):
         return pa.int32()  # INT4
     if isinstance(t, sat.Float):
-        return pa.float32() if getattr(t, "precision", None) and t.precision <= 24 else pa.float64()
+        precision = getattr(t, "precision", None)
+        return pa.float32() if precision is not None and precision <= 24 else pa.float64()
     if isinstance(t, sat.Numeric):
         precision, scale = getattr(t, "precision", None), getattr(t, "scale", None)
         if precision and precision <= 38:
