@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dcp.aws.policies import macie_source_condition
 from dcp.aws.refs import PENDING
 from dcp.aws.resource import Resource, absent_on, ignore_codes, tag_dict, tag_list, tags_match
 from dcp.aws.session import AwsContext
@@ -33,6 +34,31 @@ def tls_only_statement(bucket: str, partition: str) -> dict[str, Any]:
         "Resource": [arn, f"{arn}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def macie_results_statements(bucket: str, names: Any) -> list[dict[str, Any]]:
+    """Macie may find the bucket's region and put its discovery results under their prefix."""
+    arn = f"arn:{names.partition}:s3:::{bucket}"
+    macie = {"Service": "macie.amazonaws.com"}
+    condition = macie_source_condition(names)
+    return [
+        {
+            "Sid": "MacieGetBucketLocation",
+            "Effect": "Allow",
+            "Principal": macie,
+            "Action": "s3:GetBucketLocation",
+            "Resource": arn,
+            "Condition": condition,
+        },
+        {
+            "Sid": "MaciePutDiscoveryResults",
+            "Effect": "Allow",
+            "Principal": macie,
+            "Action": "s3:PutObject",
+            "Resource": f"{arn}/{names.DISCOVERY_RESULTS_PREFIX}*",
+            "Condition": condition,
+        },
+    ]
 
 
 class Bucket(Resource):
@@ -59,6 +85,8 @@ class Bucket(Resource):
                     "Condition": {"StringEquals": {"aws:SourceAccount": self.names.account_id}},
                 }
             )
+        if self.bucket_kind == "findings":
+            statements += macie_results_statements(self.physical, self.names)
         return {"Version": "2012-10-17", "Statement": statements}
 
     def encryption(self) -> dict[str, Any]:

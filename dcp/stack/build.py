@@ -74,6 +74,8 @@ def glue_job_arguments(names: StackNames) -> dict[str, str]:
         "--raw_prefix": f"{settings.source.db_name}/",
         "--findings_bucket": names.findings_bucket,
         "--findings_prefix": names.FINDINGS_PREFIX,
+        # every occurrence, where a finding lists 15 (macie.ClassificationExport writes them)
+        "--discovery_results": f"s3://{names.findings_bucket}/{names.DISCOVERY_RESULTS_PREFIX}",
         "--curated_bucket": names.curated_bucket,
         "--data_key_id": names.data_key_alias,
         "--token_secret_id": names.token_secret,
@@ -328,6 +330,7 @@ def stack_resources(names: StackNames, refs: Refs) -> list[Resource]:
 
     # ---- Macie
     add(macie.Session(refs, ["bucket-findings"]))
+    add(macie.ClassificationExport(refs, ["macie-session", "bucket-findings", "bucket-key"]))
     for ci in s.macie.custom_identifiers:
         add(macie.CustomDataIdentifier(ci, refs, ["macie-session"]))
 
