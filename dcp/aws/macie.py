@@ -165,7 +165,8 @@ class ClassificationExport(Resource):
     GenerateDataKey/Encrypt, as "Storing and retaining sensitive data discovery results"
     (https://docs.aws.amazon.com/macie/latest/user/discovery-results-repository-s3.html)
     requires. The setting is account- and region-wide and Macie has no API to remove it:
-    `down` leaves it (disabling Macie, when this stack enabled it, clears it).
+    `down` leaves it (disabling Macie, when this stack enabled it, clears it); once its bucket
+    is gone it reads as absent.
     """
 
     kind = "macie.classification-export"
@@ -187,6 +188,9 @@ class ClassificationExport(Resource):
         destination = ((found or {}).get("configuration") or {}).get("s3Destination")
         if not destination:
             return None
+        bucket = str(destination.get("bucketName") or "")
+        if absent_on("NoSuchBucket", "404", "NotFound")(lambda: ctx.client("s3").head_bucket(Bucket=bucket)) is None:
+            return None  # left behind by `down` (Macie cannot forget it): nothing of this stack
         return {
             "bucket": destination.get("bucketName"),
             "prefix": (destination.get("keyPrefix") or "").strip("/"),
