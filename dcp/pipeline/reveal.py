@@ -39,17 +39,11 @@ class RevealedTable:
 
 def encrypted_columns(table: pa.Table) -> list[str]:
     """String columns whose non-null cells are dcp ciphertexts."""
-    out = []
-    for field in table.schema:
-        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
-            continue
-        column = table.column(field.name).drop_null()
-        if len(column) and pc.all(pc.starts_with(column, CELL_PREFIX)).as_py():
-            out.append(field.name)
-    return out
+    return [name for name, column in zip(table.column_names, table.columns, strict=True) if _is_ciphertext(column)]
 
 
-def _is_ciphertext(array: pa.Array) -> bool:
+def _is_ciphertext(array: pa.Array | pa.ChunkedArray) -> bool:
+    """A string column whose non-null cells (at least one) are all dcp ciphertexts."""
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return False
     values = array.drop_null()
