@@ -44,7 +44,7 @@ def arrow_type(column_type: Any, dialect: str) -> pa.DataType:
             return pa.decimal128(precision, scale or 0)
         return pa.string()  # NUMERIC without a declared precision: exact as text
     if isinstance(t, sat.DateTime):
-        return pa.timestamp("us")
+        return pa.timestamp("us", tz="UTC") if getattr(t, "timezone", False) else pa.timestamp("us")
     if isinstance(t, sat.Date):
         return pa.date32()
     if isinstance(t, sat.Time):
