@@ -73,6 +73,7 @@ class StackNames:
         return f"{self.settings.source.db_name}/{table}/"
 
     FINDINGS_PREFIX = "findings/"
+    DISCOVERY_RESULTS_PREFIX = "discovery-results/"  # Macie's classification export
 
     @staticmethod
     def masked_prefix(table: str) -> str:

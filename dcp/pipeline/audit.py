@@ -148,7 +148,11 @@ def find_targets(aws: AwsContext, names: StackNames) -> Targets:
     settings = names.settings
     table = settings.source.tables[0]
     raw_key = next(
-        (o["Key"] for o in list_keys(aws, names.raw_bucket, names.raw_prefix(table)) if o["Key"].endswith(".csv")),
+        (
+            o["Key"]
+            for o in list_keys(aws, names.raw_bucket, names.raw_prefix(table))
+            if o["Key"].endswith((".csv", ".parquet"))
+        ),
         None,
     )
     if raw_key is None:

@@ -96,7 +96,8 @@ def _first_columns(data: bytes, count: int) -> list[list[str]]:
 def raw_current_ids(aws: AwsContext, bucket: str, prefix: str) -> set[str]:
     """Primary keys (first column) the raw zone holds for one table after applying DMS's CDC files.
 
-    Full-load files (LOAD*.csv) list rows, with an Op column (always I) when the endpoint sets
+    Parquet files (the stack's DataFormat) carry Op and the key column by name. CSV full-load
+    files (LOAD*.csv) list rows, with an Op column (always I) when the endpoint sets
     IncludeOpForFullLoad; change files (<timestamp>.csv, applied in name order) start with Op
     (I/U/D) and then the row. A header line, when DMS writes one, says which it is and is skipped.
     """
@@ -105,18 +106,34 @@ def raw_current_ids(aws: AwsContext, bucket: str, prefix: str) -> set[str]:
     changes = [o for o in objects if o not in loads]
     ids: set[str] = set()
     for obj in [*loads, *changes]:
-        first, second = _first_columns(get_bytes(aws, bucket, obj["Key"]), 2)
-        if first and first[0] == "Op":
-            ops, keys = first[1:], second[1:]
-        elif first and first[0].lower() == "id":
-            ops, keys = ["I"] * (len(first) - 1), first[1:]
-        elif obj in loads and not all(v in ("I", "U", "D") for v in first):
-            ops, keys = ["I"] * len(first), first
+        if obj["Key"].endswith(".parquet"):  # DataFormat parquet: Op (when present) and the key by name
+            ops, keys = _parquet_ops_and_keys(get_bytes(aws, bucket, obj["Key"]))
         else:
-            ops, keys = first, second
+            ops, keys = _csv_ops_and_keys(get_bytes(aws, bucket, obj["Key"]), obj in loads)
         for op, key in zip(ops, keys, strict=True):
             if op == "D":
                 ids.discard(key)
             else:
                 ids.add(key)
     return ids
+
+
+def _parquet_ops_and_keys(data: bytes) -> tuple[list[str], list[str]]:
+    table = pq.read_table(io.BytesIO(data))
+    names = [n for n in table.column_names if n != "Op"]
+    keys = [str(v) for v in table.column(names[0]).to_pylist()]
+    ops = table.column("Op").to_pylist() if "Op" in table.column_names else ["I"] * len(keys)
+    return ops, keys
+
+
+def _csv_ops_and_keys(data: bytes, load: bool) -> tuple[list[str], list[str]]:
+    first, second = _first_columns(data, 2)
+    if first and first[0] == "Op":
+        ops, keys = first[1:], second[1:]
+    elif first and first[0].lower() == "id":
+        ops, keys = ["I"] * (len(first) - 1), first[1:]
+    elif load and not all(v in ("I", "U", "D") for v in first):
+        ops, keys = ["I"] * len(first), first
+    else:
+        ops, keys = first, second
+    return ops, keys

@@ -7,7 +7,9 @@ only compare or train on it and never print it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +20,9 @@ from dcp.aws.session import AwsContext
 from dcp.names import StackNames
 from dcp.pipeline.errors import AccessRefused, PipelineError
 from dcp.pipeline.lake import parquet_objects
+
+if TYPE_CHECKING:
+    from dcp.masking.crypto import TableCrypto
 
 CELL_PREFIX = "v1:"
 
@@ -35,14 +40,62 @@ class RevealedTable:
 
 def encrypted_columns(table: pa.Table) -> list[str]:
     """String columns whose non-null cells are dcp ciphertexts."""
-    out = []
-    for field in table.schema:
-        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+    return [name for name, column in zip(table.column_names, table.columns, strict=True) if _is_ciphertext(column)]
+
+
+def _is_ciphertext(array: pa.Array | pa.ChunkedArray) -> bool:
+    """A string column whose non-null cells (at least one) are all dcp ciphertexts."""
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return False
+    values = array.drop_null()
+    return bool(len(values)) and bool(pc.all(pc.starts_with(values, CELL_PREFIX)).as_py())
+
+
+def decrypt_nested(array: pa.Array, crypto: TableCrypto, path: tuple[str, ...], found: list[str]) -> pa.Array:
+    """``array`` with every encrypted leaf decrypted in place (struct members, list elements).
+
+    The masking engine encrypts a nested leaf under the dotted path of its struct members
+    (``person.email``; list elements share their list's path, ``cards`` or ``cards.number``);
+    each decrypted path is appended to ``found``. Offsets and null masks are kept.
+    """
+    data_type = array.type
+    if pa.types.is_struct(data_type):
+        children = [
+            decrypt_nested(array.field(i), crypto, (*path, data_type.field(i).name), found)
+            for i in range(data_type.num_fields)
+        ]
+        fields = [pa.field(data_type.field(i).name, c.type, nullable=True) for i, c in enumerate(children)]
+        return pa.StructArray.from_arrays(children, fields=fields, mask=array.is_null() if array.null_count else None)
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        offsets = array.offsets
+        first = offsets[0].as_py() if len(offsets) else 0
+        last = offsets[-1].as_py() if len(offsets) else 0
+        values = decrypt_nested(array.values.slice(first, last - first), crypto, path, found)
+        kind = pa.ListArray if pa.types.is_list(data_type) else pa.LargeListArray
+        return kind.from_arrays(pc.subtract(offsets, first), values, mask=array.is_null() if array.null_count else None)
+    if _is_ciphertext(array):
+        name = ".".join(path)
+        if name not in found:
+            found.append(name)
+        return crypto.decrypt_array(array, name)
+    return array
+
+
+def _decrypt_part(part: pa.Table, crypto: TableCrypto, columns: Sequence[str]) -> tuple[pa.Table, list[str]]:
+    """``part`` with ``columns`` and every encrypted nested leaf decrypted; the paths decrypted."""
+    found: list[str] = []
+    for index, field in enumerate(part.schema):
+        nested = pa.types.is_nested(field.type)
+        if field.name not in columns and not nested:
             continue
-        column = table.column(field.name).drop_null()
-        if len(column) and pc.all(pc.starts_with(column, CELL_PREFIX)).as_py():
-            out.append(field.name)
-    return out
+        column = part.column(index).combine_chunks()
+        if nested:
+            column = decrypt_nested(column, crypto, (field.name,), found)
+        else:
+            column = crypto.decrypt_array(column, field.name)
+            found.append(field.name)
+        part = part.set_column(index, pa.field(field.name, column.type, nullable=True), column)
+    return part, found
 
 
 def reveal_table(aws: AwsContext, names: StackNames, table: str, *, limit: int | None = None) -> RevealedTable:
@@ -63,10 +116,8 @@ def reveal_table(aws: AwsContext, names: StackNames, table: str, *, limit: int |
                 keys[wrapped] = TableCrypto.from_metadata(kms, metadata)
             crypto = keys[wrapped]
             columns = list(encrypted_columns_of(metadata)) or encrypted_columns(part)
-            for name in columns:
-                i = part.schema.get_field_index(name)
-                part = part.set_column(i, name, crypto.decrypt_array(part.column(name), name))
-            decrypted = decrypted or columns
+            part, found = _decrypt_part(part, crypto, columns)
+            decrypted += [name for name in found if name not in decrypted]
             parts.append(part.replace_schema_metadata(None))
             rows += part.num_rows
             if limit is not None and rows >= limit:

@@ -5,7 +5,9 @@ returns what Glue's crawler would write: one table per folder directly under the
 (files right at the target path make a table named after it), classification csv / json /
 parquet, columns in Glue types, `key=value` sub-folders as partitions (other sub-folders as
 `partition_0`, `partition_1`, ... as Glue names them), and the StorageDescriptor Glue's
-built-in classifiers produce. Types come from pyarrow's inference over a sample of each file.
+built-in classifiers produce. Types come from pyarrow's inference over a sample of each file
+(Parquet: the file's own schema), except that a CSV column with a leading-zero value stays a
+string (see :func:`_leading_zero_columns`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -143,15 +146,37 @@ def infer_file(path: Path, fmt: str, *, delimiter: str | None = None) -> FileSch
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
         names = [c.lower() for c in table.column_names] if header else [f"col{i}" for i in range(table.num_columns)]
+        zeros = _leading_zero_columns(data, sep, header, table)
         return FileSchema(
             "csv",
-            tuple((n, glue_type(f.type)) for n, f in zip(names, table.schema, strict=True)),
+            tuple(
+                (n, "string" if f.name in zeros else glue_type(f.type))
+                for n, f in zip(names, table.schema, strict=True)
+            ),
             delimiter=sep,
             header=header,
             quoted=b'"' in data,
         )
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError, json.JSONDecodeError, StopIteration) as exc:
         raise CrawlError(f"cannot classify {path.name}: {str(exc).splitlines()[0]}") from None
+
+
+def _leading_zero_columns(data: bytes, sep: str, header: bool, typed: pa.Table) -> set[str]:
+    """Columns inferred numeric where some value has a leading zero (`060414234710`, `093`): a
+    number type would drop it, so the crawler keeps them strings. CSV carries no source types;
+    this is the one guess dcp overrides (the stack's DMS writes typed Parquet instead)."""
+    numeric = [f.name for f in typed.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    if not numeric:
+        return set()
+    text = pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(autogenerate_column_names=not header),
+        parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=numeric, column_types={n: pa.string() for n in numeric}, strings_can_be_null=True
+        ),
+    )
+    return {n for n in numeric if pc.any(pc.match_substring_regex(text.column(n), r"^[+-]?0[0-9]")).as_py()}
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ def glue_job_arguments(names: StackNames) -> dict[str, str]:
         "--raw_prefix": f"{settings.source.db_name}/",
         "--findings_bucket": names.findings_bucket,
         "--findings_prefix": names.FINDINGS_PREFIX,
+        # every occurrence, where a finding lists 15 (macie.ClassificationExport writes them)
+        "--discovery_results": f"s3://{names.findings_bucket}/{names.DISCOVERY_RESULTS_PREFIX}",
         "--curated_bucket": names.curated_bucket,
         "--data_key_id": names.data_key_alias,
         "--token_secret_id": names.token_secret,
@@ -405,6 +407,7 @@ def replication(
 @dataclass
 class FindingsPath(Section):
     session: macie.Session
+    export: macie.ClassificationExport
     identifiers: list[macie.CustomDataIdentifier]
     stream: firehose.FindingsStream
     rule: events.FindingsRule
@@ -412,10 +415,11 @@ class FindingsPath(Section):
 
 def findings_path(names: StackNames, refs: Refs, store: Storage, access: Access) -> FindingsPath:
     session = macie.Session(refs, [store.bucket("findings")])
+    export = macie.ClassificationExport(refs, [session, store.bucket("findings"), store.bucket_key])
     identifiers = [macie.CustomDataIdentifier(ci, refs, [session]) for ci in names.settings.macie.custom_identifiers]
     stream = firehose.FindingsStream(refs, [store.bucket("findings"), access.roles["firehose"], store.bucket_key])
     rule = events.FindingsRule(refs, [stream, access.roles["events"]])
-    return FindingsPath(session, identifiers, stream, rule)
+    return FindingsPath(session, export, identifiers, stream, rule)
 
 
 # ---------------------------------------------------------------- code: assets and the Lambdas

@@ -296,6 +296,16 @@ KEY_ADMIN_ACTIONS = [
 ]
 
 
+def macie_source_condition(names: StackNames) -> dict[str, Any]:
+    """Only this account's Macie, writing discovery results (User Guide, "Storing and retaining
+    sensitive data discovery results": the bucket and key policy statements)."""
+    macie = f"arn:{names.partition}:macie2:{names.region}:{names.account_id}"
+    return {
+        "StringEquals": {"aws:SourceAccount": names.account_id},
+        "ArnLike": {"aws:SourceArn": [f"{macie}:export-configuration:*", f"{macie}:classification-job/*"]},
+    }
+
+
 def macie_role_arn(names: StackNames) -> str:
     """Macie's service-linked role, created when Macie is enabled."""
     return (
@@ -320,6 +330,15 @@ def bucket_key_policy(names: StackNames) -> Doc:
             "Principal": {"AWS": f"arn:{names.partition}:iam::{names.account_id}:root"},
             "Action": "kms:*",
             "Resource": "*",
+        },
+        {
+            # Macie encrypts its discovery results with this key (macie.ClassificationExport)
+            "Sid": "MacieDiscoveryResults",
+            "Effect": "Allow",
+            "Principal": {"Service": "macie.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
+            "Resource": "*",
+            "Condition": macie_source_condition(names),
         },
         {
             "Sid": "MacieDecrypt",

@@ -241,9 +241,10 @@ def test_another_stack_with_a_longer_prefix_is_untouched(aws_env: Env, settings:
     assert mine.ok, mine.failed
     assert deploy.down(settings, aws_env.new_context()).ok
     stack = build_stack(other, aws_env.ctx)
-    # LF-tag keys are account-wide and unprefixed: the only things the two stacks share.
+    # LF-tag keys are account-wide and unprefixed, and Macie keeps one classification export per
+    # account and region (the last stack up owns it): the only things the two stacks share.
     changed = {s.resource for s in plan_stack(stack.resources, aws_env.ctx).changes}
-    assert changed <= {"lf-tag-zone", "lf-tag-sensitivity"}
+    assert changed <= {"lf-tag-zone", "lf-tag-sensitivity", "macie-classification-export"}
 
 
 def test_drift_is_planned_as_updates_and_repaired(aws_env: Env, settings: Settings) -> None:

@@ -527,3 +527,98 @@ def test_seed_lambda_tables_are_where_dms_reads_them(server_sandbox: ServerSandb
         engine.dispose()
         server.delete_instance(instance)
         server.drop(user, db_name)
+
+
+def read_parquet(sb: SandboxServer, bucket: str, key: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    body = sb.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return pq.read_table(pa.BufferReader(body))
+
+
+def test_parquet_target_keeps_the_source_types_and_values_through_cdc(sandbox_server: SandboxServer) -> None:
+    """DataFormat parquet: typed as DMS maps the source columns (INT2/INT4, NUMERIC(p,s), DATE,
+    DATETIME, BOOLEAN, STRING), leading zeros, NULL versus '' and Unicode kept, Op first in
+    full-load (IncludeOpForFullLoad) and change files, a delete with its last values."""
+    import datetime as dt
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    engine = server_engine(PG_ADMIN)
+    schema = unique("dcp_dms")
+    md = sa.MetaData(schema=schema)
+    t = sa.Table(
+        "card",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("card_number", sa.String(20)),
+        sa.Column("cvv", sa.SmallInteger),
+        sa.Column("limit_eur", sa.Numeric(12, 2)),
+        sa.Column("issued", sa.Date),
+        sa.Column("seen", sa.DateTime),
+        sa.Column("active", sa.Boolean),
+        sa.Column("note", sa.Text),
+    )
+    seen = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
+    rows = [
+        (1, "060414234710", 93, Decimal("1000.50"), dt.date(2020, 1, 2), seen, True, 'Zoë "q",\nline'),
+        (2, "0000", None, None, None, None, None, ""),
+        (3, None, 7, Decimal("-0.01"), dt.date(1999, 12, 31), seen, False, None),
+    ]
+    names = [c.name for c in t.columns]
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            md.create_all(conn)
+            conn.execute(t.insert(), [dict(zip(names, r, strict=True)) for r in rows])
+        rep = Replication(
+            sandbox_server,
+            PG_SOURCE,
+            unique("raw").replace("_", "-"),
+            mapping(schema, "card"),
+            s3_extra={
+                "DataFormat": "parquet",
+                "ParquetVersion": "parquet-2-0",
+                "EnableStatistics": True,
+                "IncludeOpForFullLoad": True,
+            },
+        )
+        rep.run("start-replication")
+        prefix = f"dms/{schema}/card/"
+        assert rep.keys(prefix) == [f"{prefix}LOAD00000001.parquet"]
+        load = read_parquet(sandbox_server, rep.bucket, f"{prefix}LOAD00000001.parquet")
+        assert load.schema.names == ["Op", *names]
+        types = {f.name: f.type for f in load.schema}
+        assert types["id"] == pa.int32() and types["cvv"] == pa.int16()
+        assert types["card_number"] == pa.string() and types["limit_eur"] == pa.decimal128(12, 2)
+        assert types["issued"] == pa.date32() and pa.types.is_timestamp(types["seen"])
+        assert types["active"] == pa.bool_()
+        assert load.column("Op").to_pylist() == ["I", "I", "I"]
+        assert [tuple(r[n] for n in names) for r in load.to_pylist()] == rows
+
+        with engine.begin() as conn:
+            conn.execute(t.update().where(t.c.id == 2).values(note=None, card_number="0001"))
+            conn.execute(t.delete().where(t.c.id == 1))
+            conn.execute(t.insert().values(id=4, card_number="007", note="", cvv=1))
+        rep.stop()
+        rep.run("resume-processing")
+        changes = [k for k in rep.keys(prefix) if not k.endswith("LOAD00000001.parquet")]
+        assert len(changes) == 1 and changes[0].endswith(".parquet")
+        cdc = read_parquet(sandbox_server, rep.bucket, changes[0])
+        assert cdc.schema.names == ["Op", *names] and cdc.schema.field("cvv").type == pa.int16()
+        got = sorted((r["Op"], *(r[n] for n in names)) for r in cdc.to_pylist())
+        assert got == sorted(
+            [
+                ("U", 2, "0001", None, None, None, None, None, None),
+                ("D", *rows[0]),
+                ("I", 4, "007", 1, None, None, None, None, ""),
+            ]
+        )
+        s = rep.stats()["card"]
+        assert (s["Inserts"], s["Updates"], s["Deletes"]) == (1, 1, 1)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()

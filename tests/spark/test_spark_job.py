@@ -214,3 +214,70 @@ def test_spark_fails_closed_and_masks_nested_fields_like_the_arrow_engine(lake: 
     assert rows[1]["cards"][1] is None and rows[2]["cards"] is None and rows[1]["person"] is None
     blob = b"".join(lake.objects("masked/").values()) + b"".join(lake.objects("encrypted/").values())
     assert b"ann.lee@example.com" not in blob and b"4111111111111111" not in blob
+
+
+def test_both_engines_read_typed_dms_parquet_with_cdc_and_keep_every_value(lake: Lake, spark: Any) -> None:
+    """DMS's Parquet (the stack's DataFormat): typed columns, Op in the full load and the change
+    file; both engines apply I/U/D and keep leading zeros, NULL versus '', Unicode and newlines."""
+    import datetime as dt
+    import io
+    from decimal import Decimal
+
+    import pyarrow.parquet as pq
+
+    from dcp.sandbox.emulators.dms.parquetout import with_op
+
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("card_number", pa.string()),
+            ("cvv", pa.int16()),
+            ("limit_eur", pa.decimal128(12, 2)),
+            ("issued", pa.date32()),
+            ("note", pa.string()),
+        ]
+    )
+    load = pa.Table.from_pylist(
+        [
+            {"id": 1, "card_number": "060414234710", "cvv": 93, "limit_eur": Decimal("10.50"),
+             "issued": dt.date(2020, 1, 2), "note": 'Zoë "q",\nline'},
+            {"id": 2, "card_number": "0000", "cvv": None, "limit_eur": None, "issued": None, "note": ""},
+            {"id": 3, "card_number": "4111111111111111", "cvv": 7, "limit_eur": Decimal("-0.01"),
+             "issued": dt.date(1999, 12, 31), "note": None},
+        ],
+        schema=schema,
+    )  # fmt: skip
+    changes = pa.Table.from_pylist(
+        [
+            {"id": 2, "card_number": "0001", "cvv": 5, "limit_eur": None, "issued": None, "note": None},
+            {"id": 3, "card_number": "4111111111111111", "cvv": 7, "limit_eur": Decimal("-0.01"),
+             "issued": dt.date(1999, 12, 31), "note": None},
+            {"id": 4, "card_number": "007", "cvv": 1, "limit_eur": Decimal("0.00"), "issued": None, "note": "ü"},
+        ],
+        schema=schema,
+    )  # fmt: skip
+
+    def parquet(table: pa.Table, ops: list[str]) -> bytes:
+        sink = io.BytesIO()
+        pq.write_table(with_op(table, pa.array(ops)), sink)
+        return sink.getvalue()
+
+    key = lake.put_raw("card", "LOAD00000001.parquet", parquet(load, ["I", "I", "I"]))
+    lake.put_raw("card", "20240101-120000000.parquet", parquet(changes, ["U", "D", "I"]))
+    lake.put_findings([finding_for(lake.raw_bucket, key, {"card_number": "CREDIT_CARD_NUMBER"})])
+    policy = SAMPLE_POLICY
+
+    for engine in (None, spark):
+        run = run_job(lake.args(policy=policy), clients=lake.clients(), spark=engine)
+        assert not run.not_published, run.not_published
+        out = lake.read("encrypted", "card")  # the latest run's encrypted copy
+        revealed = decrypt_columns(out, lake.crypto("encrypted", "card"), ["card_number"])
+        rows = sorted(revealed.to_pylist(), key=lambda r: r["id"])
+        assert [r["id"] for r in rows] == [1, 2, 4]
+        assert [r["card_number"] for r in rows] == ["060414234710", "0001", "007"]
+        assert [r["cvv"] for r in rows] == [93, 5, 1]
+        assert [r["note"] for r in rows] == ['Zoë "q",\nline', None, "ü"]
+        assert [None if r["limit_eur"] is None else str(r["limit_eur"]) for r in rows] == ["10.50", None, "0.00"]
+        assert rows[0]["issued"] == dt.date(2020, 1, 2)
+        masked = sorted(lake.read("masked", "card", run.run_id).to_pylist(), key=lambda r: r["id"])
+        assert masked[0]["card_number"] != "060414234710" and masked[0]["note"] == 'Zoë "q",\nline'

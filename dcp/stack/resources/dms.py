@@ -231,14 +231,19 @@ class Endpoint(_Described):
         return {
             "BucketName": self.names.raw_bucket,
             "ServiceAccessRoleArn": self.names.role_arn("dms-s3"),
-            "AddColumnName": True,
-            # Full-load files get the Op column CDC files have, so every file of a table has the
-            # same columns and the crawler's one schema reads them all by position.
+            # Parquet, typed from the source columns as DMS maps them ("Data types for AWS
+            # Database Migration Service"): the raw zone reads back every value exactly (CSV
+            # left types to the crawler's guess: 060414234710 became bigint 60414234710).
+            # https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.S3.html
+            "DataFormat": "parquet",
+            "ParquetVersion": "parquet-2-0",
+            "EnableStatistics": True,
+            # Full-load files get the Op column CDC files have (supported for .csv and .parquet),
+            # so every file of a table has the same columns and the crawler's one schema reads them.
             "IncludeOpForFullLoad": True,
             # CDC files are written at most this many seconds after DMS reads a change (DMS's
             # default is 60); `dcp scan` waits for them before starting Macie (pipeline/replicate.py).
             "CdcMaxBatchInterval": 10,
-            "DataFormat": "csv",
             "CompressionType": "NONE",
             "EncryptionMode": "SSE_KMS",
             "ServerSideEncryptionKmsKeyId": self.refs.key_arn(self.names.bucket_key_alias) or PENDING,

@@ -14,7 +14,7 @@ from typing import Any
 from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
 from dcp.masking.identifiers import CustomIdentifier
-from dcp.stack.refs import Refs
+from dcp.stack.refs import PENDING, Refs
 from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
 #: Tag on the findings bucket: this stack enabled Macie, so `down` disables it again.
@@ -154,3 +154,60 @@ class CustomDataIdentifier(Resource):
             ignore_codes(
                 lambda: ctx.client("macie2").delete_custom_data_identifier(id=found), "ResourceNotFoundException"
             )
+
+
+class ClassificationExport(Resource):
+    """Where Macie stores its sensitive data discovery results: the findings bucket under
+    `discovery-results/`, encrypted with the bucket key. A finding lists at most 15 occurrences;
+    the result of each object lists them all, and the masking job reads them
+    (`--discovery_results`) so that every flagged column is located.
+
+    The bucket policy lets macie.amazonaws.com put objects there and the key policy lets it
+    GenerateDataKey/Encrypt, as "Storing and retaining sensitive data discovery results"
+    (https://docs.aws.amazon.com/macie/latest/user/discovery-results-repository-s3.html)
+    requires. The setting is account- and region-wide and Macie has no API to remove it:
+    `down` leaves it (disabling Macie, when this stack enabled it, clears it); once its bucket
+    is gone it reads as absent.
+    """
+
+    kind = "macie.classification-export"
+
+    def __init__(self, refs: Refs, depends_on: Sequence[Resource]) -> None:
+        super().__init__("macie-classification-export", "macie-discovery-results", refs, depends_on)
+
+    def desired(self) -> dict[str, Any]:
+        return {
+            "bucket": self.names.findings_bucket,
+            "prefix": self.names.DISCOVERY_RESULTS_PREFIX.strip("/"),
+            "key": self.refs.key_arn(self.names.bucket_key_alias) or PENDING,
+        }
+
+    def read(self, ctx: AwsContext) -> dict[str, Any] | None:
+        found = absent_on("AccessDeniedException", "ResourceNotFoundException")(
+            lambda: ctx.client("macie2").get_classification_export_configuration()
+        )
+        destination = ((found or {}).get("configuration") or {}).get("s3Destination")
+        if not destination:
+            return None
+        bucket = str(destination.get("bucketName") or "")
+        if absent_on("NoSuchBucket", "404", "NotFound")(lambda: ctx.client("s3").head_bucket(Bucket=bucket)) is None:
+            return None  # left behind by `down` (Macie cannot forget it): nothing of this stack
+        return {
+            "bucket": destination.get("bucketName"),
+            "prefix": (destination.get("keyPrefix") or "").strip("/"),
+            "key": destination.get("kmsKeyArn"),
+        }
+
+    def create(self, ctx: AwsContext) -> None:
+        want = self.desired()
+        ctx.client("macie2").put_classification_export_configuration(
+            configuration={
+                "s3Destination": {"bucketName": want["bucket"], "keyPrefix": want["prefix"], "kmsKeyArn": want["key"]}
+            }
+        )
+
+    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
+        self.create(ctx)
+
+    def delete(self, ctx: AwsContext) -> None:
+        """Nothing to do: Macie keeps an export configuration until Macie is disabled."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.stack.policies import macie_source_condition
 from dcp.stack.refs import PENDING, Refs
 from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 
@@ -34,6 +35,31 @@ def tls_only_statement(bucket: str, partition: str) -> dict[str, Any]:
         "Resource": [arn, f"{arn}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def macie_results_statements(bucket: str, names: Any) -> list[dict[str, Any]]:
+    """Macie may find the bucket's region and put its discovery results under their prefix."""
+    arn = f"arn:{names.partition}:s3:::{bucket}"
+    macie = {"Service": "macie.amazonaws.com"}
+    condition = macie_source_condition(names)
+    return [
+        {
+            "Sid": "MacieGetBucketLocation",
+            "Effect": "Allow",
+            "Principal": macie,
+            "Action": "s3:GetBucketLocation",
+            "Resource": arn,
+            "Condition": condition,
+        },
+        {
+            "Sid": "MaciePutDiscoveryResults",
+            "Effect": "Allow",
+            "Principal": macie,
+            "Action": "s3:PutObject",
+            "Resource": f"{arn}/{names.DISCOVERY_RESULTS_PREFIX}*",
+            "Condition": condition,
+        },
+    ]
 
 
 class Bucket(Resource):
@@ -60,6 +86,8 @@ class Bucket(Resource):
                     "Condition": {"StringEquals": {"aws:SourceAccount": self.names.account_id}},
                 }
             )
+        if self.bucket_kind == "findings":
+            statements += macie_results_statements(self.physical, self.names)
         return {"Version": "2012-10-17", "Statement": statements}
 
     def encryption(self) -> dict[str, Any]:

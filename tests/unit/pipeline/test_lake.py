@@ -57,6 +57,16 @@ def _parquet(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def test_raw_ids_read_dms_parquet_files_with_op(aws: AwsContext) -> None:
+    """DataFormat parquet (the stack's): Op first, the key column by position after it."""
+    load = pa.table({"Op": ["I", "I"], "id": pa.array([1, 2], pa.int64()), "card_number": ["0411", "0782"]})
+    cdc = pa.table({"Op": ["D", "I"], "id": pa.array([2, 5], pa.int64()), "card_number": ["0782", "0400"]})
+    _put(aws, "dataset/card/LOAD00000001.parquet", _parquet(load))
+    _put(aws, "dataset/card/20260101-120000000.parquet", _parquet(cdc))
+    _put(aws, "dataset/card/LOAD00000002.parquet", _parquet(pa.table({"id": [7], "card_number": ["1"]})))
+    assert raw_current_ids(aws, BUCKET, "dataset/card/") == {"1", "5", "7"}
+
+
 def test_parquet_rows_are_counted_from_footers_and_tables_concatenate(aws: AwsContext) -> None:
     meta = {b"dcp:table": b"card"}
     _put(aws, "masked/card/part-0.parquet", _parquet(pa.table({"id": [1, 2, 3]}).replace_schema_metadata(meta)))

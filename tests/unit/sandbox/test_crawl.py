@@ -63,6 +63,28 @@ def test_quoted_csv_uses_open_csv_serde_and_cdc_op_column_is_merged(tmp_path: Pa
     assert t.object_count == 2
 
 
+def test_csv_numbers_with_leading_zeros_stay_strings(tmp_path: Path) -> None:
+    """A CSV raw zone must not turn card_number 060414234710 into 60414234710 or 093 into 93."""
+    f = write(
+        tmp_path,
+        "card/LOAD00000001.csv",
+        "id,card_number,security_code,amount\n1,460414234710,193,1.5\n2,060414234710,093,2.0\n",
+    )
+    (t,) = crawl("s3://raw/dataset/", [f])
+    assert t.columns == [("id", "bigint"), ("card_number", "string"), ("security_code", "string"), ("amount", "double")]
+    (h,) = crawl("s3://raw/x/", [write(tmp_path, "h/a.csv", "1,007\n2,8\n")])
+    assert h.columns == [("col0", "bigint"), ("col1", "string")]
+
+
+def test_parquet_raw_zone_takes_the_files_types(tmp_path: Path) -> None:
+    p = tmp_path / "c.parquet"
+    schema = pa.schema([("Op", pa.string()), ("id", pa.int32()), ("card_number", pa.string()), ("cvv", pa.int16())])
+    pq.write_table(pa.table([["I"], [1], ["060414234710"], [93]], schema=schema), p)
+    (t,) = crawl("s3://raw/dataset/", [DataFile("card/LOAD00000001.parquet", p, p.stat().st_size)])
+    assert t.classification == "parquet"
+    assert t.columns == [("op", "string"), ("id", "int"), ("card_number", "string"), ("cvv", "smallint")]
+
+
 def test_headerless_csv_gets_col_names(tmp_path: Path) -> None:
     (t,) = crawl("s3://b/p", [write(tmp_path, "t/a.csv", "1,2\n3,4\n")])
     assert t.columns == [("col0", "bigint"), ("col1", "bigint")]

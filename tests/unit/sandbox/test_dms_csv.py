@@ -75,9 +75,39 @@ def test_snapshot_diff_yields_inserts_updates_deletes(tmp_path: Path) -> None:
     snap.commit()
     snap.begin()
     snap.add(pa.array(["1", "2", "4"]), pa.array(["1,a", "2,B", "4,d"]))
-    assert sorted(snap.changes()) == [("D", "3,c"), ("I", "4,d"), ("U", "2,B")]
+    assert sorted(snap.changes()) == [("D", "3", "3,c"), ("I", "4", "4,d"), ("U", "2", "2,B")]
     snap.commit()
     snap.begin()
     snap.add(pa.array(["1", "2", "4"]), pa.array(["1,a", "2,B", "4,d"]))
     assert list(snap.changes()) == []
     snap.close()
+
+
+def test_parquet_types_follow_dms_mapping_and_never_change_a_value() -> None:
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from dcp.sandbox.emulators.dms.parquetout import arrow_type, typed_array
+
+    expected = {
+        sa.SmallInteger(): pa.int16(),
+        sa.Integer(): pa.int32(),
+        sa.BigInteger(): pa.int64(),
+        sa.Numeric(12, 2): pa.decimal128(12, 2),
+        sa.Numeric(): pa.string(),
+        sa.Float(): pa.float64(),
+        sa.Boolean(): pa.bool_(),
+        sa.Date(): pa.date32(),
+        sa.DateTime(): pa.timestamp("us"),
+        sa.DateTime(timezone=True): pa.timestamp("us", tz="UTC"),
+        sa.LargeBinary(): pa.binary(),
+        sa.String(20): pa.string(),
+        sa.Text(): pa.string(),
+    }
+    for column_type, arrow in expected.items():
+        assert arrow_type(column_type, "postgresql") == arrow, column_type
+    assert arrow_type(sa.Integer(), "sqlite") == pa.int64()  # SQLite's INTEGER holds 64 bits
+    # SQLite stores anything anywhere: a value that does not fit its column's type stays text
+    assert typed_array([1, "0123", None], pa.int64()).to_pylist() == ["1", "0123", None]
+    assert typed_array([dt.date(2020, 1, 2), None], pa.date32()).type == pa.date32()

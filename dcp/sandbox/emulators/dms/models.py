@@ -4,13 +4,15 @@ snapshot-diff change data capture.
 Full load streams each selected table (server-side cursor, `yield_per` batches) into
 `<BucketFolder>/<schema>/<table>/LOAD00000001.csv`, `LOAD00000002.csv`... split at
 `MaxFileSize`, CSV as DMS writes it (RFC 4180 quoting, null as `CsvNullValue`, a header when
-`AddColumnName`).
+`AddColumnName`). With `DataFormat: parquet` the same files are `.parquet`, typed from the source
+columns as DMS maps them (:mod:`dcp.sandbox.emulators.dms.parquetout`), `Op` first when
+`IncludeOpForFullLoad`.
 
 CDC here is **snapshot-diff, not log-based**: for `full-load-and-cdc` (and `cdc`) tasks the
 sandbox keeps, per task and table, a SQLite snapshot `<state_dir>/dms/<task>/<schema>.<table>.sqlite`
 of primary key -> rendered row. A later `StartReplicationTask` with `resume-processing` diffs the
 current source against it and writes the differences as one change file per table,
-`<schema>/<table>/<yyyymmdd-hhmmssfff>.csv`, `Op` (I/U/D) first; a delete carries the row's last
+`<schema>/<table>/<yyyymmdd-hhmmssfff>.csv` (or `.parquet`), `Op` (I/U/D) first; a delete carries the row's last
 known values. Changes made and reverted between two starts are invisible, as are intermediate
 versions of a row. `reload-target` runs the full load again and resets the snapshot, as DMS does.
 """
@@ -32,6 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import MetaData, Table, create_engine, inspect, select
 from sqlalchemy.engine import Engine, make_url
 
@@ -40,6 +43,13 @@ from dcp.sandbox.emulators.dms.csvout import (
     SplitFileWriter,
     prefix_lines,
     render_lines,
+)
+from dcp.sandbox.emulators.dms.parquetout import (
+    ParquetSplitWriter,
+    arrow_type,
+    parquet_version,
+    typed_array,
+    with_op,
 )
 
 log = logging.getLogger("dcp.sandbox")
@@ -78,7 +88,9 @@ class TargetSpec:
     csv: CsvFormat = field(default_factory=CsvFormat)
     max_file_bytes: int = DEFAULT_MAX_FILE_KB * 1024
     include_op_for_full_load: bool = False
-    data_format: str = "csv"
+    data_format: str = "csv"  # csv | parquet
+    parquet_version: str = "1.0"  # pyarrow's format version for ParquetVersion
+    parquet_statistics: bool = True  # EnableStatistics
     #: Seconds a CDC file stays buffered before it is written (CdcMaxBatchInterval). DMS's default
     #: is 60; the sandbox writes at once unless the endpoint sets it, as the stack does.
     cdc_max_batch_interval: float = 0.0
@@ -86,6 +98,16 @@ class TargetSpec:
     def key(self, schema: str, table: str, name: str) -> str:
         folder = self.folder.strip("/")
         return "/".join(p for p in (folder, schema, table, name) if p)
+
+    @property
+    def suffix(self) -> str:
+        return ".parquet" if self.data_format == "parquet" else ".csv"
+
+    @property
+    def snapshot_format(self) -> CsvFormat:
+        """How rows are rendered for the change diff: as written for CSV; for Parquet with a NULL
+        marker no value has, so that NULL -> '' is a change."""
+        return self.csv if self.data_format == "csv" else CsvFormat(null_value="\x00")
 
 
 def _truthy(value: Any, default: bool) -> bool:
@@ -125,8 +147,8 @@ def target_spec(s3_settings: Mapping[str, Any] | None, extra_attributes: str | N
         rfc4180=_truthy(opt("Rfc4180"), True),
     )
     fmt = str(opt("DataFormat") or "csv").lower()
-    if fmt != "csv":
-        raise ReplicationError(f"the sandbox's DMS writes DataFormat csv only, not {fmt}")
+    if fmt not in ("csv", "parquet"):
+        raise ReplicationError(f"the sandbox's DMS writes DataFormat csv or parquet, not {fmt}")
     max_kb = int(opt("MaxFileSize") or DEFAULT_MAX_FILE_KB)
     return TargetSpec(
         bucket=str(bucket),
@@ -134,6 +156,9 @@ def target_spec(s3_settings: Mapping[str, Any] | None, extra_attributes: str | N
         csv=csv,
         max_file_bytes=max(1, max_kb) * 1024,
         include_op_for_full_load=_truthy(opt("IncludeOpForFullLoad"), False),
+        data_format=fmt,
+        parquet_version=parquet_version(opt("ParquetVersion")),
+        parquet_statistics=_truthy(opt("EnableStatistics"), True),
         cdc_max_batch_interval=float(opt("CdcMaxBatchInterval") or 0),
     )
 
@@ -202,6 +227,7 @@ def read_batches(engine: Engine, table: SourceTable) -> tuple[list[str], list[st
     md = MetaData()
     t = Table(table.name, md, schema=table.db_schema, autoload_with=engine)
     columns = [c.name for c in t.columns]
+    types = [arrow_type(c.type, engine.dialect.name) for c in t.columns]
     pk = [c.name for c in t.primary_key.columns]
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -211,16 +237,9 @@ def read_batches(engine: Engine, table: SourceTable) -> tuple[list[str], list[st
             )
             for rows in result.partitions(BATCH_ROWS):
                 cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-                yield pa.record_batch([_to_array(c) for c in cols], names=columns)
+                yield pa.record_batch([typed_array(c, ty) for c, ty in zip(cols, types, strict=True)], names=columns)
 
     return columns, pk, batches()
-
-
-def _to_array(values: Sequence[Any]) -> pa.Array:
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def row_keys(batch: pa.RecordBatch, pk: Sequence[str], lines: pa.Array) -> pa.Array:
@@ -267,17 +286,17 @@ class Snapshot:
         self.db.execute("CREATE INDEX snap_k ON snap (k)")
         self.db.commit()
 
-    def changes(self) -> Iterator[tuple[str, str]]:
-        """(op, line) of the rows inserted, updated and deleted between snap and cur."""
+    def changes(self) -> Iterator[tuple[str, str, str]]:
+        """(op, key, line) of the rows inserted, updated and deleted between snap and cur."""
         self._index()
         q = {
-            "I": "SELECT c.line FROM cur c WHERE NOT EXISTS (SELECT 1 FROM snap s WHERE s.k = c.k) ORDER BY c.k",
-            "U": "SELECT c.line FROM cur c JOIN snap s ON s.k = c.k WHERE s.line <> c.line ORDER BY c.k",
-            "D": "SELECT s.line FROM snap s WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.k = s.k) ORDER BY s.k",
+            "I": "SELECT c.k, c.line FROM cur c WHERE NOT EXISTS (SELECT 1 FROM snap s WHERE s.k = c.k) ORDER BY c.k",
+            "U": "SELECT c.k, c.line FROM cur c JOIN snap s ON s.k = c.k WHERE s.line <> c.line ORDER BY c.k",
+            "D": "SELECT s.k, s.line FROM snap s WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.k = s.k) ORDER BY s.k",
         }
         for op, sql in q.items():
-            for (line,) in self.db.execute(sql):
-                yield op, line
+            for key, line in self.db.execute(sql):
+                yield op, key, line
 
     def close(self) -> None:
         self.db.close()
@@ -384,9 +403,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def cdc_file_name(at: datetime) -> str:
-    """DMS's change-file name: yyyymmdd-hhmmssfff.csv."""
-    return at.strftime("%Y%m%d-%H%M%S") + f"{at.microsecond // 1000:03d}.csv"
+def cdc_file_name(at: datetime, suffix: str = ".csv") -> str:
+    """DMS's change-file name: yyyymmdd-hhmmssfff.csv (or .parquet)."""
+    return at.strftime("%Y%m%d-%H%M%S") + f"{at.microsecond // 1000:03d}{suffix}"
 
 
 Uploader = Callable[[str, str, Path], None]  # (bucket, key, local file)
@@ -448,23 +467,25 @@ class Replication:
         finally:
             engine.dispose()
 
+    def rows_store(self, table: SourceTable) -> RowStore:
+        return RowStore(self.workdir / f"{table.schema}.{table.name}.rows.parquet")
+
     def load_table(self, engine: Engine, table: SourceTable) -> None:
         stats = self.run.tables[(table.schema, table.name)]
         stats.state, stats.full_load_start = "Full load", now()
         columns, pk, batches = read_batches(engine, table)
-        fmt = self.target.csv
-        op = self.target.include_op_for_full_load
-        header = fmt.header_line((["Op"] if op else []) + columns) if fmt.header else b""
+        target = self.target
         tmp = self.workdir / "out" / f"{table.schema}.{table.name}"
-        writer = SplitFileWriter(
+        sink = LoadSink(
+            target,
+            columns,
             tmp,
-            header,
-            self.target.max_file_bytes,
             lambda path, n: self.upload(
-                self.target.bucket, self.target.key(table.schema, table.name, f"LOAD{n:08d}.csv"), path
+                target.bucket, target.key(table.schema, table.name, f"LOAD{n:08d}{target.suffix}"), path
             ),
         )
         snap = self.snapshot(table) if self.keeps_snapshot else None
+        rows = self.rows_store(table) if snap and target.data_format == "parquet" else None
         if snap:
             snap.begin()
         try:
@@ -472,17 +493,24 @@ class Replication:
                 if self.run.stop_requested.is_set():
                     stats.state = "Table cancelled"
                     return
-                lines = render_lines(batch, fmt)
-                writer.write(prefix_lines(lines, "I" + fmt.delimiter) if op else lines, fmt.row_delimiter)
+                lines = render_lines(batch, target.snapshot_format)
+                sink.write(batch, lines)
                 if snap:
-                    snap.add(row_keys(batch, pk, lines), lines)
+                    keys = row_keys(batch, pk, lines)
+                    snap.add(keys, lines)
+                    if rows:
+                        rows.add(batch, keys)
                 stats.full_load_rows += batch.num_rows
-            writer.close()
+            sink.close()
             if snap:
                 snap.commit()
+            if rows:
+                rows.commit()
         finally:
             if snap:
                 snap.close()
+            if rows:
+                rows.close()
             shutil.rmtree(tmp, ignore_errors=True)
         stats.state, stats.full_load_end, stats.last_update = "Table completed", now(), now()
 
@@ -512,34 +540,165 @@ class Replication:
     def capture_changes(self, engine: Engine, table: SourceTable) -> None:
         stats = self.run.tables[(table.schema, table.name)]
         columns, pk, batches = read_batches(engine, table)
-        fmt = self.target.csv
+        target = self.target
         snap = self.snapshot(table)
+        rows = self.rows_store(table) if target.data_format == "parquet" else None
         try:
             snap.begin()
             for batch in batches:
-                lines = render_lines(batch, fmt)
-                snap.add(row_keys(batch, pk, lines), lines)
+                lines = render_lines(batch, target.snapshot_format)
+                keys = row_keys(batch, pk, lines)
+                snap.add(keys, lines)
+                if rows:
+                    rows.add(batch, keys)
             at = now()
             tmp = self.workdir / "out" / f"{table.schema}.{table.name}.cdc"
             tmp.mkdir(parents=True, exist_ok=True)
-            path = tmp / "changes.csv"
-            counts = {"I": 0, "U": 0, "D": 0}
-            with path.open("wb") as f:
-                if fmt.header:
-                    f.write(fmt.header_line(["Op", *columns]))
-                for op, line in snap.changes():
-                    counts[op] += 1
-                    f.write(f"{op}{fmt.delimiter}{line}{fmt.row_delimiter}".encode())
+            path = tmp / f"changes{target.suffix}"
+            if rows:
+                counts = rows.write_changes(path, snap.changes(), target)
+            else:
+                counts = _write_csv_changes(path, snap.changes(), columns, target.csv)
             if any(counts.values()):
-                key = self.target.key(table.schema, table.name, cdc_file_name(at))
+                key = self.target.key(table.schema, table.name, cdc_file_name(at, target.suffix))
                 self.upload_buffered(key, path)
             snap.commit()
+            if rows:
+                rows.commit()
             shutil.rmtree(tmp, ignore_errors=True)
         finally:
             snap.close()
+            if rows:
+                rows.close()
         stats.inserts += counts["I"]
         stats.updates += counts["U"]
         stats.deletes += counts["D"]
         stats.state = "Table completed"
         if any(counts.values()):
             stats.last_update = at
+
+
+def _write_csv_changes(
+    path: Path, changes: Iterator[tuple[str, str, str]], columns: Sequence[str], fmt: CsvFormat
+) -> dict[str, int]:
+    counts = {"I": 0, "U": 0, "D": 0}
+    with path.open("wb") as f:
+        if fmt.header:
+            f.write(fmt.header_line(["Op", *columns]))
+        for op, _key, line in changes:
+            counts[op] += 1
+            f.write(f"{op}{fmt.delimiter}{line}{fmt.row_delimiter}".encode())
+    return counts
+
+
+class LoadSink:
+    """The full-load files of one table: CSV lines or typed Parquet batches, `Op` first when
+    IncludeOpForFullLoad, split at MaxFileSize."""
+
+    def __init__(self, target: TargetSpec, columns: Sequence[str], tmp: Path, ship: Callable[[Path, int], None]):
+        self.target, self.op = target, target.include_op_for_full_load
+        self.parquet: ParquetSplitWriter | None = None
+        self.csv: SplitFileWriter | None = None
+        if target.data_format == "parquet":
+            self.parquet = ParquetSplitWriter(
+                tmp,
+                target.max_file_bytes,
+                ship,
+                version=target.parquet_version,
+                statistics=target.parquet_statistics,
+            )
+        else:
+            fmt = target.csv
+            header = fmt.header_line((["Op"] if self.op else []) + list(columns)) if fmt.header else b""
+            self.csv = SplitFileWriter(tmp, header, target.max_file_bytes, ship)
+
+    def write(self, batch: pa.RecordBatch, lines: pa.Array) -> None:
+        """``lines``: the batch rendered as the CSV target writes it (unused for Parquet)."""
+        if self.parquet is not None:
+            ops = pa.repeat(pa.scalar("I", pa.string()), batch.num_rows)
+            self.parquet.write(with_op(batch, ops) if self.op else pa.Table.from_batches([batch]))
+        elif self.csv is not None:
+            fmt = self.target.csv
+            self.csv.write(prefix_lines(lines, "I" + fmt.delimiter) if self.op else lines, fmt.row_delimiter)
+
+    def close(self) -> None:
+        for writer in (self.parquet, self.csv):
+            if writer is not None:
+                writer.close()
+
+
+class RowStore:
+    """A table's typed rows at the last run (Parquet, each with its snapshot key) beside the
+    Snapshot, so that a Parquet change file carries rows with their types: inserts and updates
+    from this run's rows, deletes with the row's last known values."""
+
+    KEY = "__dcp_key"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.next = path.with_name(path.name + ".next")
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, batch: pa.RecordBatch, keys: pa.Array) -> None:
+        table = pa.Table.from_batches([batch]).append_column(self.KEY, pc.cast(keys, pa.string()))
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(str(self.next), table.schema)
+        elif table.schema != self._writer.schema:
+            table = table.cast(self._writer.schema)
+        self._writer.write_table(table)
+
+    def _finish(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _select(self, path: Path, ops: Mapping[str, str]) -> Iterator[pa.Table]:
+        if not ops or not path.exists():
+            return
+        wanted = pa.array(list(ops), pa.string())
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+            keys = batch.column(batch.schema.get_field_index(self.KEY))
+            chosen = pa.Table.from_batches([batch]).filter(pc.is_in(keys, value_set=wanted))
+            if chosen.num_rows:
+                op = pa.array([ops[k] for k in chosen.column(self.KEY).to_pylist()], pa.string())
+                yield with_op(chosen.drop_columns([self.KEY]), op)
+
+    def write_changes(self, path: Path, changes: Iterator[tuple[str, str, str]], target: TargetSpec) -> dict[str, int]:
+        """The change file of this run (Op first) at ``path``; the I/U/D counts."""
+        self._finish()
+        current: dict[str, str] = {}
+        deleted: dict[str, str] = {}
+        for op, key, _line in changes:
+            (deleted if op == "D" else current)[key] = op
+        counts = {"I": 0, "U": 0, "D": 0}
+        writer: pq.ParquetWriter | None = None
+        try:
+            for part in [*self._select(self.next, current), *self._select(self.path, deleted)]:
+                if writer is None:
+                    writer = pq.ParquetWriter(
+                        str(path),
+                        part.schema,
+                        version=target.parquet_version,
+                        write_statistics=target.parquet_statistics,
+                    )
+                elif part.schema != writer.schema:
+                    part = part.cast(writer.schema)
+                writer.write_table(part)
+                for op in part.column(0).to_pylist():
+                    counts[op] += 1
+        finally:
+            if writer is not None:
+                writer.close()
+        return counts
+
+    def commit(self) -> None:
+        """Make the rows added this run the stored ones."""
+        self._finish()
+        if self.next.exists():
+            self.next.replace(self.path)
+        else:
+            self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._finish()
+        self.next.unlink(missing_ok=True)

@@ -252,7 +252,7 @@ class RoleWriter:
             bucket,
             key,
             path,
-            content_type="text/csv",
+            content_type="application/octet-stream" if key.endswith(".parquet") else "text/csv",
             encryption=self.encryption,
             kms_key_id=self.kms_key_id or None,
         )
