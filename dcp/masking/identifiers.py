@@ -68,11 +68,20 @@ class Check(StrEnum):
 
 @dataclass(frozen=True)
 class PatternRule:
-    """One way of recognising an identifier: a regex, its validator, and whether it needs a keyword."""
+    """One way of recognising an identifier: a regex, its validator, and whether it needs a keyword.
+
+    ``plain`` (optional, anchored at both ends) describes the cells a column of this kind mostly
+    holds (a card number stored as digits, a name as capitalised words); on a cell that matches
+    ``plain`` the regex finds at most one match, and that match is the cell without its trailing
+    ``plain_tail`` characters. Detection then takes the match without extracting it by regex;
+    tests/unit/masking/test_masking_detect_fastpath.py holds every rule to it.
+    """
 
     regex: str
     keyword_required: bool = False
     check: Check = Check.NONE
+    plain: str = ""
+    plain_tail: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,6 +200,10 @@ _MONTH_NAME = (
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
 _NAME_WORD = rf"[{_UPPER}][{_LOWER}']+(?:-[{_UPPER}](?:[{_LOWER}']+|\.))*"
+#: a cell of ASCII digits only (PatternRule.plain of the digit identifiers)
+_DIGITS = r"^[0-9]+$"
+#: what may follow a plain name: a number, no letters
+_NUMBER_TAIL = "0-9 ./:-"
 
 # --- Macie's documented rules ------------------------------------------------------------------
 #: the day the Macie user guide pages below were read for MACIE_RULES
@@ -521,8 +534,10 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         rules=(
             # without a keyword only the common 14-16 digit lengths count; a digit run that is
             # the fraction of a decimal number ("0.4111...") never does
-            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){13,15}\d\b", check=Check.LUHN_CARD),
-            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){11,18}\d\b", keyword_required=True, check=Check.LUHN_CARD),
+            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){13,15}\d\b", check=Check.LUHN_CARD, plain=_DIGITS),
+            PatternRule(
+                r"(?:^|[^0-9.,\w])(?:\d[ -]?){11,18}\d\b", keyword_required=True, check=Check.LUHN_CARD, plain=_DIGITS
+            ),
         ),
         documented=_DOCUMENTED["CREDIT_CARD_NUMBER"],
         extra_keywords=("card no",),
@@ -615,6 +630,9 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
                 rf" (?:[{_LOWER}]{{1,4}} ){{0,2}}[{_UPPER}][{_UPPER}{_LOWER}'-]+"
                 r"(?: (?:[A-Z][A-Za-z]*\.)+[A-Za-z]*\.?| [A-Z]{2,5}\b)?",
                 check=Check.NAME,
+                # "Anna Maria Rossi", "Otto Brown 0042": the match is the words
+                plain=rf"^[A-Z][a-z]+(?: [A-Z][a-z]+)+(?: [0-9][{_NUMBER_TAIL}]*)?$",
+                plain_tail="0123456789 ./:-",
             ),
         ),
         documented=_DOCUMENTED["NAME"],
@@ -656,6 +674,7 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
                 r"|\b0\d{2,4}[ /-]?\d{3,4}[ -]?\d{3,5}\b|\b\d{10,11}\b",
                 keyword_required=True,
                 check=Check.PHONE_DIGITS,
+                plain=_DIGITS,
             ),
         ),
         documented=_DOCUMENTED["PHONE_NUMBER"],
@@ -684,7 +703,7 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         id="USA_SOCIAL_SECURITY_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="US Social Security number (area/group/serial rules)",
-        rules=(PatternRule(r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b", True, Check.SSN),),
+        rules=(PatternRule(r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b", True, Check.SSN, plain=_DIGITS),),
         documented=_DOCUMENTED["USA_SOCIAL_SECURITY_NUMBER"],
     ),
     ManagedIdentifier(
