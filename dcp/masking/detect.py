@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -65,8 +66,9 @@ PLAIN_SHORTCUT = True
 
 def _row_mask(rows: pa.Array, length: int) -> pa.Array:
     """A boolean array of ``length`` that is true at ``rows``."""
-    positions = pa.array(range(length), pa.uint64())
-    return pc.is_in(positions, value_set=rows.cast(pa.uint64()))
+    mask = np.zeros(length, dtype=bool)
+    mask[rows.to_numpy(zero_copy_only=False)] = True
+    return pa.array(mask)
 
 
 def _blocks(strings: pa.Array, size: int) -> pa.Array:
@@ -100,8 +102,7 @@ class Rule:
     @property
     def keyword_regex(self) -> str:
         """The keywords, case-insensitive, each starting at a word boundary ("tel" not in "hotel")."""
-        words = "|".join(re.escape(k) for k in sorted(self.keywords, key=len, reverse=True))
-        return rf"(?i:\b(?:{words}))"
+        return _keyword_group(self.keywords)
 
     @property
     def near_keyword_regex(self) -> str:
@@ -111,6 +112,11 @@ class Rule:
     @property
     def python(self) -> re.Pattern[str]:
         return _compiled(self.regex)
+
+
+def _keyword_group(keywords: tuple[str, ...]) -> str:
+    words = "|".join(re.escape(k) for k in sorted(set(keywords), key=lambda k: (-len(k), k)))
+    return rf"(?i:\b(?:{words}))"
 
 
 @cache
@@ -187,6 +193,11 @@ def name_has_keyword(column: str, keywords: Iterable[str]) -> bool:
     return False
 
 
+@cache
+def _header_has_keyword(column: str, keywords: tuple[str, ...]) -> bool:
+    return name_has_keyword(column, keywords)
+
+
 # --- accumulation -----------------------------------------------------------------------------
 @dataclass
 class _Tally:
@@ -208,22 +219,34 @@ class ColumnScanner:
 
     def __post_init__(self) -> None:
         self.header_keyword = [
-            rule.keyword_required and name_has_keyword(self.name, rule.keywords) for rule in self.rules
+            rule.keyword_required and _header_has_keyword(self.name, rule.keywords) for rule in self.rules
         ]
+        self._effective = [
+            rule.near_keyword_regex if rule.keyword_required and not header else rule.regex
+            for rule, header in zip(self.rules, self.header_keyword, strict=True)
+        ]
+        self._gates: dict[tuple[int, ...], str] = {}
 
     def _effective_regex(self, position: int) -> str:
-        rule = self.rules[position]
-        if rule.keyword_required and not self.header_keyword[position]:
-            return rule.near_keyword_regex
-        return rule.regex
+        return self._effective[position]
 
     def _gate_regex(self, positions: Sequence[int]) -> str:
-        parts: dict[str, None] = {}
-        for position in positions:
-            rule = self.rules[position]
-            needs_keyword = rule.keyword_required and not self.header_keyword[position]
-            parts[rule.keyword_regex if needs_keyword else f"(?:{rule.regex})"] = None
-        return "|".join(parts)
+        """The rules' patterns, and for the rules that still need a keyword all their keywords in one group."""
+        key = tuple(positions)
+        gate = self._gates.get(key)
+        if gate is None:
+            parts: dict[str, None] = {}
+            keywords: dict[str, None] = {}
+            for position in positions:
+                rule = self.rules[position]
+                if rule.keyword_required and not self.header_keyword[position]:
+                    keywords.update(dict.fromkeys(rule.keywords))
+                else:
+                    parts[f"(?:{rule.regex})"] = None
+            if keywords:
+                parts[_keyword_group(tuple(keywords))] = None
+            gate = self._gates[key] = "|".join(parts)
+        return gate
 
     def scan(self, strings: pa.Array) -> dict[int, pa.Array]:
         """Row indices (within the batch) that each rule detects.
@@ -264,7 +287,8 @@ class ColumnScanner:
                     self.active.add(position)
             self.probed = True
         covered: dict[str, pa.Array] = {}  # type -> rows an earlier rule of the type confirmed
-        for position in sorted(self.active):
+        ran = set(self.active)
+        for position in sorted(ran):
             rule_type = self.rules[position].type
             done = covered.get(rule_type)
             if done is None:
@@ -277,11 +301,16 @@ class ColumnScanner:
                     continue
                 matched = pc.match_substring_regex(strings.take(rest), self._effective_regex(position))
                 rows = rest.filter(pc.fill_null(matched, False))
+            if done is None and len(rows) == 0:
+                # the probe's hint did not hold here (its rows are joined, so a keyword in one
+                # cell can meet data in the next): the gate watches this rule from now on
+                self.active.discard(position)
+                continue
             confirmed = self._confirm(position, strings, rows)
             if len(confirmed):
                 hits[position] = confirmed
                 covered[rule_type] = confirmed if done is None else pa.concat_arrays([done, confirmed])
-        dormant = [p for p in range(len(self.rules)) if p not in self.active]
+        dormant = [p for p in range(len(self.rules)) if p not in self.active and p not in ran]
         if dormant:
             gated = self._gated_rows(strings, dormant)
             if len(gated):
