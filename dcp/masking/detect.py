@@ -43,6 +43,7 @@ from dcp.masking.findings import (
     table_from_key,
 )
 from dcp.masking.identifiers import (
+    DIGITS_ONLY,
     Category,
     Check,
     CustomIdentifier,
@@ -79,6 +80,15 @@ def _blocks(strings: pa.Array, size: int) -> pa.Array:
     return pc.binary_join(pa.ListArray.from_arrays(offsets, cells), "\n")
 
 
+def _newlines(strings: pa.Array) -> int:
+    """How many newline characters the strings hold (a count over their data buffer)."""
+    offsets, data = strings.buffers()[1:3]
+    if offsets is None or data is None:
+        return 0
+    bounds = np.frombuffer(offsets, dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]] == 10))
+
+
 @dataclass(frozen=True)
 class Rule:
     """One regex-level rule of a managed or custom identifier, ready to run."""
@@ -95,6 +105,7 @@ class Rule:
     arn: str | None = None
     plain: str = ""
     plain_tail: str = ""
+    needs: tuple[str, ...] = ()
     #: managed identifiers: the keyword must be within ``distance`` of the data's start (Macie's
     #: "within 30 characters"); custom ones: of the match's end (CreateCustomDataIdentifier)
     distance_to_start: bool = False
@@ -148,6 +159,7 @@ def rules_for(
                     check=pattern.check,
                     plain=pattern.plain,
                     plain_tail=pattern.plain_tail,
+                    needs=pattern.needs,
                     distance_to_start=True,
                 )
             )
@@ -311,8 +323,11 @@ class ColumnScanner:
                 hits[position] = confirmed
                 covered[rule_type] = confirmed if done is None else pa.concat_arrays([done, confirmed])
         dormant = [p for p in range(len(self.rules)) if p not in self.active and p not in ran]
-        if dormant:
-            gated = self._gated_rows(strings, dormant)
+        blocks = _blocks(strings, GATE_BLOCK_ROWS) if dormant else None
+        if blocks is not None:
+            dormant = self._possible(strings, blocks, dormant)
+        if blocks is not None and dormant:
+            gated = self._gated_rows(strings, blocks, dormant)
             if len(gated):
                 subset = strings.take(gated)
                 for position in dormant:
@@ -324,14 +339,27 @@ class ColumnScanner:
                         self.active.add(position)
         return hits
 
-    def _gated_rows(self, strings: pa.Array, dormant: Sequence[int]) -> pa.Array:
+    def _possible(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> list[int]:
+        """The dormant rules that can match here: those whose ``needs`` (PatternRule) occur in the batch.
+
+        A literal search (memchr) over the blocks; a newline counts when the blocks hold more
+        than the ones that join their cells.
+        """
+        present: dict[str, bool] = {}
+        for need in sorted({need for position in dormant for need in self.rules[position].needs}):
+            if need == "\n":
+                present[need] = _newlines(blocks) > len(strings) - len(blocks)
+            else:  # RE2 finds a literal with memchr; Arrow's match_substring compares byte by byte
+                present[need] = pc.any(pc.match_substring_regex(blocks, rf"\Q{need}\E")).as_py() is True
+        return [p for p in dormant if not self.rules[p].needs or any(present[n] for n in self.rules[p].needs)]
+
+    def _gated_rows(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> pa.Array:
         """Rows of the blocks in which any dormant rule could match (a superset of their hits).
 
         The gate runs on blocks of GATE_BLOCK_ROWS cells joined by newlines, in multi-line
         mode, so the per-cell cost of a regex call is paid once per block; a match can only
         appear, never disappear, by joining cells.
         """
-        blocks = _blocks(strings, GATE_BLOCK_ROWS)
         gate_regex = self._gate_regex(dormant)
         gate = pc.fill_null(pc.match_substring_regex(blocks, "(?m)" + gate_regex), False)
         hit_blocks = pc.indices_nonzero(gate).to_pylist()
@@ -388,7 +416,10 @@ def _first_matches(rule: Rule, texts: pa.Array) -> tuple[pa.Array, pa.Array | No
     """
     if not rule.plain or not PLAIN_SHORTCUT:
         return _extract_first(rule, texts), None
-    plain = pc.fill_null(pc.match_substring_regex(texts, rule.plain), False)
+    if rule.plain == DIGITS_ONLY:  # the same test without a regex pass
+        plain = pc.fill_null(pc.ascii_is_decimal(texts), False)
+    else:
+        plain = pc.fill_null(pc.match_substring_regex(texts, rule.plain), False)
     shortcut = pc.utf8_rtrim(texts, characters=rule.plain_tail) if rule.plain_tail else texts
     if pc.all(plain).as_py():
         return shortcut, plain

@@ -144,9 +144,42 @@ def test_a_plain_cell_holds_one_match_the_cell_less_its_tail(
     identifier: str, rule: PatternRule, data: st.DataObject
 ) -> None:
     plain, tail, regex = rule.plain, rule.plain_tail, rule.regex
-    text = data.draw(st.from_regex(plain, fullmatch=True).filter(str.isascii))
+    text = data.draw(st.from_regex(plain, fullmatch=True))
     matches = [match.group(0) for match in re.finditer(regex, text)]
     assert matches in ([], [text.rstrip(tail)]), identifier
+
+
+NEEDS_RULES = [
+    pytest.param(identifier.id, rule, id=f"{identifier.id}-{index}")
+    for identifier in MANAGED_IDENTIFIERS
+    for index, rule in enumerate(identifier.rules)
+    if rule.needs
+]
+
+
+@pytest.mark.parametrize(("identifier", "rule"), NEEDS_RULES)
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_match_contains_what_the_rule_needs(identifier: str, rule: PatternRule, data: st.DataObject) -> None:
+    text = data.draw(st.from_regex(rule.regex))
+    match = re.search(rule.regex, text)
+    assert match is not None
+    assert any(need in match.group(0) for need in rule.needs), identifier
+
+
+def test_rules_whose_needs_are_absent_are_not_searched() -> None:
+    """A column without '@', newline, ', ', '.', ':' is gated without e-mail, address and IP patterns."""
+    rules = rules_for(select_managed(None), (), "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="code", index=0, rules=rules)
+    strings = pa.array(["Anna Rossi", "Otto Brown 12"] * 40)
+    blocks = detect._blocks(strings, detect.GATE_BLOCK_ROWS)
+    kept = {rules[p].type for p in scanner._possible(strings, blocks, range(len(rules)))}
+    assert {"EMAIL_ADDRESS", "ADDRESS", "IP_ADDRESS"}.isdisjoint(kept) and {"NAME", "CREDIT_CARD_NUMBER"} <= kept
+    with_lines = pa.array(["12 Emily Lane", "Springfield, IL 62704\nUS", "a@b.io"])
+    blocks = detect._blocks(with_lines, detect.GATE_BLOCK_ROWS)
+    assert {"EMAIL_ADDRESS", "ADDRESS"} <= {
+        rules[p].type for p in scanner._possible(with_lines, blocks, range(len(rules)))
+    }
 
 
 @pytest.mark.parametrize(("identifier", "rule"), PLAIN_RULES)
