@@ -238,6 +238,13 @@ class ColumnScanner:
             for rule, header in zip(self.rules, self.header_keyword, strict=True)
         ]
         self._gates: dict[tuple[int, ...], str] = {}
+        # a rule that needs a keyword in the cell itself stays behind the gate, which holds its
+        # keywords: few cells hold a keyword, so the rule only runs on those
+        self._keyword_gated = {
+            position
+            for position, (rule, header) in enumerate(zip(self.rules, self.header_keyword, strict=True))
+            if rule.keyword_required and not header
+        }
 
     def _effective_regex(self, position: int) -> str:
         return self._effective[position]
@@ -295,6 +302,8 @@ class ColumnScanner:
             # one string of the first rows: each rule costs one regex call, not one per cell
             probe = _blocks(strings.slice(0, PROBE_ROWS), PROBE_ROWS)
             for position in range(len(self.rules)):
+                if position in self._keyword_gated:
+                    continue
                 if pc.any(pc.match_substring_regex(probe, "(?m)" + self._effective_regex(position))).as_py():
                     self.active.add(position)
             self.probed = True
@@ -336,7 +345,8 @@ class ColumnScanner:
                     confirmed = self._confirm(position, strings, rows)
                     if len(confirmed):
                         hits[position] = confirmed
-                        self.active.add(position)
+                        if position not in self._keyword_gated:
+                            self.active.add(position)
         return hits
 
     def _possible(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> list[int]:
