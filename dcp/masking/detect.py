@@ -61,6 +61,8 @@ GATE_BLOCK_ROWS = 64
 DISTINCT_SCAN_RATIO = 0.5
 #: rows sampled to decide whether a batch's column repeats values
 DISTINCT_SAMPLE_ROWS = 4096
+#: distinct values of a column remembered with their results, so later batches only scan new ones
+SEEN_VALUES_MAX = 1_000_000
 #: take the match of a plain cell (PatternRule.plain) without extracting it by regex
 PLAIN_SHORTCUT = True
 
@@ -118,16 +120,22 @@ class Rule:
     @property
     def near_keyword_regex(self) -> str:
         """Superset prefilter: a keyword, then at most ``distance`` characters, then the pattern."""
-        return rf"{self.keyword_regex}[\s\S]{{0,{self.distance}}}(?:{self.regex})"
+        return _near_keyword(self.keywords, self.distance, self.regex)
 
     @property
     def python(self) -> re.Pattern[str]:
         return _compiled(self.regex)
 
 
+@cache
 def _keyword_group(keywords: tuple[str, ...]) -> str:
     words = "|".join(re.escape(k) for k in sorted(set(keywords), key=lambda k: (-len(k), k)))
     return rf"(?i:\b(?:{words}))"
+
+
+@cache
+def _near_keyword(keywords: tuple[str, ...], distance: int, regex: str) -> str:
+    return rf"{_keyword_group(keywords)}[\s\S]{{0,{distance}}}(?:{regex})"
 
 
 @cache
@@ -238,6 +246,9 @@ class ColumnScanner:
             for rule, header in zip(self.rules, self.header_keyword, strict=True)
         ]
         self._gates: dict[tuple[int, ...], str] = {}
+        # distinct values of earlier batches (repeated-value columns) and, per rule, which it detected
+        self._seen: pa.Array | None = None
+        self._seen_hits: dict[int, pa.Array] = {}
         # a rule that needs a keyword in the cell itself stays behind the gate, which holds its
         # keywords: few cells hold a keyword, so the rule only runs on those
         self._keyword_gated = {
@@ -281,9 +292,41 @@ class ColumnScanner:
                     position: pc.indices_nonzero(
                         pc.fill_null(pc.is_in(indices, value_set=rows.cast(indices.type)), False)
                     )
-                    for position, rows in self._scan_values(encoded.dictionary).items()
+                    for position, rows in self._scan_distinct(encoded.dictionary).items()
                 }
         return self._scan_values(strings)
+
+    def _scan_distinct(self, values: pa.Array) -> dict[int, pa.Array]:
+        """Like _scan_values for distinct values, looking up the ones an earlier batch of the column scanned."""
+        if self._seen is None:
+            hits = self._scan_values(values)
+            self._remember(values, hits)
+            return hits
+        known = pc.index_in(values, value_set=self._seen)
+        result: dict[int, list[pa.Array]] = {}
+        for position, seen_rows in self._seen_hits.items():
+            rows = pc.indices_nonzero(pc.fill_null(pc.is_in(known, value_set=seen_rows.cast(known.type)), False))
+            if len(rows):
+                result[position] = [rows]
+        new = pc.indices_nonzero(pc.is_null(known))
+        if len(new):
+            fresh = values.take(new)
+            fresh_hits = self._scan_values(fresh)
+            for position, rows in fresh_hits.items():
+                result.setdefault(position, []).append(new.take(rows))
+            self._remember(fresh, fresh_hits)
+        return {position: pa.concat_arrays(parts) for position, parts in result.items()}
+
+    def _remember(self, values: pa.Array, hits: dict[int, pa.Array]) -> None:
+        """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX)."""
+        base = 0 if self._seen is None else len(self._seen)
+        if base + len(values) > SEEN_VALUES_MAX:
+            return
+        self._seen = values if self._seen is None else pa.concat_arrays([self._seen, values])
+        for position, rows in hits.items():
+            shifted = pc.add(rows.cast(pa.int64()), base)
+            previous = self._seen_hits.get(position)
+            self._seen_hits[position] = shifted if previous is None else pa.concat_arrays([previous, shifted])
 
     def _repeats(self, strings: pa.Array) -> bool:
         """Whether the column may repeat values: its first DISTINCT_SAMPLE_ROWS cells are not all distinct.
