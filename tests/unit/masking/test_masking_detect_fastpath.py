@@ -224,3 +224,26 @@ def ibans(draw: st.DrawFn) -> str:
 def test_iban_check_agrees_with_integer_mod_97(body: str) -> None:
     expected = IBAN_LENGTHS.get(body[:2]) == len(body) and _numeric(body[4:] + body[:4]) % 97 == 1
     assert iban_valid(pa.array([body])).to_pylist() == [expected]
+
+
+def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
+    """A repeated-value column's results do not depend on which batch first saw a value."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    pools = [list(_CELLS[:12]), list(_CELLS[6:20]), [*_CELLS[14:], "Anna Rossi 12", "tel 0251586834"]]
+    batches = [pa.array((pool * 40)[:200], pa.string()) for pool in pools]
+    remembering = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "DISTINCT_SAMPLE_ROWS", 100)  # a sample that sees the pools repeat
+        for batch in batches:
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            assert by_type(rules, remembering.scan(batch)) == by_type(rules, fresh.scan(batch))
+    assert remembering._seen is not None and len(remembering._seen) == len(
+        set(_CELLS) | {"Anna Rossi 12", "tel 0251586834"}
+    )
+
+
+def by_type(rules: list[detect.Rule], hits: dict[int, pa.Array]) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for position, rows in hits.items():
+        found.setdefault(rules[position].type, set()).update(rows.to_pylist())
+    return found
