@@ -4,16 +4,20 @@ Detection is column-wise and vectorised. For every column of every record batch:
 
 1. Each rule (a managed identifier's pattern, or a custom identifier) is tried on the first
    rows of the column. Rules that fire there (or later) run over the whole column with
-   ``pyarrow.compute.match_substring_regex`` (RE2, one pass each).
+   ``pyarrow.compute.match_substring_regex`` (RE2, one pass each); one that stops matching
+   goes back behind the gate. Rules that need a keyword in the cell always stay behind it.
 2. All other rules are folded into one alternation "gate" regex (keyword-gated rules
-   contribute only their keywords) run over blocks of 64 cells joined into one string, so a
-   column that matches none of them costs a fraction of one pass. The cells of the few
-   blocks the gate lets through are checked rule by rule.
+   contribute only their keywords, in one group) run over blocks of 64 cells joined into one
+   string, so a column that matches none of them costs a fraction of one pass. The gate is
+   then run on the cells of the few blocks it lets through, and only those cells are checked
+   rule by rule. Rules whose required characters (``PatternRule.needs``) are absent from the
+   batch are left out.
 3. A batch whose column repeats values (names, codes, statuses) is scanned on its distinct
-   values and the hits are mapped back to rows.
+   values and the hits are mapped back to rows; values an earlier batch scanned are looked up.
 4. Only the rows a regex matched reach the validators (Luhn, mod-97, ...; vectorised where
    they are numeric) and the exact keyword-distance and ignore-word checks (Python, on those
-   rows only).
+   rows only). The match of a plain cell (``PatternRule.plain``) is taken without a regex
+   extraction.
 
 A keyword in the column name or JSON path satisfies every keyword requirement for that
 column, as Macie does for structured data. ``count`` is the number of cells (records) that
@@ -28,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -42,6 +47,7 @@ from dcp.masking.findings import (
     table_from_key,
 )
 from dcp.masking.identifiers import (
+    DIGITS_ONLY,
     Category,
     Check,
     CustomIdentifier,
@@ -59,12 +65,17 @@ GATE_BLOCK_ROWS = 64
 DISTINCT_SCAN_RATIO = 0.5
 #: rows sampled to decide whether a batch's column repeats values
 DISTINCT_SAMPLE_ROWS = 4096
+#: distinct values of a column remembered with their results, so later batches only scan new ones
+SEEN_VALUES_MAX = 1_000_000
+#: take the match of a plain cell (PatternRule.plain) without extracting it by regex
+PLAIN_SHORTCUT = True
 
 
 def _row_mask(rows: pa.Array, length: int) -> pa.Array:
     """A boolean array of ``length`` that is true at ``rows``."""
-    positions = pa.array(range(length), pa.uint64())
-    return pc.is_in(positions, value_set=rows.cast(pa.uint64()))
+    mask = np.zeros(length, dtype=bool)
+    mask[rows.to_numpy(zero_copy_only=False)] = True
+    return pa.array(mask)
 
 
 def _blocks(strings: pa.Array, size: int) -> pa.Array:
@@ -73,6 +84,15 @@ def _blocks(strings: pa.Array, size: int) -> pa.Array:
     offsets = pa.array([*range(0, total, size), total], pa.int32())
     cells = strings.fill_null("") if strings.null_count else strings
     return pc.binary_join(pa.ListArray.from_arrays(offsets, cells), "\n")
+
+
+def _newlines(strings: pa.Array) -> int:
+    """How many newline characters the strings hold (a count over their data buffer)."""
+    offsets, data = strings.buffers()[1:3]
+    if offsets is None or data is None:
+        return 0
+    bounds = np.frombuffer(offsets, dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]] == 10))
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,9 @@ class Rule:
     check: Check = Check.NONE
     ignore_words: tuple[str, ...] = ()
     arn: str | None = None
+    plain: str = ""
+    plain_tail: str = ""
+    needs: tuple[str, ...] = ()
     #: managed identifiers: the keyword must be within ``distance`` of the data's start (Macie's
     #: "within 30 characters"); custom ones: of the match's end (CreateCustomDataIdentifier)
     distance_to_start: bool = False
@@ -96,17 +119,27 @@ class Rule:
     @property
     def keyword_regex(self) -> str:
         """The keywords, case-insensitive, each starting at a word boundary ("tel" not in "hotel")."""
-        words = "|".join(re.escape(k) for k in sorted(self.keywords, key=len, reverse=True))
-        return rf"(?i:\b(?:{words}))"
+        return _keyword_group(self.keywords)
 
     @property
     def near_keyword_regex(self) -> str:
         """Superset prefilter: a keyword, then at most ``distance`` characters, then the pattern."""
-        return rf"{self.keyword_regex}[\s\S]{{0,{self.distance}}}(?:{self.regex})"
+        return _near_keyword(self.keywords, self.distance, self.regex)
 
     @property
     def python(self) -> re.Pattern[str]:
         return _compiled(self.regex)
+
+
+@cache
+def _keyword_group(keywords: tuple[str, ...]) -> str:
+    words = "|".join(re.escape(k) for k in sorted(set(keywords), key=lambda k: (-len(k), k)))
+    return rf"(?i:\b(?:{words}))"
+
+
+@cache
+def _near_keyword(keywords: tuple[str, ...], distance: int, regex: str) -> str:
+    return rf"{_keyword_group(keywords)}[\s\S]{{0,{distance}}}(?:{regex})"
 
 
 @cache
@@ -136,6 +169,9 @@ def rules_for(
                     keywords=identifier.keywords,
                     distance=identifier.maximum_match_distance,
                     check=pattern.check,
+                    plain=pattern.plain,
+                    plain_tail=pattern.plain_tail,
+                    needs=pattern.needs,
                     distance_to_start=True,
                 )
             )
@@ -181,6 +217,11 @@ def name_has_keyword(column: str, keywords: Iterable[str]) -> bool:
     return False
 
 
+@cache
+def _header_has_keyword(column: str, keywords: tuple[str, ...]) -> bool:
+    return name_has_keyword(column, keywords)
+
+
 # --- accumulation -----------------------------------------------------------------------------
 @dataclass
 class _Tally:
@@ -202,22 +243,44 @@ class ColumnScanner:
 
     def __post_init__(self) -> None:
         self.header_keyword = [
-            rule.keyword_required and name_has_keyword(self.name, rule.keywords) for rule in self.rules
+            rule.keyword_required and _header_has_keyword(self.name, rule.keywords) for rule in self.rules
         ]
+        self._effective = [
+            rule.near_keyword_regex if rule.keyword_required and not header else rule.regex
+            for rule, header in zip(self.rules, self.header_keyword, strict=True)
+        ]
+        self._gates: dict[tuple[int, ...], str] = {}
+        # distinct values of earlier batches (repeated-value columns) and, per rule, which it detected
+        self._seen: pa.Array | None = None
+        self._seen_hits: dict[int, pa.Array] = {}
+        # a rule that needs a keyword in the cell itself stays behind the gate, which holds its
+        # keywords: few cells hold a keyword, so the rule only runs on those
+        self._keyword_gated = {
+            position
+            for position, (rule, header) in enumerate(zip(self.rules, self.header_keyword, strict=True))
+            if rule.keyword_required and not header
+        }
 
     def _effective_regex(self, position: int) -> str:
-        rule = self.rules[position]
-        if rule.keyword_required and not self.header_keyword[position]:
-            return rule.near_keyword_regex
-        return rule.regex
+        return self._effective[position]
 
     def _gate_regex(self, positions: Sequence[int]) -> str:
-        parts: dict[str, None] = {}
-        for position in positions:
-            rule = self.rules[position]
-            needs_keyword = rule.keyword_required and not self.header_keyword[position]
-            parts[rule.keyword_regex if needs_keyword else f"(?:{rule.regex})"] = None
-        return "|".join(parts)
+        """The rules' patterns, and for the rules that still need a keyword all their keywords in one group."""
+        key = tuple(positions)
+        gate = self._gates.get(key)
+        if gate is None:
+            parts: dict[str, None] = {}
+            keywords: dict[str, None] = {}
+            for position in positions:
+                rule = self.rules[position]
+                if rule.keyword_required and not self.header_keyword[position]:
+                    keywords.update(dict.fromkeys(rule.keywords))
+                else:
+                    parts[f"(?:{rule.regex})"] = None
+            if keywords:
+                parts[_keyword_group(tuple(keywords))] = None
+            gate = self._gates[key] = "|".join(parts)
+        return gate
 
     def scan(self, strings: pa.Array) -> dict[int, pa.Array]:
         """Row indices (within the batch) that each rule detects.
@@ -233,9 +296,41 @@ class ColumnScanner:
                     position: pc.indices_nonzero(
                         pc.fill_null(pc.is_in(indices, value_set=rows.cast(indices.type)), False)
                     )
-                    for position, rows in self._scan_values(encoded.dictionary).items()
+                    for position, rows in self._scan_distinct(encoded.dictionary).items()
                 }
         return self._scan_values(strings)
+
+    def _scan_distinct(self, values: pa.Array) -> dict[int, pa.Array]:
+        """Like _scan_values for distinct values, looking up the ones an earlier batch of the column scanned."""
+        if self._seen is None:
+            hits = self._scan_values(values)
+            self._remember(values, hits)
+            return hits
+        known = pc.index_in(values, value_set=self._seen)
+        result: dict[int, list[pa.Array]] = {}
+        for position, seen_rows in self._seen_hits.items():
+            rows = pc.indices_nonzero(pc.fill_null(pc.is_in(known, value_set=seen_rows.cast(known.type)), False))
+            if len(rows):
+                result[position] = [rows]
+        new = pc.indices_nonzero(pc.is_null(known))
+        if len(new):
+            fresh = values.take(new)
+            fresh_hits = self._scan_values(fresh)
+            for position, rows in fresh_hits.items():
+                result.setdefault(position, []).append(new.take(rows))
+            self._remember(fresh, fresh_hits)
+        return {position: pa.concat_arrays(parts) for position, parts in result.items()}
+
+    def _remember(self, values: pa.Array, hits: dict[int, pa.Array]) -> None:
+        """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX)."""
+        base = 0 if self._seen is None else len(self._seen)
+        if base + len(values) > SEEN_VALUES_MAX:
+            return
+        self._seen = values if self._seen is None else pa.concat_arrays([self._seen, values])
+        for position, rows in hits.items():
+            shifted = pc.add(rows.cast(pa.int64()), base)
+            previous = self._seen_hits.get(position)
+            self._seen_hits[position] = shifted if previous is None else pa.concat_arrays([previous, shifted])
 
     def _repeats(self, strings: pa.Array) -> bool:
         """Whether the column may repeat values: its first DISTINCT_SAMPLE_ROWS cells are not all distinct.
@@ -254,11 +349,14 @@ class ColumnScanner:
             # one string of the first rows: each rule costs one regex call, not one per cell
             probe = _blocks(strings.slice(0, PROBE_ROWS), PROBE_ROWS)
             for position in range(len(self.rules)):
+                if position in self._keyword_gated:
+                    continue
                 if pc.any(pc.match_substring_regex(probe, "(?m)" + self._effective_regex(position))).as_py():
                     self.active.add(position)
             self.probed = True
         covered: dict[str, pa.Array] = {}  # type -> rows an earlier rule of the type confirmed
-        for position in sorted(self.active):
+        ran = set(self.active)
+        for position in sorted(ran):
             rule_type = self.rules[position].type
             done = covered.get(rule_type)
             if done is None:
@@ -271,13 +369,21 @@ class ColumnScanner:
                     continue
                 matched = pc.match_substring_regex(strings.take(rest), self._effective_regex(position))
                 rows = rest.filter(pc.fill_null(matched, False))
+            if done is None and len(rows) == 0:
+                # the probe's hint did not hold here (its rows are joined, so a keyword in one
+                # cell can meet data in the next): the gate watches this rule from now on
+                self.active.discard(position)
+                continue
             confirmed = self._confirm(position, strings, rows)
             if len(confirmed):
                 hits[position] = confirmed
                 covered[rule_type] = confirmed if done is None else pa.concat_arrays([done, confirmed])
-        dormant = [p for p in range(len(self.rules)) if p not in self.active]
-        if dormant:
-            gated = self._gated_rows(strings, dormant)
+        dormant = [p for p in range(len(self.rules)) if p not in self.active and p not in ran]
+        blocks = _blocks(strings, GATE_BLOCK_ROWS) if dormant else None
+        if blocks is not None:
+            dormant = self._possible(strings, blocks, dormant)
+        if blocks is not None and dormant:
+            gated = self._gated_rows(strings, blocks, dormant)
             if len(gated):
                 subset = strings.take(gated)
                 for position in dormant:
@@ -286,28 +392,48 @@ class ColumnScanner:
                     confirmed = self._confirm(position, strings, rows)
                     if len(confirmed):
                         hits[position] = confirmed
-                        self.active.add(position)
+                        if position not in self._keyword_gated:
+                            self.active.add(position)
         return hits
 
-    def _gated_rows(self, strings: pa.Array, dormant: Sequence[int]) -> pa.Array:
+    def _possible(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> list[int]:
+        """The dormant rules that can match here: those whose ``needs`` (PatternRule) occur in the batch.
+
+        A literal search (memchr) over the blocks; a newline counts when the blocks hold more
+        than the ones that join their cells.
+        """
+        present: dict[str, bool] = {}
+        for need in sorted({need for position in dormant for need in self.rules[position].needs}):
+            if need == "\n":
+                present[need] = _newlines(blocks) > len(strings) - len(blocks)
+            else:  # RE2 finds a literal with memchr; Arrow's match_substring compares byte by byte
+                present[need] = pc.any(pc.match_substring_regex(blocks, rf"\Q{need}\E")).as_py() is True
+        return [p for p in dormant if not self.rules[p].needs or any(present[n] for n in self.rules[p].needs)]
+
+    def _gated_rows(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> pa.Array:
         """Rows of the blocks in which any dormant rule could match (a superset of their hits).
 
         The gate runs on blocks of GATE_BLOCK_ROWS cells joined by newlines, in multi-line
         mode, so the per-cell cost of a regex call is paid once per block; a match can only
         appear, never disappear, by joining cells.
         """
-        blocks = _blocks(strings, GATE_BLOCK_ROWS)
-        gate = pc.fill_null(pc.match_substring_regex(blocks, "(?m)" + self._gate_regex(dormant)), False)
+        gate_regex = self._gate_regex(dormant)
+        gate = pc.fill_null(pc.match_substring_regex(blocks, "(?m)" + gate_regex), False)
         hit_blocks = pc.indices_nonzero(gate).to_pylist()
         if not hit_blocks:
             return pa.array([], pa.uint64())
         total = len(strings)
-        rows = [
-            row
-            for block in hit_blocks
-            for row in range(block * GATE_BLOCK_ROWS, min(total, (block + 1) * GATE_BLOCK_ROWS))
-        ]
-        return pa.array(rows, pa.uint64())
+        rows = pa.array(
+            [
+                row
+                for block in hit_blocks
+                for row in range(block * GATE_BLOCK_ROWS, min(total, (block + 1) * GATE_BLOCK_ROWS))
+            ],
+            pa.uint64(),
+        )
+        # then cell by cell: a keyword-like word in one cell of a block must not send the
+        # whole block through every dormant rule
+        return rows.filter(pc.fill_null(pc.match_substring_regex(strings.take(rows), gate_regex), False))
 
     def _confirm(self, position: int, strings: pa.Array, rows: pa.Array) -> pa.Array:
         """The candidate rows whose match passes the validator, keyword distance and ignore words."""
@@ -320,19 +446,46 @@ class ColumnScanner:
             return rows
         if not needs_keyword and not rule.ignore_words:
             # vectorised fast path: validate the first match of every candidate cell at once
-            first = pc.struct_field(pc.extract_regex(candidates, f"(?P<m>{rule.regex})"), "m")
+            first, single = _first_matches(rule, candidates)
             ok = pc.fill_null(run_check(rule.check, first), False)
             if pc.all(ok).as_py():
                 return rows
             # a cell whose first match fails can only hold a valid one if it has more matches
-            more = pc.greater(pc.count_substring_regex(candidates, rule.regex), 1)
-            retry = pc.fill_null(pc.and_(pc.invert(ok), more), False)
-            if pc.any(retry).as_py():
-                again = _later_matches_valid(rule, candidates.filter(retry))
-                ok = pc.replace_with_mask(ok, retry, again)
+            failing = pc.invert(ok) if single is None else pc.and_(pc.invert(ok), pc.invert(single))
+            failing_rows = pc.indices_nonzero(failing)
+            if len(failing_rows):
+                texts = candidates.take(failing_rows)
+                more = pc.fill_null(pc.greater(pc.count_substring_regex(texts, rule.regex), 1), False)
+                if pc.any(more).as_py():
+                    again = _later_matches_valid(rule, texts.filter(more))
+                    ok = pc.replace_with_mask(ok, _row_mask(failing_rows.filter(more), len(ok)), again)
             return rows.filter(ok)
         flags = _cells_matching(rule, candidates.to_pylist(), keyword_needed=needs_keyword)
         return rows.filter(pa.array(flags, pa.bool_()))
+
+
+def _first_matches(rule: Rule, texts: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    """The first match of ``rule`` in each text that the rule's regex matched.
+
+    The second item says which texts are plain (``PatternRule.plain``): they hold exactly that
+    one match, taken by trimming the cell instead of by a regex extraction (RE2's extraction
+    costs several times its match test). None when the rule has no plain form.
+    """
+    if not rule.plain or not PLAIN_SHORTCUT:
+        return _extract_first(rule, texts), None
+    if rule.plain == DIGITS_ONLY:  # the same test without a regex pass
+        plain = pc.fill_null(pc.ascii_is_decimal(texts), False)
+    else:
+        plain = pc.fill_null(pc.match_substring_regex(texts, rule.plain), False)
+    shortcut = pc.utf8_rtrim(texts, characters=rule.plain_tail) if rule.plain_tail else texts
+    if pc.all(plain).as_py():
+        return shortcut, plain
+    rest = pc.invert(plain)
+    return pc.replace_with_mask(shortcut, rest, _extract_first(rule, texts.filter(rest))), plain
+
+
+def _extract_first(rule: Rule, texts: pa.Array) -> pa.Array:
+    return pc.struct_field(pc.extract_regex(texts, f"(?P<m>{rule.regex})"), "m")
 
 
 #: what a pattern may consume before the data it finds (a card number's leading separator)

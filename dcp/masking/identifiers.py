@@ -68,11 +68,23 @@ class Check(StrEnum):
 
 @dataclass(frozen=True)
 class PatternRule:
-    """One way of recognising an identifier: a regex, its validator, and whether it needs a keyword."""
+    """One way of recognising an identifier: a regex, its validator, and whether it needs a keyword.
+
+    ``plain`` (optional, anchored at both ends) describes the cells a column of this kind mostly
+    holds (a card number stored as digits, a name as capitalised words); on a cell that matches
+    ``plain`` the regex finds at most one match, and that match is the cell without its trailing
+    ``plain_tail`` characters. Detection then takes the match without extracting it by regex.
+    ``needs`` (optional): every match contains one of these strings, so a batch of a column
+    without any of them is not searched for the pattern at all.
+    tests/unit/masking/test_masking_detect_fastpath.py holds every rule to both.
+    """
 
     regex: str
     keyword_required: bool = False
     check: Check = Check.NONE
+    plain: str = ""
+    plain_tail: str = ""
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,12 @@ _MONTH_NAME = (
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
 _NAME_WORD = rf"[{_UPPER}][{_LOWER}']+(?:-[{_UPPER}](?:[{_LOWER}']+|\.))*"
+#: a cell of ASCII digits only (PatternRule.plain of the digit identifiers)
+DIGITS_ONLY = r"^[0-9]+$"
+#: what may follow a plain name: a number, no letters
+_NUMBER_TAIL = "0-9 ./:-"
+#: an address spans lines, or a comma joins them
+_LINE_BREAKS = ("\n", ", ")
 
 # --- Macie's documented rules ------------------------------------------------------------------
 #: the day the Macie user guide pages below were read for MACIE_RULES
@@ -521,8 +539,13 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         rules=(
             # without a keyword only the common 14-16 digit lengths count; a digit run that is
             # the fraction of a decimal number ("0.4111...") never does
-            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){13,15}\d\b", check=Check.LUHN_CARD),
-            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){11,18}\d\b", keyword_required=True, check=Check.LUHN_CARD),
+            PatternRule(r"(?:^|[^0-9.,\w])(?:\d[ -]?){13,15}\d\b", check=Check.LUHN_CARD, plain=DIGITS_ONLY),
+            PatternRule(
+                r"(?:^|[^0-9.,\w])(?:\d[ -]?){11,18}\d\b",
+                keyword_required=True,
+                check=Check.LUHN_CARD,
+                plain=DIGITS_ONLY,
+            ),
         ),
         documented=_DOCUMENTED["CREDIT_CARD_NUMBER"],
         extra_keywords=("card no",),
@@ -615,6 +638,9 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
                 rf" (?:[{_LOWER}]{{1,4}} ){{0,2}}[{_UPPER}][{_UPPER}{_LOWER}'-]+"
                 r"(?: (?:[A-Z][A-Za-z]*\.)+[A-Za-z]*\.?| [A-Z]{2,5}\b)?",
                 check=Check.NAME,
+                # "Anna Maria Rossi", "Élodie Dupont 0042": the match is the words
+                plain=rf"^[{_UPPER}][{_LOWER}]+(?: [{_UPPER}][{_LOWER}]+)+(?: [0-9][{_NUMBER_TAIL}]*)?$",
+                plain_tail="0123456789 ./:-",
             ),
         ),
         documented=_DOCUMENTED["NAME"],
@@ -656,6 +682,7 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
                 r"|\b0\d{2,4}[ /-]?\d{3,4}[ -]?\d{3,5}\b|\b\d{10,11}\b",
                 keyword_required=True,
                 check=Check.PHONE_DIGITS,
+                plain=DIGITS_ONLY,
             ),
         ),
         documented=_DOCUMENTED["PHONE_NUMBER"],
@@ -666,17 +693,19 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         description="Mailing address: a street line followed by a postal-code/locality line",
         rules=(
             # US: 4978 Chapman Bypass\nSanchezfurt, MT 87630
-            PatternRule(r"\b\d{1,6} [^\n,]+(?:\n|, )[^\n,]+, [A-Z]{2} \d{5}(?:-\d{4})?\b"),
+            PatternRule(r"\b\d{1,6} [^\n,]+(?:\n|, )[^\n,]+, [A-Z]{2} \d{5}(?:-\d{4})?\b", needs=_LINE_BREAKS),
             # DE/IT/FR: Patbergallee 8449\n90736 Stollberg ; 78, rue de Voisin\n31861 Legros
-            PatternRule(rf"[^\n]*\d{{1,5}}[a-z]?(?:,? [^\n]*)?(?:\n|, )\d{{4,5}},? [{_UPPER}]"),
+            PatternRule(rf"[^\n]*\d{{1,5}}[a-z]?(?:,? [^\n]*)?(?:\n|, )\d{{4,5}},? [{_UPPER}]", needs=_LINE_BREAKS),
             # ES: Alameda Teresita Valle 48 Piso 4 \nMálaga, 26778
-            PatternRule(rf"[^\n]* \d{{1,5}}[^\n]*(?:\n|, )[{_UPPER}][^\n,]*, \d{{5}}\b"),
+            PatternRule(rf"[^\n]* \d{{1,5}}[^\n]*(?:\n|, )[{_UPPER}][^\n,]*, \d{{5}}\b", needs=_LINE_BREAKS),
             # FR/DE without a house number: boulevard Mallet\n20749 Perrot
-            PatternRule(rf"[^\n]+\n\d{{4,5}},? [{_UPPER}][^\n]*"),
+            PatternRule(rf"[^\n]+\n\d{{4,5}},? [{_UPPER}][^\n]*", needs=_LINE_BREAKS),
             # GB: 40 Smart Point\nEast Harrietport\nN8 8HN ; Flat 95E\nConnor Vista\nTurnermouth\nLS41 1PL
-            PatternRule(r"[^\n]*\d[^\n]*(?:\n[^\n]+){0,3}(?:\n|, )[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"),
+            PatternRule(
+                r"[^\n]*\d[^\n]*(?:\n[^\n]+){0,3}(?:\n|, )[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b", needs=_LINE_BREAKS
+            ),
             # US military: Unit 5131 Box 3735\nDPO AE 63763
-            PatternRule(r"[^\n]+(?:\n|, )(?:APO|FPO|DPO) A[AEP] \d{5}\b"),
+            PatternRule(r"[^\n]+(?:\n|, )(?:APO|FPO|DPO) A[AEP] \d{5}\b", needs=_LINE_BREAKS),
         ),
         documented=_DOCUMENTED["ADDRESS"],
     ),
@@ -684,7 +713,9 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         id="USA_SOCIAL_SECURITY_NUMBER",
         category=Category.PERSONAL_INFORMATION,
         description="US Social Security number (area/group/serial rules)",
-        rules=(PatternRule(r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b", True, Check.SSN),),
+        rules=(
+            PatternRule(r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b", True, Check.SSN, plain=DIGITS_ONLY),
+        ),
         documented=_DOCUMENTED["USA_SOCIAL_SECURITY_NUMBER"],
     ),
     ManagedIdentifier(
@@ -729,7 +760,7 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         id="EMAIL_ADDRESS",
         category=Category.PERSONAL_INFORMATION,
         description="Email address (dcp extension: not a Macie managed identifier)",
-        rules=(PatternRule(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),),
+        rules=(PatternRule(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", needs=("@",)),),
         documented=None,
         extra_keywords=("email", "e-mail", "mail"),
     ),
@@ -738,8 +769,10 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
         category=Category.PERSONAL_INFORMATION,
         description="IPv4 or IPv6 address (dcp extension: not a Macie managed identifier)",
         rules=(
-            PatternRule(r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"),
-            PatternRule(r"\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b"),
+            PatternRule(
+                r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b", needs=(".",)
+            ),
+            PatternRule(r"\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b", needs=(":",)),
         ),
         documented=None,
         extra_keywords=("ip", "ip address", "ipv4", "ipv6", "client ip", "remote addr"),

@@ -1,0 +1,249 @@
+"""The scan's shortcuts find what the plain per-cell check finds.
+
+classify_source gates blocks of cells, probes the first rows, scans repeated values once, takes
+the match of plain cells without a regex extraction and retires rules whose regex stopped
+matching. None of that may change a finding: these tests compare it, cell for cell, with the
+exact per-cell check (every rule's regex, keyword distance and validator on every cell, in
+Python) on generated columns, and hold every rule's ``plain`` form to its regex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dcp.masking import detect
+from dcp.masking.checks import IBAN_LENGTHS, iban_valid
+from dcp.masking.detect import _cells_matching, _extract_first, _first_matches, classify_source, rules_for
+from dcp.masking.detect import name_has_keyword as header_has_keyword
+from dcp.masking.identifiers import DEFAULT_CUSTOM_IDENTIFIERS, MANAGED_IDENTIFIERS, PatternRule, select_managed
+
+PLAIN_RULES = [
+    pytest.param(identifier.id, rule, id=f"{identifier.id}-{index}")
+    for identifier in MANAGED_IDENTIFIERS
+    for index, rule in enumerate(identifier.rules)
+    if rule.plain
+]
+
+_NAMES = ("Anna", "Otto", "Sandra", "Celine", "Telse", "Marina", "Jean", "Rue", "Ana", "Invoice")
+_SURNAMES = ("Rossi", "Brown", "Davies", "Tello", "Dobson", "Di Massa", "Luna", "Ribeiro", "INV", "S.L.")
+_CELLS = (
+    "4111111111111111",
+    "4111 1111 1111 1111",
+    "4111111111111112",
+    "5500005555555559",
+    "378282246310005",
+    "0251586834",
+    "+44 161 496 0835",
+    "123-45-6789",
+    "078051120",
+    "DE89370400440532013000",
+    "GB82 WEST 1234 5698 7654 32",
+    "1980-03-04",
+    "12/27",
+    "ryan@example.org",
+    "192.168.0.12",
+    "12 Emily Lane\nSpringfield, IL 62704",
+    "Patbergallee 8449\n90736 Stollberg",
+    "XYZ-77",
+    "C. Ana Luna",
+    "Ana Luna S.L.",
+    "rue Anne Roux",
+    "Élodie Dupont",
+    "Marina Di Massa",
+    "Invoice INV-380146 due in 5 days",
+    "",
+)
+_KEYWORDS = ("tel", "phone", "card number", "ssn", "dob", "iban", "cvv", "expiry", "passport", "bank account", "cel")
+
+words = st.sampled_from(_NAMES + _SURNAMES)
+cells = st.one_of(
+    st.sampled_from(_CELLS),
+    st.lists(words, min_size=1, max_size=4).map(" ".join),
+    st.tuples(st.lists(words, min_size=2, max_size=3).map(" ".join), st.from_regex(r"[0-9]{1,12}", fullmatch=True)).map(
+        " ".join
+    ),
+    st.from_regex(r"[0-9]{8,20}", fullmatch=True),
+    st.tuples(st.sampled_from(_KEYWORDS), st.sampled_from(_CELLS)).map(" ".join),
+    st.text(alphabet="abcXYZ019 -.,@:/\n", max_size=30),
+)
+columns = st.lists(cells, min_size=1, max_size=40)
+column_names = st.sampled_from(("note", "name", "card_number", "phone", "ssn", "code", "iban"))
+
+
+@contextmanager
+def small_blocks() -> Iterator[None]:
+    """Probe, gate and sample sizes small enough for a few dozen rows to take every path."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "PROBE_ROWS", 4)
+        patch.setattr(detect, "GATE_BLOCK_ROWS", 3)
+        patch.setattr(detect, "DISTINCT_SAMPLE_ROWS", 8)
+        yield
+
+
+def per_cell_reference(table: pa.Table) -> dict[tuple[str, str], int]:
+    """(type, column) -> cells, by the exact per-cell check of every rule on every cell."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "000000000000", "us-east-1")
+    counts: dict[tuple[str, str], int] = {}
+    for name in table.column_names:
+        texts = table.column(name).to_pylist()
+        found: dict[str, set[int]] = {}
+        for rule in rules:
+            header = rule.keyword_required and header_has_keyword(name, rule.keywords)
+            flags = _cells_matching(rule, texts, keyword_needed=rule.keyword_required and not header)
+            found.setdefault(rule.type, set()).update(i for i, flag in enumerate(flags) if flag)
+        found["NAME"] = found.get("NAME", set()) - found.get("ADDRESS", set())
+        counts.update({(kind, name): len(rows) for kind, rows in found.items() if rows})
+    return counts
+
+
+def scanned(table: pa.Table, batch_size: int) -> dict[tuple[str, str], int]:
+    finding = classify_source(
+        table, key="s/t/part.csv", custom_identifiers=DEFAULT_CUSTOM_IDENTIFIERS, batch_size=batch_size
+    )
+    if finding is None:
+        return {}
+    return {(d.type, column): n for d in finding.detections for column, n in d.column_counts.items()}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.lists(st.tuples(column_names, columns), min_size=1, max_size=3), repeat=st.integers(1, 4))
+def test_scan_matches_the_per_cell_check(data: list[tuple[str, list[str]]], repeat: int) -> None:
+    named = dict(data)
+    length = max(len(values) for values in named.values())
+    # columns of one length; repeating the rows lets the distinct-value scan take over
+    table = pa.table(
+        {name: pa.array((values * length)[:length] * repeat, pa.string()) for name, values in named.items()}
+    )
+    with small_blocks():
+        assert scanned(table, batch_size=max(2, length)) == per_cell_reference(table)
+
+
+@pytest.mark.parametrize("shortcut", [True, False])
+def test_plain_cells_and_retired_rules_on_a_wide_column(shortcut: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain names and card numbers (with digits, spaces and bad checksums mixed in) over several batches."""
+    monkeypatch.setattr(detect, "PLAIN_SHORTCUT", shortcut)
+    names = [f"{_NAMES[i % 10]} {_SURNAMES[i % 7]} {i:04d}" for i in range(300)]
+    cards = ["4111111111111111", "4111111111111112", "4111 1111 1111 1111", "0251586834", "12"] * 60
+    table = pa.table({"name": names, "card_number": cards, "note": ["tel 0251586834 " + n for n in names]})
+    with small_blocks():
+        assert scanned(table, batch_size=64) == per_cell_reference(table)
+
+
+@pytest.mark.parametrize(("identifier", "rule"), PLAIN_RULES)
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_plain_cell_holds_one_match_the_cell_less_its_tail(
+    identifier: str, rule: PatternRule, data: st.DataObject
+) -> None:
+    plain, tail, regex = rule.plain, rule.plain_tail, rule.regex
+    text = data.draw(st.from_regex(plain, fullmatch=True))
+    matches = [match.group(0) for match in re.finditer(regex, text)]
+    assert matches in ([], [text.rstrip(tail)]), identifier
+
+
+NEEDS_RULES = [
+    pytest.param(identifier.id, rule, id=f"{identifier.id}-{index}")
+    for identifier in MANAGED_IDENTIFIERS
+    for index, rule in enumerate(identifier.rules)
+    if rule.needs
+]
+
+
+@pytest.mark.parametrize(("identifier", "rule"), NEEDS_RULES)
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_match_contains_what_the_rule_needs(identifier: str, rule: PatternRule, data: st.DataObject) -> None:
+    text = data.draw(st.from_regex(rule.regex))
+    match = re.search(rule.regex, text)
+    assert match is not None
+    assert any(need in match.group(0) for need in rule.needs), identifier
+
+
+def test_rules_whose_needs_are_absent_are_not_searched() -> None:
+    """A column without '@', newline, ', ', '.', ':' is gated without e-mail, address and IP patterns."""
+    rules = rules_for(select_managed(None), (), "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="code", index=0, rules=rules)
+    strings = pa.array(["Anna Rossi", "Otto Brown 12"] * 40)
+    blocks = detect._blocks(strings, detect.GATE_BLOCK_ROWS)
+    kept = {rules[p].type for p in scanner._possible(strings, blocks, range(len(rules)))}
+    assert {"EMAIL_ADDRESS", "ADDRESS", "IP_ADDRESS"}.isdisjoint(kept) and {"NAME", "CREDIT_CARD_NUMBER"} <= kept
+    with_lines = pa.array(["12 Emily Lane", "Springfield, IL 62704\nUS", "a@b.io"])
+    blocks = detect._blocks(with_lines, detect.GATE_BLOCK_ROWS)
+    assert {"EMAIL_ADDRESS", "ADDRESS"} <= {
+        rules[p].type for p in scanner._possible(with_lines, blocks, range(len(rules)))
+    }
+
+
+@pytest.mark.parametrize(("identifier", "rule"), PLAIN_RULES)
+def test_first_matches_agree_with_the_regex_extraction(identifier: str, rule: PatternRule) -> None:
+    rules = [r for r in rules_for(select_managed([identifier]), (), "0", "us-east-1") if r.regex == rule.regex]
+    texts = pa.array(
+        [
+            "Anna Rossi",
+            "Otto Brown 0042",
+            "Anna Maria Rossi 12-3",
+            "Élodie Dupont",
+            "rue Anne Roux 12",
+            "4111111111111111",
+            "0251586834",
+            "123456789",
+            "x 4111 1111 1111 1111",
+            "C. Ana Luna",
+        ]
+    )
+    matched = texts.filter(pc.match_substring_regex(texts, rules[0].regex))
+    first, plain = _first_matches(rules[0], matched)
+    assert first.to_pylist() == _extract_first(rules[0], matched).to_pylist()
+    assert plain is not None and pc.any(plain).as_py()
+
+
+def _numeric(text: str) -> int:
+    return int("".join(str(int(char, 36)) for char in text))
+
+
+@st.composite
+def ibans(draw: st.DrawFn) -> str:
+    """Valid IBANs of every country, and the same with a digit changed or a wrong length."""
+    country = draw(st.sampled_from(sorted(IBAN_LENGTHS)))
+    bban = draw(st.from_regex(rf"[A-Z0-9]{{{IBAN_LENGTHS[country] - 4}}}", fullmatch=True))
+    check = 98 - _numeric(bban + country + "00") % 97
+    iban = f"{country}{check:02d}{bban}"
+    return draw(st.sampled_from((iban, iban[:-1] + str((int(iban[-1], 36) + 1) % 10), iban + "7")))
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.one_of(ibans(), st.from_regex(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", fullmatch=True)))
+def test_iban_check_agrees_with_integer_mod_97(body: str) -> None:
+    expected = IBAN_LENGTHS.get(body[:2]) == len(body) and _numeric(body[4:] + body[:4]) % 97 == 1
+    assert iban_valid(pa.array([body])).to_pylist() == [expected]
+
+
+def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
+    """A repeated-value column's results do not depend on which batch first saw a value."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    pools = [list(_CELLS[:12]), list(_CELLS[6:20]), [*_CELLS[14:], "Anna Rossi 12", "tel 0251586834"]]
+    batches = [pa.array((pool * 40)[:200], pa.string()) for pool in pools]
+    remembering = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "DISTINCT_SAMPLE_ROWS", 100)  # a sample that sees the pools repeat
+        for batch in batches:
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            assert by_type(rules, remembering.scan(batch)) == by_type(rules, fresh.scan(batch))
+    assert remembering._seen is not None and len(remembering._seen) == len(
+        set(_CELLS) | {"Anna Rossi 12", "tel 0251586834"}
+    )
+
+
+def by_type(rules: list[detect.Rule], hits: dict[int, pa.Array]) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for position, rows in hits.items():
+        found.setdefault(rules[position].type, set()).update(rows.to_pylist())
+    return found
