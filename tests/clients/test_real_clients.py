@@ -83,6 +83,36 @@ def test_aws_cli_analyst_is_refused_the_raw_tables(lake: Dcp) -> None:
     assert state == "SUCCEEDED"
 
 
+def test_aws_cli_glue_shows_the_analyst_only_what_lake_formation_grants(lake: Dcp) -> None:
+    analyst, names = persona(lake, "analyst"), lake.names()
+    databases = {d["Name"] for d in aws(analyst, "glue", "get-databases")["DatabaseList"]}
+    assert names.masked_database in databases and names.raw_database not in databases
+    masked = aws(analyst, "glue", "get-tables", "--database-name", names.masked_database)["TableList"]
+    assert {"customer", "bank", "card"} <= {t["Name"] for t in masked}
+    assert aws(analyst, "glue", "get-tables", "--database-name", names.raw_database)["TableList"] == []
+    done = aws(analyst, "glue", "get-table", "--database-name", names.raw_database, "--name", "card", ok=False)
+    assert done.returncode != 0
+    assert "AccessDeniedException" in done.stderr and "Insufficient Lake Formation permission(s) on card" in done.stderr
+    # the administrator (a data lake administrator persona) sees the raw zone
+    raw = aws(persona(lake, "lf-admin"), "glue", "get-table", "--database-name", names.raw_database, "--name", "card")
+    assert raw["Table"]["Name"] == "card"
+
+
+def test_boto3_glue_refuses_the_analyst_the_raw_tables(lake: Dcp) -> None:
+    names = lake.names()
+    glue = persona(lake, "analyst").session().client("glue", endpoint_url=lake.url)
+    with pytest.raises(glue.exceptions.AccessDeniedException, match=r"Insufficient Lake Formation permission\(s\)"):
+        glue.get_table(DatabaseName=names.raw_database, Name="card")
+    with pytest.raises(glue.exceptions.AccessDeniedException):
+        glue.get_database(Name=names.raw_database)
+    listed = {(t["DatabaseName"], t["Name"]) for t in glue.search_tables()["TableList"]}
+    assert listed and {db for db, _ in listed} == {names.masked_database}
+    admin = persona(lake, "admin").session().client("glue", endpoint_url=lake.url)
+    assert {"customer", "bank", "card"} <= {
+        t["Name"] for t in admin.get_tables(DatabaseName=names.raw_database)["TableList"]
+    }
+
+
 def test_unsupported_operation_is_a_clear_cli_error(lake: Dcp) -> None:
     done = aws(persona(lake, "admin"), "athena", "list-engine-versions", ok=False)
     assert done.returncode != 0
@@ -211,6 +241,17 @@ def test_awswrangler_catalog(lake: Dcp, wrangler: Any) -> None:
     types = wrangler.catalog.get_table_types(database=names.masked_database, table="card", boto3_session=session)
     assert "card_number" in types
     assert wrangler.catalog.does_table_exist(database=names.masked_database, table="card", boto3_session=session)
+
+
+def test_awswrangler_catalog_shows_the_analyst_only_the_masked_tables(lake: Dcp, wrangler: Any) -> None:
+    names = lake.names()
+    session = persona(lake, "analyst").session()
+    masked = wrangler.catalog.tables(database=names.masked_database, boto3_session=session)
+    assert {"customer", "bank", "card"} <= set(masked["Table"])
+    assert wrangler.catalog.tables(database=names.raw_database, boto3_session=session).empty
+    assert names.raw_database not in set(wrangler.catalog.databases(boto3_session=session)["Database"])
+    with pytest.raises(Exception, match="Insufficient Lake Formation permission"):
+        wrangler.catalog.get_table_types(database=names.raw_database, table="card", boto3_session=session)
 
 
 def test_awswrangler_read_sql_query_without_ctas(lake: Dcp, wrangler: Any) -> None:

@@ -126,3 +126,20 @@ def test_a_tables_creator_sees_it(sandbox_server: SandboxServer) -> None:
     maker.create_table(DatabaseName=db, TableInput=_table("mine", ["id", "email"]))
     table = maker.get_table(DatabaseName=db, Name="mine")["Table"]
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "email"]
+
+
+def test_a_crawlers_role_sees_the_tables_it_crawled(sandbox_server: SandboxServer) -> None:
+    """The Glue job reads (GetTable/UpdateTable) the tables its role's crawler made: the crawler's
+    role created them, so Lake Formation gives it every permission on them; another role sees none."""
+    from test_dataplane_glue import Lake, crawl
+
+    sb = sandbox_server
+    lake = Lake(sb)
+    crawl(lake, lake.raw_crawler)
+    crawler_role = sb.client("glue", sb.assume(lake.role))
+    table = crawler_role.get_table(DatabaseName=lake.raw_db, Name="customer")["Table"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "name", "email", "score"]
+    other = sb.client("glue", sb.assume(sb.create_role(f"catalog-other-{lake.id}", policy=READER_POLICY)))
+    assert other.get_tables(DatabaseName=lake.raw_db)["TableList"] == []
+    with pytest.raises(other.exceptions.AccessDeniedException):
+        other.get_table(DatabaseName=lake.raw_db, Name="customer")
