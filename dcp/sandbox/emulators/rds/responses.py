@@ -26,6 +26,7 @@ install_address_override()
 #: version, which CreateDBInstance without EngineVersion gets and DescribeDBEngineVersions
 #: DefaultOnly answers (moto would answer 5.6.21 for MySQL and 9.3.3 for PostgreSQL). See
 #: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html (EngineVersion).
+#: MySQL 8.4 (LTS): RDS for MySQL 8.0's standard support ended on 2026-07-31.
 ENGINE_VERSIONS = {
     "mysql": ("8.0.40", "8.4.3"),
     "mariadb": ("10.6.20", "10.11.10", "11.4.4"),
