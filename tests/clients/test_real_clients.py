@@ -182,6 +182,28 @@ def test_pyathena_qmark_parameters(lake: Dcp) -> None:
     assert cursor.fetchall() == [(10,)]
 
 
+def test_pyathena_sqlalchemy_dialect_sees_what_lake_formation_grants(lake: Dcp) -> None:
+    """PyAthena's SQLAlchemy dialect reads Athena's catalog API (ListDatabases, ListTableMetadata,
+    GetTableMetadata): the analyst's inspector lists the masked tables and not the raw zone."""
+    import sqlalchemy as sa
+
+    names, analyst = lake.names(), persona(lake, "analyst")
+    engine = sa.create_engine(
+        f"awsathena+rest://athena.{REGION}.amazonaws.com:443/{names.masked_database}",
+        connect_args={**analyst.credentials, "endpoint_url": lake.url, "work_group": analyst.workgroup},
+    )
+    try:
+        inspector = sa.inspect(engine)
+        schemas = set(inspector.get_schema_names())
+        assert names.masked_database in schemas and names.raw_database not in schemas
+        assert {"customer", "bank", "card"} <= set(inspector.get_table_names(schema=names.masked_database))
+        assert "card_number" in {c["name"] for c in inspector.get_columns("card", schema=names.masked_database)}
+        with engine.connect() as conn:
+            assert conn.execute(sa.text('SELECT count(*) FROM "card"')).scalar_one() == ROWS
+    finally:
+        engine.dispose()
+
+
 def test_pyathena_pandas_cursor(lake: Dcp) -> None:
     from pyathena.pandas.cursor import PandasCursor
 
