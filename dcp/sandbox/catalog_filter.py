@@ -152,7 +152,7 @@ def filter_output(call: Call, output: dict[str, Any]) -> dict[str, Any]:
     elif op in TABLE_LIST_OPERATIONS:
         out["TableList"] = _tables(view, output.get("TableList") or [], p.get("DatabaseName"))
     else:
-        database, name = str(p["DatabaseName"]).lower(), str(p.get("TableName") or p.get("Name") or "")
+        database, name = str(p["DatabaseName"]), str(p.get("TableName") or p.get("Name") or "")
         if op == "GetTable":
             shown = view.table(database, output["Table"])
             if shown is None:
@@ -161,8 +161,9 @@ def filter_output(call: Call, output: dict[str, Any]) -> dict[str, Any]:
             return out
         from dcp.sandbox.emulators.glue.models import glue_backend
 
-        db = glue_backend(call.account_id, call.region).databases.get(database)
-        current = db.tables.get(name.lower()) if db is not None else None
+        databases = glue_backend(call.account_id, call.region).databases
+        db = databases.get(database) or databases.get(database.lower())
+        current = (db.tables.get(name) or db.tables.get(name.lower())) if db is not None else None
         visible = view.columns(database, current.as_dict()) if current is not None else None
         if visible is None:
             raise denied(name)
