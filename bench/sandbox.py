@@ -125,8 +125,7 @@ def main() -> int:
                 MasterUserPassword="bench-password-1",
                 DBName="dataset",
             )
-            path = rds.describe_db_instances(DBInstanceIdentifier="bench-source")["DBInstances"][0]["Endpoint"]
-            con = sqlite3.connect(path["Address"])
+            con = sqlite3.connect(state_dir / "rds" / "bench-source.sqlite")  # the instance's data
             con.execute(
                 "CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT,"
                 " city TEXT, balance REAL, created TEXT)"
@@ -141,7 +140,9 @@ def main() -> int:
             EndpointIdentifier="bench-src",
             EndpointType="source",
             EngineName="mysql",
-            ServerName="bench-source",
+            ServerName=rds.describe_db_instances(DBInstanceIdentifier="bench-source")["DBInstances"][0]["Endpoint"][
+                "Address"
+            ],
             Port=3306,
             Username="dcpadmin",
             Password="bench-password-1",

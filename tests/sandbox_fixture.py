@@ -77,6 +77,15 @@ class SandboxServer:
         return arn
 
 
+def source_url(state_dir: Path, secret: dict[str, Any]) -> str:
+    """What the seed Lambda connects to for an RDS-style secret: its endpoint name resolved through
+    the sandbox's name table (`<state_dir>/rds/endpoints.json`), as $DCP_SANDBOX_RDS_ENDPOINTS does."""
+    from dcp.lambdas.dburl import resolve_host, sqlalchemy_url
+
+    table = json.loads((state_dir / "rds" / "endpoints.json").read_text(encoding="utf-8"))
+    return sqlalchemy_url(resolve_host(secret, table))
+
+
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy (returned), failing after `timeout` seconds."""
     return poll(check, bool, Deadline(what, timeout), interval=0.1, max_interval=0.5)

@@ -6,9 +6,48 @@ psycopg's C build would be built for this machine, not Lambda's).
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
+
+#: Set by the dcp sandbox only (never on AWS, where an RDS endpoint is a real DNS name): the path of
+#: the sandbox's own name table for its DB instances' endpoints, a JSON object
+#: {"<id>.<token>.<region>.rds.amazonaws.com": {"host": ..., "port": ..., "dbname": ...}} giving
+#: where each instance's data really lives (a SQLite file's absolute path, or a server's host/port).
+SANDBOX_ENDPOINTS_ENV = "DCP_SANDBOX_RDS_ENDPOINTS"
+RDS_DOMAIN = ".rds.amazonaws.com"
+
+
+def resolve_host(secret: Mapping[str, Any], endpoints: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The secret with its RDS endpoint replaced by where the sandbox keeps that instance's data.
+
+    `endpoints` defaults to the table named by $DCP_SANDBOX_RDS_ENDPOINTS; without either (on AWS)
+    the secret comes back unchanged. On the sandbox, an RDS hostname it does not know is an error
+    rather than a DNS lookup that would hang or reach something else.
+    """
+    out = dict(secret)
+    if endpoints is None:
+        path = os.environ.get(SANDBOX_ENDPOINTS_ENV)
+        if not path:
+            return out
+        try:
+            with open(path, encoding="utf-8") as f:
+                endpoints = dict(json.load(f))
+        except FileNotFoundError:
+            endpoints = {}
+    host = str(out.get("host") or "").lower().rstrip(".")
+    found = endpoints.get(host)
+    if found is None:
+        if host.endswith(RDS_DOMAIN):
+            raise ValueError(f"the sandbox has no DB instance with the endpoint {host} (deleted, or another sandbox's)")
+        return out
+    out["host"], out["port"] = found["host"], found["port"]
+    if found.get("dbname"):
+        out.setdefault("dbname", found["dbname"])
+    return out
+
 
 DRIVERS = {
     "mysql": "mysql+pymysql",

@@ -45,9 +45,10 @@ def _engine(secret: dict[str, Any]) -> Any:
     from sqlalchemy import create_engine
 
     try:
-        from dburl import connect_args, sqlalchemy_url  # as packaged in the zip
+        from dburl import connect_args, resolve_host, sqlalchemy_url  # as packaged in the zip
     except ImportError:
-        from dcp.lambdas.dburl import connect_args, sqlalchemy_url
+        from dcp.lambdas.dburl import connect_args, resolve_host, sqlalchemy_url
+    secret = resolve_host(secret)  # the sandbox's own endpoint names; on AWS the secret as it is
     return create_engine(sqlalchemy_url(secret), pool_pre_ping=True, connect_args=connect_args(secret))
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dcp.sandbox import moto_compat
+from dcp.sandbox import catalog_filter, moto_compat
 from dcp.sandbox.coverage import UNSUPPORTED_CODE, moto_serves, unsupported_message
 from dcp.sandbox.gates import authorize_call
 from dcp.sandbox.identity import Credential, Principal, parse_authorization, resolve_principal
@@ -317,6 +317,8 @@ class Dispatcher:
             return self._to_moto(environ, start_response, call, hooks, operation_model, protocol)
         try:
             output = op.handler(call)
+            if output is not FORWARD and catalog_filter.applies(call):  # Lake Formation filters Glue reads
+                output = catalog_filter.filter_output(call, output or {})
         except AwsError as exc:
             return self._error(start_response, model, operation_model, protocol, exc, call, hooks)
         except Exception:
@@ -393,6 +395,10 @@ class Dispatcher:
             if hasattr(result, "close"):
                 result.close()
             return self._unsupported(start_response, call, operation_model, protocol)
+        if call is not None and catalog_filter.applies(call):  # Lake Formation filters Glue reads
+            status, filtered = catalog_filter.filter_moto_body(call, status, headers, b"".join(result))
+            self._run_hooks(call, hooks or [], status)
+            return self._respond(start_response, status, dict(headers), filtered)
         start_response(status_line, headers)
         if call is not None and hooks:
             self._run_hooks(call, hooks, status)

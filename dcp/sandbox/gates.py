@@ -671,14 +671,18 @@ def _lambda(call: Call) -> list[Check]:
 
 def _athena(call: Call) -> list[Check]:
     action = f"athena:{call.operation}"
+    catalog = call.params.get("CatalogName") or (call.params.get("Name") if "DataCatalog" in call.operation else None)
+    if catalog is not None:
+        # The catalog operations are authorised on the data catalog's ARN (Service Authorization
+        # Reference: resource type datacatalog), also when they name a WorkGroup as PyAthena does;
+        # catalog names are case-insensitive (PyAthena sends `awsdatacatalog`).
+        catalog = "AwsDataCatalog" if str(catalog).lower() == "awsdatacatalog" else catalog
+        return [Check(action, _arn(call, "athena", f"datacatalog/{catalog}"))]
     workgroup = call.params.get("WorkGroup") or call.params.get("Name")
     if workgroup is None and call.operation == "StartQueryExecution":
         workgroup = "primary"
     if workgroup is None and call.params.get("QueryExecutionId"):
         workgroup = _query_workgroup(call)
-    if workgroup is None and call.params.get("CatalogName"):
-        # the catalog operations are authorised on the data catalog's ARN
-        return [Check(action, _arn(call, "athena", f"datacatalog/{call.params['CatalogName']}"))]
     if workgroup is None:
         return [Check(action, None)]
     return [Check(action, _arn(call, "athena", f"workgroup/{workgroup}"))]

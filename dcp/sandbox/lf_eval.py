@@ -171,13 +171,17 @@ def readable_columns(
     database: str,
     table: str,
     columns: Sequence[str],
+    *,
+    any_permission: bool = False,
 ) -> ColumnAccess:
-    """Which of `columns` (the table's columns, in order) `requester` may SELECT."""
+    """Which of `columns` (the table's columns, in order) `requester` may SELECT; with
+    `any_permission`, on which it holds any table permission (DESCRIBE, ALTER... included): the
+    columns Lake Formation lets the Data Catalog show it."""
     if requester.unrestricted:
         return ColumnAccess(database, table, tuple(columns), ())
     allowed: set[str] = set()
     for grant in grants:
-        if not grant.gives_data or not _applies_to(grant, requester):
+        if not (grant.gives_data or (any_permission and grant.permissions)) or not _applies_to(grant, requester):
             continue
         policy = grant.resource.get("LFTagPolicy")
         if policy is not None:

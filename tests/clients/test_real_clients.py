@@ -85,6 +85,38 @@ def test_aws_cli_analyst_is_refused_the_raw_tables(lake: Dcp) -> None:
     assert state == "SUCCEEDED"
 
 
+def test_aws_cli_glue_shows_the_analyst_only_what_lake_formation_grants(lake: Dcp) -> None:
+    analyst, names = persona(lake, "analyst"), lake.names()
+    databases = {d["Name"] for d in aws(analyst, "glue", "get-databases")["DatabaseList"]}
+    assert names.masked_database in databases and names.raw_database not in databases
+    masked = aws(analyst, "glue", "get-tables", "--database-name", names.masked_database)["TableList"]
+    assert {"customer", "bank", "card"} <= {t["Name"] for t in masked}
+    assert aws(analyst, "glue", "get-tables", "--database-name", names.raw_database)["TableList"] == []
+    done = aws(analyst, "glue", "get-table", "--database-name", names.raw_database, "--name", "card", ok=False)
+    assert done.returncode != 0
+    assert "AccessDeniedException" in done.stderr and "Insufficient Lake Formation permission(s) on card" in done.stderr
+    # the administrator (a data lake administrator persona) sees the raw zone
+    raw = aws(persona(lake, "lf-admin"), "glue", "get-table", "--database-name", names.raw_database, "--name", "card")
+    assert raw["Table"]["Name"] == "card"
+
+
+def test_boto3_glue_refuses_the_analyst_the_raw_tables(lake: Dcp) -> None:
+    names = lake.names()
+    glue = persona(lake, "analyst").session().client("glue", endpoint_url=lake.url)
+    with pytest.raises(glue.exceptions.AccessDeniedException, match=r"Insufficient Lake Formation permission\(s\)"):
+        glue.get_table(DatabaseName=names.raw_database, Name="card")
+    with pytest.raises(glue.exceptions.AccessDeniedException):
+        glue.get_database(Name=names.raw_database)
+    databases = {d["Name"] for d in glue.get_databases()["DatabaseList"]}
+    assert names.masked_database in databases and names.raw_database not in databases
+    card = glue.get_table(DatabaseName=names.masked_database, Name="card")["Table"]
+    assert "card_number" in {c["Name"] for c in card["StorageDescriptor"]["Columns"]}
+    admin = persona(lake, "admin").session().client("glue", endpoint_url=lake.url)
+    assert {"customer", "bank", "card"} <= {
+        t["Name"] for t in admin.get_tables(DatabaseName=names.raw_database)["TableList"]
+    }
+
+
 def test_unsupported_operation_is_a_clear_cli_error(lake: Dcp) -> None:
     done = aws(persona(lake, "admin"), "athena", "list-engine-versions", ok=False)
     assert done.returncode != 0
@@ -138,6 +170,40 @@ def test_pyathena_default_cursor(lake: Dcp) -> None:
     assert len(rows) == ROWS
     assert [d[0] for d in cursor.description] == ["id", "card_number"]
     assert all(str(number).startswith("*") for _, number in rows)
+
+
+def test_pyathena_qmark_parameters(lake: Dcp) -> None:
+    """PyAthena's qmark paramstyle sends Athena ExecutionParameters (each a SQL literal)."""
+    names = lake.names()
+    cursor = _connect(lake, persona(lake, "analyst")).cursor()
+    cursor.execute(
+        f'SELECT count(*) FROM "{names.masked_database}"."card" WHERE CAST(id AS bigint) <= ? AND ? = \'x\'',
+        ["10", "'x'"],
+        paramstyle="qmark",
+    )
+    assert cursor.fetchall() == [(10,)]
+
+
+def test_pyathena_sqlalchemy_dialect_sees_what_lake_formation_grants(lake: Dcp) -> None:
+    """PyAthena's SQLAlchemy dialect reads Athena's catalog API (ListDatabases, ListTableMetadata,
+    GetTableMetadata): the analyst's inspector lists the masked tables and not the raw zone."""
+    import sqlalchemy as sa
+
+    names, analyst = lake.names(), persona(lake, "analyst")
+    engine = sa.create_engine(
+        f"awsathena+rest://athena.{REGION}.amazonaws.com:443/{names.masked_database}",
+        connect_args={**analyst.credentials, "endpoint_url": lake.url, "work_group": analyst.workgroup},
+    )
+    try:
+        inspector = sa.inspect(engine)
+        schemas = set(inspector.get_schema_names())
+        assert names.masked_database in schemas and names.raw_database not in schemas
+        assert {"customer", "bank", "card"} <= set(inspector.get_table_names(schema=names.masked_database))
+        assert "card_number" in {c["name"] for c in inspector.get_columns("card", schema=names.masked_database)}
+        with engine.connect() as conn:
+            assert conn.execute(sa.text('SELECT count(*) FROM "card"')).scalar_one() == ROWS
+    finally:
+        engine.dispose()
 
 
 def test_pyathena_pandas_cursor(lake: Dcp) -> None:
@@ -213,6 +279,17 @@ def test_awswrangler_catalog(lake: Dcp, wrangler: Any) -> None:
     types = wrangler.catalog.get_table_types(database=names.masked_database, table="card", boto3_session=session)
     assert "card_number" in types
     assert wrangler.catalog.does_table_exist(database=names.masked_database, table="card", boto3_session=session)
+
+
+def test_awswrangler_catalog_shows_the_analyst_only_the_masked_tables(lake: Dcp, wrangler: Any) -> None:
+    names = lake.names()
+    session = persona(lake, "analyst").session()
+    masked = wrangler.catalog.tables(database=names.masked_database, boto3_session=session)
+    assert {"customer", "bank", "card"} <= set(masked["Table"])
+    assert wrangler.catalog.tables(database=names.raw_database, boto3_session=session).empty
+    assert names.raw_database not in set(wrangler.catalog.databases(boto3_session=session)["Database"])
+    with pytest.raises(Exception, match="Insufficient Lake Formation permission"):
+        wrangler.catalog.get_table_types(database=names.raw_database, table="card", boto3_session=session)
 
 
 def test_awswrangler_read_sql_query_without_ctas(lake: Dcp, wrangler: Any) -> None:

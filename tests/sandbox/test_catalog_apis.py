@@ -142,5 +142,7 @@ def test_rds_reports_the_default_engine_version(sandbox_server: SandboxServer) -
     )["DBInstance"]
     assert created["Engine"] == "mysql"
     described = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
-    assert described["EngineVersion"].startswith("8.0.")
+    # RDS's default (MySQL 8.0's standard support ended 2026-07-31), and what DefaultOnly says
+    default = rds.describe_db_engine_versions(Engine="mysql", DefaultOnly=True)["DBEngineVersions"][0]
+    assert described["EngineVersion"] == default["EngineVersion"] and described["EngineVersion"].startswith("8.4.")
     rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dcp.lambdas.dburl import sqlalchemy_url
-from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, wait_for
+from tests.sandbox_fixture import SERVICE_POLICY, SandboxServer, source_url, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -229,7 +228,9 @@ def test_sqlite_rds_instance_full_load_and_cdc_through_its_secret(sandbox_server
         DBName=db_name,
     )
     endpoint = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]["Endpoint"]
-    assert endpoint["Port"] == 0 and endpoint["Address"].endswith(f"/rds/{instance}.sqlite")
+    assert endpoint["Port"] == 3306 and endpoint["Address"].startswith(f"{instance}.")
+    path = sb.state_dir.resolve() / "rds" / f"{instance}.sqlite"
+    assert path.is_file()  # the instance's data, which the endpoint name resolves to
     secret = {
         "engine": "mysql",
         "host": endpoint["Address"],
@@ -239,7 +240,7 @@ def test_sqlite_rds_instance_full_load_and_cdc_through_its_secret(sandbox_server
         "dbname": db_name,
     }
     secret_arn = sm.create_secret(Name=unique("db"), SecretString=json.dumps(secret))["ARN"]
-    engine = sa.create_engine(sqlalchemy_url(secret))  # what the seeding Lambda does
+    engine = sa.create_engine(source_url(sb.state_dir, secret))  # what the seeding Lambda does
     with engine.begin() as conn:
         t = create_customer(conn, None, "customer")
     rep = Replication(
@@ -253,7 +254,7 @@ def test_sqlite_rds_instance_full_load_and_cdc_through_its_secret(sandbox_server
     finally:
         engine.dispose()
     rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
-    assert not os.path.exists(endpoint["Address"])
+    assert not path.exists()
 
 
 @pytest.mark.db
@@ -409,8 +410,8 @@ def test_rds_instance_on_a_server_creates_database_and_login(server_sandbox: Ser
     db_name, user = unique("dcp_rds"), unique("dcp_user")
     instance, secret = server.create_instance(user, db_name, "Sandbox-pass-123")
     port = 5432 if server.engine == "postgres" else 3306
-    assert (secret["host"], secret["port"]) == ("127.0.0.1", port)
-    engine = sa.create_engine(sqlalchemy_url(secret))
+    assert secret["host"].endswith(".rds.amazonaws.com") and secret["port"] == port
+    engine = sa.create_engine(source_url(server.sb.state_dir, secret))
     admin = server_engine(server.admin_url)
     try:
         with engine.begin() as conn:  # the new login may create and fill tables in the new database
@@ -441,7 +442,7 @@ def test_second_rds_instance_with_the_same_login_gets_its_own_password(server_sa
         for n, db_name in enumerate(db_names):
             instance, secret = server.create_instance(user, db_name, f"Sandbox-pass-{n}")
             instances.append(instance)
-        engine = sa.create_engine(sqlalchemy_url(secret))  # the second instance's password
+        engine = sa.create_engine(source_url(server.sb.state_dir, secret))  # the second instance's password
         try:
             with engine.connect() as conn:
                 assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
@@ -489,7 +490,7 @@ def test_seed_lambda_tables_are_where_dms_reads_them(server_sandbox: ServerSandb
     server = server_sandbox
     db_name, user = unique("dataset"), unique("dcp_user")
     instance, secret = server.create_instance(user, db_name, "Sandbox-pass-123")
-    engine = sa.create_engine(sqlalchemy_url(secret))
+    engine = sa.create_engine(source_url(server.sb.state_dir, secret))
     columns = ["id", "name"]
     try:
         assert handle({"mode": "create", "table": "customer", "columns": columns}, engine)["count"] == 0

@@ -93,6 +93,17 @@ def test_database_policy_and_describe_only_give_no_data() -> None:
     assert not can_describe_database(analyst(), grants, tags(), "dataset")
 
 
+def test_any_permission_shows_the_columns_the_catalog_lists() -> None:
+    """DESCRIBE gives no data but shows the table (its matching columns) in the Data Catalog;
+    a DATABASE policy shows no table."""
+    describe = policy([tag("zone", "masked"), tag("sensitivity", "public")], perms=("DESCRIBE",))
+    shown = readable_columns(analyst(), [describe], tags(), "dataset_masked", "customer", COLUMNS, any_permission=True)
+    assert shown.allowed == ("id", "city")
+    database = policy([tag("zone", "masked")], resource_type="DATABASE", perms=("DESCRIBE",))
+    none = readable_columns(analyst(), [database], tags(), "dataset_masked", "customer", COLUMNS, any_permission=True)
+    assert not none.any
+
+
 def test_grant_to_another_role_does_not_apply() -> None:
     other = Grant.from_json(
         {"DataLakePrincipalIdentifier": "arn:aws:iam::123456789012:role/other"},

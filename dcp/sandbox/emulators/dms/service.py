@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dcp.lambdas.dburl import sqlalchemy_url
+from dcp.lambdas.dburl import resolve_host, sqlalchemy_url
 from dcp.sandbox import moto_compat
 from dcp.sandbox.emulators.dms.models import (
     Replication,
@@ -73,10 +73,10 @@ def _secret(account_id: str, region: str, secret_id: str) -> dict[str, Any]:
 def source_spec(account_id: str, region: str, endpoint: Any, table_mappings: str | None) -> SourceSpec:
     """The source endpoint as a SQLAlchemy URL: its secret, or its own server/port/user/password.
 
-    A ServerName naming a sandbox RDS instance (its identifier or moto's fake DNS name) is
-    replaced by where that instance's data really lives.
+    A ServerName that is a sandbox RDS instance's endpoint name (`<id>.<token>.<region>.rds.amazonaws.com`)
+    is replaced by where that instance's data really lives; an RDS name the sandbox does not know fails.
     """
-    from dcp.sandbox.emulators.rds.responses import backings
+    from dcp.sandbox.emulators.rds.responses import all_endpoints
 
     settings = endpoint.my_sql_settings or endpoint.postgre_sql_settings or {}
     secret_id = settings.get("SecretsManagerSecretId")
@@ -95,13 +95,10 @@ def source_spec(account_id: str, region: str, endpoint: Any, table_mappings: str
             "password": endpoint.password,
             "dbname": endpoint.database_name,
         }
-    host = str(secret.get("host") or "")
-    store = backings[(account_id, region)].by_address(host) or backings[(account_id, region)].by_address(
-        host.split(".", 1)[0]
-    )
-    if store is not None:
-        secret["host"], secret["port"] = store.address, store.port
-        secret.setdefault("dbname", store.database)
+    try:
+        secret = resolve_host(secret, all_endpoints())
+    except ValueError as exc:
+        raise ReplicationError(str(exc)) from None
     database = str(secret.get("dbname") or endpoint.database_name or "")
     secret["dbname"] = database
     try:

@@ -32,7 +32,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from dcp.lambdas.dburl import SANDBOX_ENDPOINTS_ENV
 from dcp.sandbox import moto_compat
+from dcp.sandbox.emulators.rds.models import endpoints_path
 from dcp.sandbox.registry import AwsError, SandboxConfig, on_reset
 
 log = logging.getLogger("dcp.sandbox")
@@ -258,6 +260,8 @@ def _run(account_id: str, region: str, function: Any, payload: bytes, config: Sa
     )
     if config.endpoint_url:
         env["AWS_ENDPOINT_URL"] = config.endpoint_url
+    # The sandbox's RDS endpoint names resolve through its own table (dcp.lambdas.dburl.resolve_host).
+    env[SANDBOX_ENDPOINTS_ENV] = str(endpoints_path(config.state_dir))
     with _env_lock, _environment(env):
         handler = None
         try:

@@ -1,16 +1,25 @@
 """The real database behind a sandbox RDS instance: a SQLite file, or a database on a server.
 
-Without a source URL each DB instance is an embedded SQLite file `<state_dir>/rds/<id>.sqlite`
-and DescribeDBInstances reports its absolute path as Endpoint.Address (Port 0). With a
-SQLAlchemy URL of a MySQL/MariaDB or PostgreSQL server, the instance is the database DBName on
-that server, reached by the MasterUsername/MasterUserPassword login the sandbox creates; the
-endpoint is the server's host and port. Either way `dcp.lambdas.dburl.sqlalchemy_url` turns
-the RDS-style secret into the URL the seeding Lambda and DMS connect with.
+Without a source URL each DB instance is an embedded SQLite file `<state_dir>/rds/<id>.sqlite`.
+With a SQLAlchemy URL of a MySQL/MariaDB or PostgreSQL server, the instance is the database DBName
+on that server, reached by the MasterUsername/MasterUserPassword login the sandbox creates.
+
+Either way DescribeDBInstances reports what RDS reports: Endpoint.Address
+`<db-instance-id>.<token>.<region>.rds.amazonaws.com` (the token fixed per account and region, as
+on AWS) and the instance's Port (the engine's default unless CreateDBInstance named one). That name
+resolves nowhere: the sandbox keeps its own name table, `<state_dir>/rds/endpoints.json`, mapping
+each hostname to where the data lives; its Lambdas get the table's path in
+$DCP_SANDBOX_RDS_ENDPOINTS and `dcp.lambdas.dburl.resolve_host` applies it (the seed Lambda), and
+its DMS reads the same table in-process. `dcp.lambdas.dburl.sqlalchemy_url` then turns the
+resolved RDS-style secret into the URL.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -35,11 +44,25 @@ class BackingStore:
 
     instance_id: str
     kind: str  # sqlite | mysql | postgres
-    address: str
-    port: int
+    address: str  # the SQLite file's absolute path, or the server's host
+    port: int  # 0 for SQLite
     database: str
     created_database: bool = False
     source_url: str | None = None  # the admin URL (PG/MySQL), never shown
+    hostname: str = ""  # the RDS endpoint DescribeDBInstances reports
+
+
+def endpoint_hostname(instance_id: str, account_id: str, region: str) -> str:
+    """RDS's endpoint name: `<db-instance-id>.<token>.<region>.rds.amazonaws.com`, lower case, where
+    the 12-character token is the same for every instance of one account and region
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ConnectToInstance.html)."""
+    digest = int.from_bytes(hashlib.sha256(f"{account_id}:{region}".encode()).digest()[:10], "big")
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    token = ""
+    for _ in range(12):
+        digest, n = divmod(digest, len(alphabet))
+        token += alphabet[n]
+    return f"{instance_id.lower()}.{token}.{region}.rds.amazonaws.com"
 
 
 def _safe_name(name: str, what: str) -> str:
@@ -63,6 +86,7 @@ class RdsBackings:
         self,
         *,
         instance_id: str,
+        hostname: str,
         db_name: str,
         username: str,
         password: str,
@@ -76,6 +100,7 @@ class RdsBackings:
             store = BackingStore(instance_id, "sqlite", str(path), 0, db_name or instance_id)
         else:
             store = _provision_server(instance_id, db_name or instance_id, username, password, source_url)
+        store.hostname = hostname
         with self.lock:
             self.stores[instance_id] = store
         return store
@@ -91,12 +116,28 @@ class RdsBackings:
             _drop_server_database(store)
         return store
 
-    def by_address(self, address: str) -> BackingStore | None:
+    def endpoints(self) -> dict[str, dict[str, Any]]:
+        """hostname -> where the data lives, as `dcp.lambdas.dburl.resolve_host` reads it."""
         with self.lock:
-            for store in self.stores.values():
-                if address in (store.address, store.instance_id):
-                    return store
-        return None
+            return {
+                s.hostname: {"host": s.address, "port": s.port, "dbname": s.database}
+                for s in self.stores.values()
+                if s.hostname
+            }
+
+
+def endpoints_path(state_dir: Path) -> Path:
+    """The sandbox's name table of RDS endpoints (see the module's docstring)."""
+    return state_dir / "rds" / "endpoints.json"
+
+
+def write_endpoints(state_dir: Path, endpoints: dict[str, dict[str, Any]]) -> None:
+    """Replace the name table atomically (a Lambda may be reading it)."""
+    path = endpoints_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(endpoints, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _provision_server(instance_id: str, db_name: str, username: str, password: str, source_url: str) -> BackingStore:
@@ -167,7 +208,7 @@ def _drop_server_database(store: BackingStore) -> None:
         engine.dispose()
 
 
-def patch_endpoint(db_instance: Any, store: BackingStore) -> None:
-    """Make moto's DB instance report the backing store as its Endpoint."""
-    db_instance.__dict__["_dcp_address"] = store.address
-    db_instance.port = store.port
+def patch_endpoint(db_instance: Any, hostname: str) -> None:
+    """Make moto's DB instance report RDS's endpoint name (moto's port is already RDS's: the
+    requested Port or the engine's default)."""
+    db_instance.__dict__["_dcp_address"] = hostname
