@@ -132,7 +132,7 @@ def test_a_tables_creator_sees_it(sandbox_server: SandboxServer) -> None:
 def test_a_crawlers_role_sees_the_tables_it_crawled(sandbox_server: SandboxServer) -> None:
     """The Glue job reads (GetTable/UpdateTable) the tables its role's crawler made: the crawler's
     role created them, so Lake Formation gives it every permission on them; another role sees none."""
-    from test_dataplane_glue import Lake, crawl
+    from tests.sandbox.test_dataplane_glue import Lake, crawl
 
     sb = sandbox_server
     lake = Lake(sb)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_dataplane_dms import Replication, mapping, unique
 
 from dcp.lambdas import package
 from dcp.lambdas.dburl import resolve_host
+from tests.sandbox.test_dataplane_dms import Replication, mapping, unique
 from tests.sandbox_fixture import REGION, SandboxServer
 
 AWS = str(Path(sys.executable).with_name("aws"))
