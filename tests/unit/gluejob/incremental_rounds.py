@@ -35,13 +35,13 @@ class Model:
     touched: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, raw: dict[str, pa.Table]) -> Model:
+    def of(cls, raw: dict[str, pa.Table], fresh_rows: int = 2000) -> Model:
         model = cls(
             {name: {str(row[KEY_COLUMN[name]]): row for row in table.to_pylist()} for name, table in raw.items()},
             {name: table.schema for name, table in raw.items()},
         )
         for seed, name in enumerate(raw):
-            extra = as_read_by_the_job(generate_table(name, 2000, seed=100 + seed))
+            extra = as_read_by_the_job(generate_table(name, fresh_rows, seed=100 + seed))
             model.fresh[name] = iter(extra.drop_columns([KEY_COLUMN[name]]).to_pylist())
         return model
 
