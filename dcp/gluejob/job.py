@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from botocore.exceptions import ClientError
 
 from dcp.gluejob.args import JobArgs
 from dcp.gluejob.arrow_engine import apply_arrow, run_table_arrow
@@ -282,8 +283,8 @@ def _run_table(
         assert manifest is not None
         try:
             table_key = reuse_table_key(clients.kms, manifest.key_metadata)
-        except KmsAccessDenied as exc:  # a role without kms:Decrypt: a new key for the whole table
-            why = f"the job may not unwrap the table's data key ({exc})"
+        except (KmsAccessDenied, ClientError, ValueError) as exc:  # e.g. a role without kms:Decrypt
+            why = f"the table's data key could not be unwrapped, so the table gets a new one ({exc})"
     if why is not None:
         new_files = None
         if job.flagged:

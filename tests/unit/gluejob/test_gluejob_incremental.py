@@ -187,3 +187,26 @@ def _raw_keys(lake: Lake) -> list[str]:
 def _size(lake: Lake) -> int:
     head = lake.s3.head_object(Bucket=lake.raw_bucket, Key=lake.raw_key("bank", "LOAD00000001.csv"))
     return int(head["ContentLength"])
+
+
+def test_a_data_key_the_job_cannot_unwrap_rebuilds_the_table_with_a_new_one(lake: Lake) -> None:
+    import base64
+
+    from dcp.gluejob.incremental import save_manifest
+
+    raw = put_sample_tables(lake, 100, decoys=())
+    model = Model.of(raw)
+    run(lake)
+    old_keys = wrapped_keys(lake, "encrypted", "customer")
+    body = lake.objects(manifest_key("customer"))[manifest_key("customer")]
+    manifest = Manifest.from_bytes(body, "test")
+    manifest.key_metadata["dcp:wrapped_key"] = base64.b64encode(b"not a key KMS made").decode()
+    save_manifest(lake.s3, lake.curated_bucket, manifest)
+    cdc_round(lake, model, "customer", 1, random.Random(1))
+
+    report, _ = run(lake)
+
+    assert by_table(report)["customer"].mode == "full"
+    new_keys = wrapped_keys(lake, "encrypted", "customer")
+    assert len(new_keys) == 1 and new_keys != old_keys  # still one data key for the whole table
+    assert decrypted(lake, ["customer"])["encrypted", "customer"].to_pylist() == expected_rows(model, "customer")
