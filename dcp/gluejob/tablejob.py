@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from dcp.masking.runner import META_ENCRYPTED_COLUMNS, mask_batch
 from dcp.masking.runner import output_schemas as runner_output_schemas
 
 META_MASKING = b"dcp:masking"
+_S3_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,9 @@ class BucketWriters:
         self.writer(bucket).write(kind, rows)
 
     def close(self) -> list[WrittenPart]:
-        return [part for writer in self.writers.values() for part in writer.close()]
+        """Finish and upload every part (concurrently: a run may write many small parts)."""
+        with ThreadPoolExecutor(max_workers=_S3_THREADS) as pool:
+            return [part for parts in pool.map(PartWriter.close, self.writers.values()) for part in parts]
 
 
 def mask_buckets(
@@ -179,25 +183,26 @@ def rewrite_buckets(
     """
     key = job.key_column
     buckets = bucket_of(changes.column(key), job.buckets)
+    touched = {int(b) for b in pc.unique(buckets).to_pylist()}
+    kinds = output_schemas(job)
     writers = BucketWriters(job, secrets, s3, tmp_dir)
-    kinds = list(output_schemas(job))
-    for bucket in pc.unique(buckets).to_pylist():
-        mine = changes.filter(pc.equal(buckets, bucket))
-        changed_keys = mine.column(key)
-        for kind in kinds:  # an empty part still, when every row of the bucket is gone
-            writers.write_kept(bucket, kind, _empty_batch(output_schemas(job)[kind]))
-        for part in old_parts:
-            if part.bucket != bucket or part.kind not in kinds:
-                continue
-            path = download(s3, job.target.bucket, part.key, tmp_dir / f"old-{part.kind}-{bucket:05d}.parquet")
-            old = pq.read_table(path)
-            path.unlink(missing_ok=True)
-            kept = old.filter(pc.invert(pc.is_in(old.column(key), value_set=changed_keys)))
-            for batch in kept.to_batches(max_chunksize=job.batch_size):
-                writers.write_kept(bucket, part.kind, batch)
-        alive = mine.filter(pc.not_equal(mine.column(SEQ_OP), "D")).select(job.schema.names)
-        for batch in alive.to_batches(max_chunksize=job.batch_size):
-            writers.write(batch)
+    wanted = [part for part in old_parts if part.bucket in touched and part.kind in kinds]
+    with ThreadPoolExecutor(max_workers=_S3_THREADS) as pool:  # many small parts: overlap the GETs
+        paths = list(
+            pool.map(lambda p: download(s3, job.target.bucket, p.key, tmp_dir / f"old-{p.kind}-{p.bucket}"), wanted)
+        )
+    for bucket in sorted(touched):
+        for kind, schema in kinds.items():  # an empty part still, when every row of the bucket is gone
+            writers.write_kept(bucket, kind, _empty_batch(schema))
+    for part, path in zip(wanted, paths, strict=True):
+        old = pq.read_table(path)
+        path.unlink(missing_ok=True)
+        kept = old.filter(pc.invert(pc.is_in(old.column(key), value_set=changes.column(key))))
+        for batch in kept.to_batches(max_chunksize=job.batch_size):
+            writers.write_kept(part.bucket, part.kind, batch)
+    alive = changes.filter(pc.not_equal(changes.column(SEQ_OP), "D")).select(job.schema.names)
+    for batch in alive.to_batches(max_chunksize=job.batch_size):
+        writers.write(batch)
     return writers.close()
 
 
