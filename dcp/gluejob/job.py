@@ -39,7 +39,7 @@ from dcp.gluejob.incremental import (
     save_manifest,
     unapplied_files,
 )
-from dcp.gluejob.keys import create_table_key, reuse_table_key, token_key_from_secret
+from dcp.gluejob.keys import TableKey, create_table_key, reuse_table_key, token_key_from_secret
 from dcp.gluejob.output import (
     ENCRYPTED,
     MASKED,
@@ -279,7 +279,10 @@ def _run_table(
     manifest, new_files = prior.manifest, prior.new_files
     why = _why_rebuild(job, args, token_key, prior)
     table_key = None
-    if why is None and job.flagged:
+    if why is None and job.flagged and not new_files:
+        assert manifest is not None  # nothing to encrypt: the recorded (wrapped) key's metadata only
+        table_key = TableKey(metadata={k.encode(): v.encode() for k, v in manifest.key_metadata.items()}, plaintext=b"")
+    elif why is None and job.flagged:
         assert manifest is not None
         try:
             table_key = reuse_table_key(clients.kms, manifest.key_metadata)

@@ -129,8 +129,12 @@ def test_a_full_rebuild_replaces_the_previous_output_and_a_run_without_changes_w
     put_sample_tables(lake, 50, decoys=("orders",))
     first = run_job(lake.args(policy=SAMPLE_POLICY, buckets=4), clients=lake.clients())
     before = lake.object_keys()
-    unchanged = run_job(lake.args(policy=SAMPLE_POLICY, buckets=4), clients=lake.clients())
+    clients = lake.clients()
+    kms_calls: list[str] = []
+    clients.kms.meta.events.register("before-call.kms.*", lambda model, **_: kms_calls.append(model.name))
+    unchanged = run_job(lake.args(policy=SAMPLE_POLICY, buckets=4), clients=clients)
     assert lake.object_keys() == before
+    assert kms_calls == []  # nothing to encrypt: no data key made or unwrapped
     assert {t.mode for t in unchanged.tables} == {"unchanged"}
     assert sum(t.raw_bytes_read + t.output_bytes_written for t in unchanged.tables) == 0
     second = run_job(lake.args(policy=SAMPLE_POLICY, buckets=4, full_rebuild=True), clients=lake.clients())
