@@ -15,8 +15,16 @@ or whose reported types no column is located for, is scanned by dcp's own detect
 whose types even that cannot locate is not published (exit 1, the reason last on stderr).
 
 DMS change files (first column ``Op``: I/U/D) are applied by primary key in file-name order
-after the full load (``LOAD*.csv``), so the output is the table's current state. Each run
-writes new part files, then deletes the table's previous ones.
+after the full load (``LOAD*.csv``), so the output is the table's current state. Each table's
+output is split into key-hash buckets (one part each); a manifest per table
+(``_dcp/manifests/<table>.json`` in the curated bucket) lists the raw files applied and the
+parts holding the result. A run after a CDC round reads only the unapplied change files and
+rewrites only the buckets their keys fall into, with the table's existing data key (unwrapped
+with kms:Decrypt; without that permission the table is rebuilt with a new key). A changed plan,
+policy, schema, token key or bucket count, a new full load, or ``--full_rebuild true`` rebuilds
+a table from all its files. New parts are written first, the manifest next (the commit), old
+parts deleted last; parts no manifest names (a crashed run's) are deleted by the next run.
+See ``dcp.gluejob.incremental`` for the choice of layout and of a manifest over job bookmarks.
 
 Arguments (``--name value``; Glue passes them as job arguments):
 
@@ -44,6 +52,9 @@ Arguments (``--name value``; Glue passes them as job arguments):
 ``--batch_size``          rows per Arrow batch (default 10000).
 ``--primary_key``         the key change data is applied by (default ``id``; a table without
                           that column uses its first column).
+``--full_rebuild``        ``true``: rebuild every table from all its raw files (default false).
+``--buckets``             key-hash buckets (parts per table and kind) of a full rebuild
+                          (default 32); a round rewrites the buckets its changed keys fall in.
 
 Runtime: Glue 5.0 (Spark 3.5.4, Python 3.11): the oldest Glue with Python 3.11, which dcp's
 code needs, and the Spark line (3.5) the tests run on. Worker type G.1X (4 vCPU, 16 GB) with 2

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcp.gluejob.incremental import DEFAULT_BUCKETS
 from dcp.masking.identifiers import CustomIdentifier
 from dcp.masking.policy import Action, MaskingPolicy
 
@@ -30,6 +31,8 @@ OPTIONAL = (
     "primary_key",
     "discovery_results",
     "custom_identifiers",
+    "full_rebuild",
+    "buckets",
 )
 
 
@@ -62,6 +65,10 @@ class JobArgs:
     #: the custom data identifiers the Macie job used, under their Macie names: the job's own
     #: detector (the fail-closed fallback) must find the types those findings report
     custom_identifiers: tuple[CustomIdentifier, ...] = ()
+    #: rebuild every table from all its raw files, ignoring what earlier runs applied
+    full_rebuild: bool = False
+    #: key-hash buckets (parts) per table and kind in a full rebuild (see dcp.gluejob.incremental)
+    buckets: int = DEFAULT_BUCKETS
 
     def __repr__(self) -> str:  # the token key must never reach a log line
         return f"JobArgs(job_name={self.job_name!r}, engine={self.engine!r}, tables={self.tables!r})"
@@ -125,7 +132,16 @@ def job_args_from_mapping(raw: Mapping[str, str | None]) -> JobArgs:
         custom_identifiers=custom_identifiers_from_json(values["custom_identifiers"])
         if "custom_identifiers" in values
         else (),
+        full_rebuild=_flag("full_rebuild", values.get("full_rebuild")),
+        buckets=_positive_int("buckets", values.get("buckets"), DEFAULT_BUCKETS),
     )
+
+
+def _flag(name: str, value: str | None) -> bool:
+    text = str(value or "false").strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise JobArgumentError(f"--{name} must be true or false, got {value!r}")
+    return text in ("true", "1", "yes")
 
 
 def policy_to_json(policy: MaskingPolicy) -> str:

@@ -8,28 +8,51 @@ passes (keys first, then rows; see :mod:`dcp.gluejob.cdc`).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from dcp.gluejob.aws_calls import download
-from dcp.gluejob.cdc import keep_current, surviving_sequences
+from dcp.gluejob.cdc import keep_current, latest_rows, surviving_sequences
+from dcp.gluejob.incremental import Part
 from dcp.gluejob.output import WrittenPart
-from dcp.gluejob.rawdata import SEQ_FILE, SEQ_OP, SEQ_ROW, read_raw_file, sequenced_schema
-from dcp.gluejob.tablejob import JobSecrets, TableJob, mask_parts, rebatch
+from dcp.gluejob.rawdata import SEQ_FILE, SEQ_OP, SEQ_ROW, RawFile, read_raw_file, sequenced_schema
+from dcp.gluejob.tablejob import JobSecrets, TableJob, mask_buckets, rebatch, rewrite_buckets
 
 
 def run_table_arrow(s3: Any, job: TableJob, secrets: JobSecrets) -> list[WrittenPart]:
-    """Mask one table with pyarrow and write its output as one part per kind."""
+    """Mask one table with pyarrow and write its output as one part per key-hash bucket."""
     with tempfile.TemporaryDirectory(prefix="dcp-mask-") as tmp:
         tmp_dir = Path(tmp)
-        paths = [
-            download(s3, job.raw.bucket, raw_file.key, tmp_dir / f"raw-{index:05d}")
-            for index, raw_file in enumerate(job.raw.files)
+        paths = _download(s3, job, job.raw.files, tmp_dir)
+        return mask_buckets(current_batches(job, paths), job, secrets, s3, tmp_dir)
+
+
+def apply_arrow(
+    s3: Any, job: TableJob, secrets: JobSecrets, new_files: list[RawFile], old_parts: list[Part]
+) -> list[WrittenPart]:
+    """Apply ``new_files`` (unapplied change files) to the buckets of the keys they touch.
+
+    Only those files are read; memory holds their rows (a CDC round), never the table.
+    """
+    with tempfile.TemporaryDirectory(prefix="dcp-apply-") as tmp:
+        tmp_dir = Path(tmp)
+        paths = _download(s3, job, new_files, tmp_dir)
+        batches = [
+            batch
+            for index, (raw_file, path) in enumerate(zip(new_files, paths, strict=True))
+            for batch in read_raw_file(path, raw_file.fmt, job.schema, index, source=raw_file.key)
         ]
-        return mask_parts(current_batches(job, paths), job, secrets, s3, part=0, tmp_dir=tmp_dir)
+        changes = latest_rows(pa.Table.from_batches(batches, schema=sequenced_schema(job.schema)), job.key_column)
+        return rewrite_buckets(changes, old_parts, job, secrets, s3, tmp_dir)
+
+
+def _download(s3: Any, job: TableJob, files: Sequence[RawFile], tmp_dir: Path) -> list[Path]:
+    return [
+        download(s3, job.raw.bucket, raw_file.key, tmp_dir / f"raw-{index:05d}") for index, raw_file in enumerate(files)
+    ]
 
 
 def current_batches(job: TableJob, paths: list[Path]) -> Iterator[pa.RecordBatch]:

@@ -50,6 +50,19 @@ def surviving_sequences(keys: pa.Table, primary_key: str) -> pa.Array:
     return pc.filter(latest, alive)
 
 
+def latest_rows(rows: pa.Table, primary_key: str) -> pa.Table:
+    """The last row of each key in ``rows`` (sequenced), deletes included: what a CDC round
+    leaves of every key it touches (``SEQ_OP`` ``D``: the key is gone)."""
+    seq = sequence(rows)
+    latest = (
+        pa.table({"key": rows.column(primary_key), "seq": seq})
+        .group_by("key", use_threads=False)
+        .aggregate([("seq", "max")])
+        .column("seq_max")
+    )
+    return rows.filter(pc.is_in(seq, value_set=latest.combine_chunks()))
+
+
 def keep_current(batch: pa.RecordBatch, survivors: pa.Array) -> pa.RecordBatch:
     """The rows of ``batch`` whose sequence is among ``survivors``."""
     return batch.filter(pc.is_in(sequence(batch), value_set=survivors))

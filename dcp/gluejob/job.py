@@ -23,13 +23,24 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from botocore.exceptions import ClientError
 
 from dcp.gluejob.args import JobArgs
-from dcp.gluejob.arrow_engine import run_table_arrow
+from dcp.gluejob.arrow_engine import apply_arrow, run_table_arrow
 from dcp.gluejob.aws_calls import aws_client, download
 from dcp.gluejob.catalog import as_parameters, glue_table_name, set_table_parameters
 from dcp.gluejob.findings_reader import load_discovery_results, load_findings
-from dcp.gluejob.keys import create_table_key, token_key_from_secret
+from dcp.gluejob.incremental import (
+    Manifest,
+    Part,
+    fingerprint,
+    key_metadata_text,
+    load_manifest,
+    merged_detection,
+    save_manifest,
+    unapplied_files,
+)
+from dcp.gluejob.keys import TableKey, create_table_key, reuse_table_key, token_key_from_secret
 from dcp.gluejob.output import (
     ENCRYPTED,
     MASKED,
@@ -39,14 +50,16 @@ from dcp.gluejob.output import (
     replace_output,
     write_empty,
 )
-from dcp.gluejob.rawdata import RawTable, discover_tables, read_raw_file, sample_schema
+from dcp.gluejob.rawdata import RawFile, RawTable, discover_tables, read_raw_file, sample_schema
 from dcp.gluejob.tablejob import JobSecrets, TableJob, output_schemas
+from dcp.masking.crypto import KmsAccessDenied
 from dcp.masking.detect import classify_source
 from dcp.masking.findings import Detection, Finding
 from dcp.masking.identifiers import CustomIdentifier
 from dcp.masking.plan import MaskingPlan
 
 log = logging.getLogger("dcp.gluejob")
+SCHEMA_SAMPLE_BYTES = 1 << 20  # what sample_schema reads of a plain CSV file (a ranged GET)
 
 
 @dataclass
@@ -73,6 +86,13 @@ class TableReport:
     deleted_objects: int
     seconds: float
     catalog_updated: list[str] = field(default_factory=list)
+    #: full (every raw file, every bucket), incremental (unapplied files, touched buckets) or unchanged
+    mode: str = "full"
+    raw_files_read: int = 0
+    raw_bytes_read: int = 0
+    output_bytes_read: int = 0  # earlier parts of the rewritten buckets
+    output_bytes_written: int = 0
+    buckets_rewritten: int = 0
 
 
 @dataclass
@@ -144,16 +164,32 @@ def run_job(
             report.warnings.append(
                 f"table {name!r}: no data files under s3://{args.raw_bucket}/{args.raw_prefix}{name}/"
             )
+    priors = {table.name: _prior(clients.s3, args, table) for table in tables}
+    raw_read = {table.name: 0 for table in tables}
+    schemas = {}
     with tempfile.TemporaryDirectory(prefix="dcp-schema-") as tmp:
-        schemas = {table.name: sample_schema(clients.s3, table, Path(tmp)) for table in tables}
+        for table in tables:
+            prior = priors[table.name]
+            if prior.incremental and prior.manifest is not None:
+                schemas[table.name] = prior.manifest.schema  # the applied files' schema: no raw read
+            else:
+                schemas[table.name] = sample_schema(clients.s3, table, Path(tmp))
+                first = table.files[0]
+                raw_read[table.name] += min(first.size, SCHEMA_SAMPLE_BYTES) if first.fmt == "csv" else first.size
     by_name = {table.name: table for table in tables}
-    plan = MaskingPlan.for_tables(
-        loaded.findings,
-        args.policy,
-        schemas,
-        lambda name: detect_table(clients.s3, by_name[name], schemas[name], args.custom_identifiers),
-        results,
-    )
+
+    def detector(name: str) -> Finding | None:
+        table, prior = by_name[name], priors[name]
+        manifest = prior.manifest
+        files = prior.new_files if prior.incremental and manifest is not None and manifest.scanned else None
+        found = detect_table(clients.s3, table, schemas[name], args.custom_identifiers, files=files)
+        raw_read[name] += sum(f.size for f in (table.files if files is None else files))
+        if files is not None and manifest is not None:
+            found = merged_detection(manifest.detected, [found])
+        prior.detected, prior.scanned = found, True
+        return found
+
+    plan = MaskingPlan.for_tables(loaded.findings, args.policy, schemas, detector, results)
     report.warnings.extend(plan.warnings)
     report.located_by_detector = dict(plan.detected)
     report.not_published = dict(plan.blocked)
@@ -173,22 +209,52 @@ def run_job(
             target=OutputTarget(args.curated_bucket, table.name, report.run_id),
             primary_key=args.primary_key,
             batch_size=args.batch_size,
+            buckets=args.buckets,
         )
-        report.tables.append(_run_table(job, args, clients, token_key, spark))
+        table_report = _run_table(job, args, clients, token_key, spark, priors[table.name])
+        table_report.raw_bytes_read += raw_read[table.name]
+        report.tables.append(table_report)
     return report
 
 
+@dataclass
+class Prior:
+    """What earlier runs applied to a table, and what this run must still read."""
+
+    manifest: Manifest | None
+    #: the unapplied raw files, when the table can be updated in place; None: rebuild it
+    new_files: list[RawFile] | None
+    detected: Finding | None = None
+    scanned: bool = False
+
+    @property
+    def incremental(self) -> bool:
+        return self.new_files is not None
+
+
+def _prior(s3: Any, args: JobArgs, table: RawTable) -> Prior:
+    manifest = load_manifest(s3, args.curated_bucket, table.name)
+    if args.full_rebuild:
+        return Prior(manifest, None)
+    return Prior(manifest, unapplied_files(manifest, table))
+
+
 def detect_table(
-    s3: Any, table: RawTable, schema: pa.Schema, custom_identifiers: Sequence[CustomIdentifier] = ()
+    s3: Any,
+    table: RawTable,
+    schema: pa.Schema,
+    custom_identifiers: Sequence[CustomIdentifier] = (),
+    *,
+    files: Sequence[RawFile] | None = None,
 ) -> Finding | None:
-    """dcp's detector over every raw file of ``table`` (as the engines parse it), as one finding.
+    """dcp's detector over every raw file of ``table`` (or ``files`` of it), as one finding.
 
     What the plan falls back to when no finding locates a table's PII (fail closed); the
     detections of all files are merged, so a type found in any file flags its column.
     """
     detections: list[Detection] = []
     with tempfile.TemporaryDirectory(prefix="dcp-detect-") as tmp:
-        for index, raw_file in enumerate(table.files):
+        for index, raw_file in enumerate(table.files if files is None else files):
             path = download(s3, table.bucket, raw_file.key, Path(tmp) / f"raw-{index:05d}")
             batches = (
                 batch.select(schema.names)
@@ -206,30 +272,64 @@ def detect_table(
     return Finding(bucket=table.bucket, key=table.files[0].key, table=table.name, detections=tuple(detections))
 
 
-def _run_table(job: TableJob, args: JobArgs, clients: JobClients, token_key: bytes, spark: Any) -> TableReport:
+def _run_table(
+    job: TableJob, args: JobArgs, clients: JobClients, token_key: bytes, spark: Any, prior: Prior
+) -> TableReport:
     started = time.perf_counter()
-    table_key = create_table_key(clients.kms, args.data_key_id, job.name)[1] if job.flagged else None
+    manifest, new_files = prior.manifest, prior.new_files
+    why = _why_rebuild(job, args, token_key, prior)
+    table_key = None
+    if why is None and job.flagged and not new_files:
+        assert manifest is not None  # nothing to encrypt: the recorded (wrapped) key's metadata only
+        table_key = TableKey(metadata={k.encode(): v.encode() for k, v in manifest.key_metadata.items()}, plaintext=b"")
+    elif why is None and job.flagged:
+        assert manifest is not None
+        try:
+            table_key = reuse_table_key(clients.kms, manifest.key_metadata)
+        except (KmsAccessDenied, ClientError, ValueError) as exc:  # e.g. a role without kms:Decrypt
+            why = f"the table's data key could not be unwrapped, so the table gets a new one ({exc})"
+    if why is not None:
+        new_files = None
+        if job.flagged:
+            table_key = create_table_key(clients.kms, args.data_key_id, job.name)[1]
     secrets = JobSecrets(token_key=token_key, table_key=table_key)
+    mode = "full" if new_files is None else "incremental" if new_files else "unchanged"
     log.info(
-        "table %s: %d file(s)%s, %s",
+        "table %s: %s, %d file(s) to read%s, %s",
         job.name,
-        len(job.raw.files),
+        mode if why is None or manifest is None else f"full rebuild ({why})",
+        len(job.raw.files if new_files is None else new_files),
         " with changes" if job.raw.has_changes else "",
         f"masking {job.plan_summary()}" if job.flagged else "no findings: copied to masked output only",
     )
+    if manifest is not None:  # parts of a run that crashed before its manifest: never published
+        for kind in (MASKED, ENCRYPTED):
+            replace_output(clients.s3, job.target, kind, manifest.part_keys())
+    old_parts: list[Part] = []
     try:
-        parts = _run_engine(job, secrets, clients.s3, spark)
-        parts += _empty_parts(job, secrets, clients.s3, parts)
-        deleted = sum(
-            replace_output(clients.s3, job.target, kind, [p.key for p in parts if p.kind == kind])
-            for kind in (MASKED, ENCRYPTED)  # an unflagged table keeps no encrypted copy
-        )
+        if new_files is None:
+            parts = _run_engine(job, secrets, clients.s3, spark)
+            parts += _empty_parts(job, secrets, clients.s3, parts)
+            written = parts
+        else:
+            assert manifest is not None
+            written = _apply_engine(job, secrets, clients.s3, spark, new_files, manifest.parts) if new_files else []
+            touched = {part.bucket for part in written}
+            old_parts = manifest.parts_of(touched)
+            kept = [part for part in manifest.parts if part.bucket not in touched]
+            parts = [WrittenPart(p.kind, p.key, p.rows, p.bucket, p.bytes) for p in kept] + written
     except BaseException:
         try:
             discard_run(clients.s3, job.target)
         except Exception as cleanup:  # the original failure matters more
             log.warning("table %s: could not delete this run's parts: %s", job.name, cleanup)
         raise
+    if written:  # the commit point: readers of the manifest (the next run) see the new parts
+        save_manifest(clients.s3, args.curated_bucket, _manifest(job, secrets, token_key, prior, parts))
+    deleted = sum(
+        replace_output(clients.s3, job.target, kind, [p.key for p in parts if p.kind == kind])
+        for kind in (MASKED, ENCRYPTED)  # an unflagged table keeps no encrypted copy
+    )
     catalog = _record_in_catalog(job, args, clients.glue, secrets)
     rows = sum(p.rows for p in parts if p.kind == MASKED)
     report = TableReport(
@@ -241,9 +341,49 @@ def _run_table(job: TableJob, args: JobArgs, clients: JobClients, token_key: byt
         deleted_objects=deleted,
         seconds=round(time.perf_counter() - started, 3),
         catalog_updated=catalog,
+        mode=mode,
+        raw_files_read=len(job.raw.files if new_files is None else new_files),
+        raw_bytes_read=sum(f.size for f in (job.raw.files if new_files is None else new_files)),
+        output_bytes_read=sum(p.bytes for p in old_parts),
+        output_bytes_written=sum(p.bytes for p in written),
+        buckets_rewritten=len({p.bucket for p in written}),
     )
-    log.info("table %s: %d row(s) written, %d old object(s) replaced", job.name, rows, deleted)
+    log.info(
+        "table %s: %d row(s), %d part(s) written, %d old object(s) replaced", job.name, rows, len(written), deleted
+    )
     return report
+
+
+def _why_rebuild(job: TableJob, args: JobArgs, token_key: bytes, prior: Prior) -> str | None:
+    """Why this run must rebuild the table from every raw file, or None when it may apply changes."""
+    manifest = prior.manifest
+    if args.full_rebuild:
+        return "--full_rebuild"
+    if manifest is None:
+        return "no manifest of applied changes"
+    if prior.new_files is None:
+        return "the applied raw files changed, or a new full load arrived"
+    if job.plan is not None and job.plan.flags(job.key_column):
+        return f"the key column {job.key_column!r} is masked, so rows cannot be matched by key"
+    if manifest.fingerprint != fingerprint(job.schema, job.plan, job.key_column, args.buckets, token_key):
+        return "the masking plan, schema, policy, token key or bucket count changed"
+    return None
+
+
+def _manifest(job: TableJob, secrets: JobSecrets, token_key: bytes, prior: Prior, parts: list[WrittenPart]) -> Manifest:
+    return Manifest(
+        table=job.name,
+        run_id=job.target.run_id,
+        fingerprint=fingerprint(job.schema, job.plan, job.key_column, job.buckets, token_key),
+        buckets=job.buckets,
+        key_column=job.key_column,
+        schema=job.schema,
+        applied=[(f.key, f.size) for f in job.raw.files],
+        parts=[Part(p.kind, p.bucket, p.key, p.rows, p.bytes) for p in parts],
+        key_metadata=key_metadata_text(secrets.table_key.metadata) if secrets.table_key else {},
+        detected=prior.detected,
+        scanned=prior.scanned,
+    )
 
 
 def _run_engine(job: TableJob, secrets: JobSecrets, s3: Any, spark: Any) -> list[WrittenPart]:
@@ -252,6 +392,16 @@ def _run_engine(job: TableJob, secrets: JobSecrets, s3: Any, spark: Any) -> list
 
         return run_table_spark(spark, job, secrets)
     return run_table_arrow(s3, job, secrets)
+
+
+def _apply_engine(
+    job: TableJob, secrets: JobSecrets, s3: Any, spark: Any, new_files: list[RawFile], old_parts: list[Part]
+) -> list[WrittenPart]:
+    if spark is not None:
+        from dcp.gluejob.spark_engine import apply_spark
+
+        return apply_spark(spark, job, secrets, new_files, old_parts)
+    return apply_arrow(s3, job, secrets, new_files, old_parts)
 
 
 def _empty_parts(job: TableJob, secrets: JobSecrets, s3: Any, parts: list[WrittenPart]) -> list[WrittenPart]:

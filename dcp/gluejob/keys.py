@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,22 @@ class _CapturingKms:
         return response
 
     def decrypt(self, **kwargs: Any) -> Any:
-        return self.kms.decrypt(**kwargs)
+        response = self.kms.decrypt(**kwargs)
+        self.plaintext = bytes(response["Plaintext"])
+        return response
+
+
+def reuse_table_key(kms: Any, metadata: Mapping[bytes, bytes] | Mapping[str, str]) -> TableKey:
+    """The table's existing data key, unwrapped from its recorded metadata (one kms:Decrypt).
+
+    An incremental run keeps the key the table's untouched parts are encrypted with, so the
+    table still has one data key; the caller rebuilds the table with a new key when KMS refuses.
+    """
+    capture = _CapturingKms(kms)
+    crypto = TableCrypto.from_metadata(capture, metadata)
+    if capture.plaintext is None:  # pragma: no cover - from_metadata always asks KMS once
+        raise RuntimeError("TableCrypto.from_metadata did not call Decrypt")
+    return TableKey(metadata=crypto.metadata(), plaintext=capture.plaintext)
 
 
 def create_table_key(kms: Any, key_id: str, table: str) -> tuple[TableCrypto, TableKey]:

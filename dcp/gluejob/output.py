@@ -5,11 +5,12 @@ one upload. The encrypted copy's schema metadata carries the table's wrapped dat
 algorithm (``TableCrypto.metadata()``), which Spark's own Parquet writer would drop; that is
 why the Spark engine writes its parts with this module inside ``mapInArrow`` too.
 
-A run names its parts ``part-<n>-<run id>.parquet``. Only after every part of a table is
-written does :func:`replace_output` delete the table's other objects, so readers see the old
-output, then old plus new for a moment, then the new one; a failed run deletes its own parts
-(:func:`discard_run`) and leaves the old output alone. The part name depends only on the
-partition and run, so a retried Spark task overwrites its own earlier attempt.
+A run names its parts ``part-<bucket>-<run id>.parquet`` (the key-hash bucket, see
+:mod:`dcp.gluejob.incremental`). Only after every part of a table is written (and the table's
+manifest names them) does :func:`replace_output` delete the table's other objects, so readers
+see the old output, then old plus new for a moment, then the new one; a failed run deletes its
+own parts (:func:`discard_run`) and leaves the old output alone. The part name depends only on
+the bucket and run, so a retried Spark task overwrites its own earlier attempt.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from dcp.gluejob.aws_calls import delete_objects, list_objects, upload
 
 MASKED = "masked"
 ENCRYPTED = "encrypted"
-WRITTEN_SCHEMA = pa.schema([("kind", pa.string()), ("key", pa.string()), ("rows", pa.int64())])
+WRITTEN_SCHEMA = pa.schema(
+    [("kind", pa.string()), ("key", pa.string()), ("rows", pa.int64()), ("bucket", pa.int32()), ("bytes", pa.int64())]
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class WrittenPart:
     kind: str
     key: str
     rows: int
+    bucket: int = 0  # the part number: the key-hash bucket its rows belong to
+    bytes: int = 0  # the object's size
+
+    def to_row(self) -> dict[str, object]:
+        return {"kind": self.kind, "key": self.key, "rows": self.rows, "bucket": self.bucket, "bytes": self.bytes}
 
 
 @dataclass
@@ -85,9 +93,10 @@ class PartWriter:
         for kind, writer in self._writers.items():
             writer.close()
             key = self.target.key(kind, self.part)
+            size = self._paths[kind].stat().st_size
             upload(self.s3, self._paths[kind], self.target.bucket, key)
             self._paths[kind].unlink(missing_ok=True)
-            written.append(WrittenPart(kind, key, self._rows[kind]))
+            written.append(WrittenPart(kind, key, self._rows[kind], self.part, size))
         self._writers.clear()
         return written
 
@@ -100,8 +109,9 @@ def write_empty(
         path = Path(tmp) / "empty.parquet"
         pq.write_table(schema.with_metadata(dict(metadata)).empty_table(), path)
         key = target.key(kind, 0)
+        size = path.stat().st_size
         upload(s3, path, target.bucket, key)
-    return WrittenPart(kind, key, 0)
+    return WrittenPart(kind, key, 0, 0, size)
 
 
 def replace_output(s3: Any, target: OutputTarget, kind: str, keep: Iterable[str]) -> int:

@@ -1,9 +1,9 @@
 """Start the job on whatever runs it: AWS Glue (GlueContext, job bookmarks), spark-submit, python.
 
 On Glue the run is wrapped in ``Job.init``/``Job.commit`` so Glue records it. The job reads its
-input with boto3, not through DynamicFrames, so bookmarks track no input: every run rebuilds
-each table's current state from its full load and all change files, which is what replacing
-the output requires anyway.
+input with boto3, not through DynamicFrames, so Glue job bookmarks track no input: what each
+table has applied is in the job's own manifest (``dcp.gluejob.incremental`` says why), and a run
+reads only the change files it lists as unapplied. ``--full_rebuild true`` rebuilds every table.
 """
 
 from __future__ import annotations

@@ -2,29 +2,36 @@
 
 A :class:`TableJob` is plain, picklable data (no clients, no keys): Spark ships it to executors
 inside the task closure. Keys travel separately (:class:`JobSecrets`, broadcast by Spark).
-:func:`mask_parts` is the step both engines run on a stream of current rows: it calls
-``dcp.masking.apply.mask_batch`` on every batch and writes the part files.
+:func:`mask_buckets` is the step both engines run on a stream of current rows: it calls
+``dcp.masking.apply.mask_batch`` on every batch and writes one part per key-hash bucket;
+:func:`rewrite_buckets` is the incremental step, rewriting only the buckets of changed keys.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from dcp.gluejob.aws_calls import download
+from dcp.gluejob.incremental import BUCKET_COLUMN, DEFAULT_BUCKETS, Part, bucket_of
 from dcp.gluejob.keys import TableKey
 from dcp.gluejob.output import ENCRYPTED, MASKED, OutputTarget, PartWriter, WrittenPart
-from dcp.gluejob.rawdata import RawTable
+from dcp.gluejob.rawdata import SEQ_OP, RawTable
 from dcp.masking.apply import META_ENCRYPTED_COLUMNS, mask_batch
 from dcp.masking.apply import output_schemas as runner_output_schemas
 from dcp.masking.plan import TablePlan
 from dcp.masking.policy import Action
 
 META_MASKING = b"dcp:masking"
+_S3_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class TableJob:
     target: OutputTarget
     primary_key: str = "id"
     batch_size: int = 10_000
+    buckets: int = DEFAULT_BUCKETS
 
     @property
     def name(self) -> str:
@@ -62,7 +70,7 @@ class TableJob:
         return self.primary_key if self.primary_key in self.schema.names else self.schema.names[0]
 
     def with_schema(self, schema: pa.Schema) -> TableJob:
-        return TableJob(self.raw, schema, self.plan, self.target, self.primary_key, self.batch_size)
+        return replace(self, schema=schema)
 
     def plan_summary(self) -> dict[str, str]:
         """Flagged column -> action (no data, safe to log and to store as metadata)."""
@@ -103,29 +111,103 @@ def rebatch(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(start, size)
 
 
-def mask_parts(
-    batches: Iterable[pa.RecordBatch],
-    job: TableJob,
-    secrets: JobSecrets,
-    s3: Any,
-    part: int,
-    tmp_dir: Path,
+class BucketWriters:
+    """One :class:`PartWriter` per key-hash bucket: the masking step of both engines.
+
+    Rows are masked batch by batch (``dcp.masking.apply.mask_batch``) and each masked and
+    encrypted row goes to the part of its bucket, computed from the raw key (or taken from a
+    ``BUCKET_COLUMN`` the Spark engine partitioned by).
+    """
+
+    def __init__(self, job: TableJob, secrets: JobSecrets, s3: Any, tmp_dir: Path) -> None:
+        self.job, self.secrets, self.s3, self.tmp_dir = job, secrets, s3, tmp_dir
+        self.metadata = job.metadata(secrets)
+        self.crypto = None
+        if job.flagged:
+            if secrets.table_key is None:
+                raise ValueError(f"table {job.name!r} is flagged but no data key was created for it")
+            self.crypto = secrets.table_key.crypto()
+        self.writers: dict[int, PartWriter] = {}
+
+    def writer(self, bucket: int) -> PartWriter:
+        if bucket not in self.writers:
+            self.writers[bucket] = PartWriter(self.s3, self.job.target, bucket, self.metadata, self.tmp_dir)
+        return self.writers[bucket]
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Mask ``batch`` (the table's columns, maybe plus ``BUCKET_COLUMN``) into its buckets' parts."""
+        job = self.job
+        if BUCKET_COLUMN in batch.schema.names:
+            assigned = batch.column(BUCKET_COLUMN)
+            batch = batch.select(job.schema.names)
+        else:
+            assigned = bucket_of(batch.column(job.key_column), job.buckets)
+        outputs: dict[str, pa.RecordBatch] = {MASKED: batch}
+        if job.flagged:
+            assert job.plan is not None
+            result = mask_batch(batch, job.plan, self.crypto, self.secrets.token_key)
+            outputs = {MASKED: result.masked, ENCRYPTED: result.encrypted}
+        for bucket in pc.unique(assigned).to_pylist():
+            rows = pc.equal(assigned, bucket)
+            for kind, masked in outputs.items():
+                self.writer(int(bucket)).write(kind, masked.filter(rows))
+
+    def write_kept(self, bucket: int, kind: str, rows: pa.RecordBatch) -> None:
+        """Rows of an earlier part kept as they are (already masked with this table's keys)."""
+        self.writer(bucket).write(kind, rows)
+
+    def close(self) -> list[WrittenPart]:
+        """Finish and upload every part (concurrently: a run may write many small parts)."""
+        with ThreadPoolExecutor(max_workers=_S3_THREADS) as pool:
+            return [part for parts in pool.map(PartWriter.close, self.writers.values()) for part in parts]
+
+
+def mask_buckets(
+    batches: Iterable[pa.RecordBatch], job: TableJob, secrets: JobSecrets, s3: Any, tmp_dir: Path
 ) -> list[WrittenPart]:
-    """Mask (or copy, for unflagged tables) every batch and write part ``part`` of the output."""
-    writer = PartWriter(s3, job.target, part, job.metadata(secrets), tmp_dir)
-    if job.flagged:
-        assert job.plan is not None
-        if secrets.table_key is None:
-            raise ValueError(f"table {job.name!r} is flagged but no data key was created for it")
-        crypto = secrets.table_key.crypto()
-        for batch in batches:
-            result = mask_batch(batch, job.plan, crypto, secrets.token_key)
-            writer.write(MASKED, result.masked)
-            writer.write(ENCRYPTED, result.encrypted)
-    else:
-        for batch in batches:
-            writer.write(MASKED, batch)
-    return writer.close()
+    """Mask (or copy, for unflagged tables) every batch into one part per bucket it has rows in."""
+    writers = BucketWriters(job, secrets, s3, tmp_dir)
+    for batch in batches:
+        writers.write(batch)
+    return writers.close()
+
+
+def rewrite_buckets(
+    changes: pa.Table, old_parts: Sequence[Part], job: TableJob, secrets: JobSecrets, s3: Any, tmp_dir: Path
+) -> list[WrittenPart]:
+    """Rewrite the buckets of the keys in ``changes``: their old rows but the changed keys, plus
+    the changed keys' current rows (masked now), as one new part per bucket and kind.
+
+    ``changes`` holds the last row of every key the unapplied change files touch (its
+    ``SEQ_OP`` says whether that is a delete); ``old_parts`` are the parts of those buckets.
+    """
+    key = job.key_column
+    buckets = bucket_of(changes.column(key), job.buckets)
+    touched = {int(b) for b in pc.unique(buckets).to_pylist()}
+    kinds = output_schemas(job)
+    writers = BucketWriters(job, secrets, s3, tmp_dir)
+    wanted = [part for part in old_parts if part.bucket in touched and part.kind in kinds]
+    with ThreadPoolExecutor(max_workers=_S3_THREADS) as pool:  # many small parts: overlap the GETs
+        paths = list(
+            pool.map(lambda p: download(s3, job.target.bucket, p.key, tmp_dir / f"old-{p.kind}-{p.bucket}"), wanted)
+        )
+    for bucket in sorted(touched):
+        for kind, schema in kinds.items():  # an empty part still, when every row of the bucket is gone
+            writers.write_kept(bucket, kind, _empty_batch(schema))
+    for part, path in zip(wanted, paths, strict=True):
+        old = pq.read_table(path)
+        path.unlink(missing_ok=True)
+        kept = old.filter(pc.invert(pc.is_in(old.column(key), value_set=changes.column(key))))
+        for batch in kept.to_batches(max_chunksize=job.batch_size):
+            writers.write_kept(part.bucket, part.kind, batch)
+    alive = changes.filter(pc.not_equal(changes.column(SEQ_OP), "D")).select(job.schema.names)
+    for batch in alive.to_batches(max_chunksize=job.batch_size):
+        writers.write(batch)
+    return writers.close()
+
+
+def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)
 
 
 def output_schemas(job: TableJob) -> dict[str, pa.Schema]:

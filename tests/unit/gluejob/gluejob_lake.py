@@ -16,11 +16,13 @@ from typing import Any
 
 import boto3
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from moto.server import ThreadedMotoServer
 
 from dcp.gluejob.args import JobArgs
+from dcp.gluejob.incremental import MANIFEST_PREFIX
 from dcp.gluejob.job import JobClients
 from dcp.masking.crypto import TableCrypto
 from dcp.masking.findings import Cell, Detection, Finding
@@ -171,14 +173,16 @@ class Lake:
         return [item for name, value in values.items() for item in (f"--{name}", value)]
 
     # ---- output
-    def object_keys(self, prefix: str = "") -> list[str]:
+    def object_keys(self, prefix: str = "", *, state: bool = False) -> list[str]:
+        """The output objects under ``prefix``; the job's manifests (``_dcp/``) only if ``state``."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.curated_bucket, Prefix=prefix)
-        return sorted(item["Key"] for page in pages for item in page.get("Contents") or [])
+        keys = sorted(item["Key"] for page in pages for item in page.get("Contents") or [])
+        return [key for key in keys if state or prefix or not key.startswith(MANIFEST_PREFIX)]
 
-    def objects(self, prefix: str = "") -> dict[str, bytes]:
+    def objects(self, prefix: str = "", *, state: bool = False) -> dict[str, bytes]:
         return {
             key: self.s3.get_object(Bucket=self.curated_bucket, Key=key)["Body"].read()
-            for key in self.object_keys(prefix)
+            for key in self.object_keys(prefix, state=state)
         }
 
     def parts(self, kind: str, table: str, run_id: str = "") -> list[bytes]:
@@ -187,10 +191,12 @@ class Lake:
         return [body for key, body in objects.items() if key.endswith(f"-{run_id}.parquet") or not run_id]
 
     def read(self, kind: str, table: str, run_id: str = "") -> pa.Table:
-        """Every part of ``kind/table/`` concatenated (schema metadata of the first part kept)."""
+        """Every part of ``kind/table/`` concatenated (schema metadata of the first part kept), in
+        key order (the first column, numerically when it holds numbers): the order the sample
+        tables are generated in, whatever key-hash bucket each row was written to."""
         parts = [pq.read_table(pa.BufferReader(body)) for body in self.parts(kind, table, run_id)]
         assert parts, f"no output under {kind}/{table}/"
-        return pa.concat_tables(parts)
+        return in_key_order(pa.concat_tables(parts))
 
     def metadata(self, kind: str, table: str, run_id: str = "") -> dict[bytes, bytes]:
         bodies = self.parts(kind, table, run_id)
@@ -198,6 +204,18 @@ class Lake:
 
     def crypto(self, kind: str, table: str, run_id: str = "") -> TableCrypto:
         return TableCrypto.from_metadata(self.client("kms"), self.metadata(kind, table, run_id))
+
+
+def in_key_order(table: pa.Table) -> pa.Table:
+    """``table``'s rows ordered by its first column, as numbers when every value is one."""
+    if not table.num_rows:
+        return table
+    key = table.column(0)
+    try:
+        order = pc.sort_indices(pc.cast(key, pa.int64()) if pa.types.is_string(key.type) else key)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        order = pc.sort_indices(key)
+    return table.take(order)
 
 
 def sort_by(table: pa.Table, column: str) -> pa.Table:
@@ -280,7 +298,7 @@ def assert_no_plaintext(lake: Lake, raw: Mapping[str, pa.Table], policy: Masking
     metadata) for values of six characters or more, which cannot occur by chance. Returns how
     many values were looked for.
     """
-    objects = lake.objects()
+    objects = lake.objects(state=True)  # the manifests too: their bytes are checked below
     assert objects, "the job wrote nothing"
     looked_for = 0
     windows = {key: {body[i : i + 6] for i in range(len(body) - 5)} for key, body in objects.items()}

@@ -91,3 +91,13 @@ def test_a_token_key_or_secret_is_required_and_the_key_never_shows_in_repr() -> 
         parse_job_args(BASE[:-2])
     args = parse_job_args([*BASE[:-2], "--token_key", "ab" * 32])
     assert "ab" * 4 not in repr(args) and "171" not in repr(args)
+
+
+def test_full_rebuild_and_buckets() -> None:
+    assert parse_job_args(BASE).full_rebuild is False and parse_job_args(BASE).buckets == 32
+    args = parse_job_args([*BASE, "--full_rebuild", "true", "--buckets", "64"])
+    assert args.full_rebuild is True and args.buckets == 64
+    with pytest.raises(JobArgumentError, match="--full_rebuild must be true or false"):
+        parse_job_args([*BASE, "--full_rebuild", "maybe"])
+    with pytest.raises(JobArgumentError, match="--buckets must be positive"):
+        parse_job_args([*BASE, "--buckets", "0"])
