@@ -264,6 +264,7 @@ def keys_and_iam(names: StackNames, refs: Refs, store: Storage) -> Access:
             admin=refs.caller_arn(),
             decrypters=[names.persona_role_arn(d) for d in decrypters],
             generators=[names.role_arn("glue")],
+            reusers=[names.role_arn("glue")],
         ),
         depends_on=[roles["glue"], *(personas[d] for d in decrypters)],
     )
@@ -278,7 +279,7 @@ def keys_and_iam(names: StackNames, refs: Refs, store: Storage) -> Access:
             depends_on=[role, data_key],
         )
 
-    grants = [grant(roles["glue"], ["kms:GenerateDataKey", "kms:DescribeKey"])]
+    grants = [grant(roles["glue"], ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"])]
     grants += [grant(personas[d], ["kms:Decrypt", "kms:DescribeKey"]) for d in decrypters]
     src = names.settings.source
     db_secret = secrets.Secret(

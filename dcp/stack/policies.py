@@ -7,6 +7,7 @@ actions that support no resource-level permission (lakeformation:GetDataAccess).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dcp.names import StackNames
@@ -354,8 +355,16 @@ def bucket_key_policy(names: StackNames) -> Doc:
     )
 
 
-def data_key_policy(names: StackNames, *, admin: str, decrypters: list[str], generators: list[str]) -> Doc:
+def data_key_policy(
+    names: StackNames, *, admin: str, decrypters: list[str], generators: list[str], reusers: Sequence[str] = ()
+) -> Doc:
     """Only the decrypting personas may decrypt; the Glue role and the operator may make data keys.
+
+    `reusers` (the Glue job's role) may also unwrap a table's data key, and only a table's: the
+    Decrypt must carry the `dcp:table` encryption context every table key is wrapped with. An
+    incremental run rewrites the touched buckets of the encrypted copy with the key its untouched
+    parts use (one data key per table); that role reads the raw plaintext anyway, so this shows
+    it nothing new. Without it every CDC round would rebuild each flagged table under a new key.
 
     The account root may administer the key (so it can never become unmanageable) but has no
     cryptographic permission, so no IAM policy can grant anyone else kms:Decrypt on it. The
@@ -382,6 +391,18 @@ def data_key_policy(names: StackNames, *, admin: str, decrypters: list[str], gen
                 "Principal": {"AWS": sorted(set(decrypters))},
                 "Action": ["kms:Decrypt", "kms:DescribeKey"],
                 "Resource": "*",
+            }
+        )
+    if reusers:
+        statements.append(
+            {
+                "Sid": "JobReusesTableKeys",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(set(reusers))},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-encryption-context
+                "Condition": {"StringLike": {"kms:EncryptionContext:dcp:table": "?*"}},
             }
         )
     statements.append(

@@ -77,14 +77,22 @@ def test_only_ml_training_may_decrypt_with_the_data_key(aws_env: Env, settings: 
     kms = aws_env.ctx.client("kms")
     key = kms.describe_key(KeyId=names.data_key_alias)["KeyMetadata"]["KeyId"]
     doc = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
-    can_decrypt = set()
+    can_decrypt: set[str] = set()
+    unwraps_table_keys: set[str] = set()
     for st in doc["Statement"]:
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         if any(a in ("kms:Decrypt", "kms:*") for a in actions):
             principals = st["Principal"]["AWS"]
-            can_decrypt |= set(principals if isinstance(principals, list) else [principals])
+            found = set(principals if isinstance(principals, list) else [principals])
+            if st.get("Condition"):
+                # the Glue job unwraps a table's key (incremental runs), only with the table context
+                assert st["Condition"] == {"StringLike": {"kms:EncryptionContext:dcp:table": "?*"}}
+                unwraps_table_keys |= found
+            else:
+                can_decrypt |= found
     # The operator encrypts (dcp mask, the job's data keys) but never unwraps a data key.
     assert can_decrypt == {names.persona_role_arn("ml-training")}
+    assert unwraps_table_keys == {names.role_arn("glue")}
     iam = aws_env.ctx.client("iam")
     for persona in ("analyst", "data-scientist"):
         policies = iam.list_role_policies(RoleName=names.persona_role(persona))["PolicyNames"]

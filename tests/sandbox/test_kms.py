@@ -195,3 +195,39 @@ def test_the_documented_local_mask_works_with_the_default_key_and_the_operator_c
     finally:
         if (tmp_path / ".dcp" / "sandbox.json").exists():
             control.stop(tmp_path / ".dcp")
+
+
+def test_the_jobs_role_unwraps_only_keys_wrapped_with_a_table_context(
+    sandbox_server: SandboxServer, roles: dict[str, str]
+) -> None:
+    """The stack's data key policy (policies.data_key_policy, `reusers`): the Glue role may Decrypt
+    a table's data key (incremental runs keep one key per table), never a blob without the
+    `dcp:table` encryption context, and never with an empty table name."""
+    from dcp.config import default_settings
+    from dcp.names import StackNames
+    from dcp.stack.policies import data_key_policy
+
+    sb = sandbox_server
+    names = StackNames.of(default_settings(), ACCOUNT, "us-east-1")
+    doc = data_key_policy(
+        names, admin=f"arn:aws:iam::{ACCOUNT}:root", decrypters=[], generators=[], reusers=[roles["auditor"]]
+    )
+    key_id = sb.client("kms").create_key(Policy=json.dumps(doc))["KeyMetadata"]["KeyId"]
+    admin = sb.client("kms")
+    table_key = admin.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=encryption_context("card"))
+    job = sb.client("kms", sb.assume(roles["auditor"]))
+    assert (
+        job.decrypt(CiphertextBlob=table_key["CiphertextBlob"], EncryptionContext=encryption_context("card"))[
+            "Plaintext"
+        ]
+        == table_key["Plaintext"]
+    )
+    other = admin.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext={"purpose": "other"})
+    for blob, context in ((other["CiphertextBlob"], {"purpose": "other"}), (other["CiphertextBlob"], None)):
+        with pytest.raises(ClientError) as denied:
+            job.decrypt(CiphertextBlob=blob, **({"EncryptionContext": context} if context else {}))
+        assert code(denied) == "AccessDeniedException"
+    empty = admin.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext={"dcp:table": ""})
+    with pytest.raises(ClientError) as denied:
+        job.decrypt(CiphertextBlob=empty["CiphertextBlob"], EncryptionContext={"dcp:table": ""})
+    assert code(denied) == "AccessDeniedException"
