@@ -7,6 +7,7 @@ grants, one-line refusals.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -183,8 +184,19 @@ def test_status_reports_rows_per_zone_and_grants(lake: Dcp) -> None:
     assert "zone=masked" in grants["analyst"] and "encrypted" not in grants["analyst"]
 
 
+def _manifests(lake: Dcp) -> dict[str, Any]:
+    """Each table's manifest of applied raw files, parts and wrapped key (dcp.gluejob.incremental)."""
+    s3 = lake.aws().client("s3")
+    bucket = lake.names().curated_bucket
+    return {
+        table: json.loads(s3.get_object(Bucket=bucket, Key=f"_dcp/manifests/{table}.json")["Body"].read())
+        for table in TABLES
+    }
+
+
 def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
     before = ids_everywhere(lake, "customer")["masked"]
+    manifests = _manifests(lake)
     changed = lake("--output", "json", "seed", "--update-fraction", "0.2", "--seed", str(SEED)).json()
     counts = {r["table"]: r for r in changed["tables"]}
     assert counts["customer"]["updated"] > 0 and counts["customer"]["deleted"] > 0
@@ -195,6 +207,15 @@ def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
         for zone, ids in ids_everywhere(lake, table).items():
             assert ids == current, f"after CDC, {table} {zone}: {len(ids)} ids, source {len(current)}"
     assert ids_everywhere(lake, "customer")["masked"] != before
+    # The round was applied in place: only its change files read, the table's data key kept (the
+    # Glue role may unwrap it), every earlier file still counted as applied.
+    after = _manifests(lake)
+    for table in TABLES:
+        applied_before = [tuple(a) for a in manifests[table]["applied"]]
+        applied_after = [tuple(a) for a in after[table]["applied"]]
+        assert applied_after[: len(applied_before)] == applied_before, table
+        assert len(applied_after) > len(applied_before), table
+        assert after[table]["key_metadata"] == manifests[table]["key_metadata"], table
 
 
 def _audit(dcp: Dcp, ok: bool = True) -> Any:
