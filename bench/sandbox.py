@@ -85,6 +85,24 @@ def rows(n: int) -> Iterator[tuple[Any, ...]]:
         )
 
 
+SERVICE_ROLES = (("bench-dms", "dms.amazonaws.com"), ("bench-glue", "glue.amazonaws.com"))
+#: What the bench's service roles may do: the stages' data and catalog, nothing of IAM.
+BENCH_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:*", "glue:*", "kms:*", "logs:*"], "Resource": "*"}],
+}
+
+
+def service_role(iam: Any, name: str, service: str) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="bench", PolicyDocument=json.dumps(BENCH_POLICY))
+    return arn
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -114,6 +132,9 @@ def main() -> int:
         s3, rds, dms, glue, athena = (client(s) for s in ("s3", "rds", "dms", "glue", "athena"))
         for b in (RAW, CURATED, FINDINGS, RESULTS):
             s3.create_bucket(Bucket=b)
+        # Services act as their roles (the sandbox's gates): DMS writes as its endpoint's role,
+        # crawlers and the job run as the Glue role.
+        dms_role, glue_role = (service_role(client("iam"), name, svc) for name, svc in SERVICE_ROLES)
 
         def seed() -> None:
             rds.create_db_instance(
@@ -152,7 +173,12 @@ def main() -> int:
             EndpointIdentifier="bench-tgt",
             EndpointType="target",
             EngineName="s3",
-            S3Settings={"BucketName": RAW, "AddColumnName": True, "MaxFileSize": args.max_file_kb},
+            S3Settings={
+                "BucketName": RAW,
+                "AddColumnName": True,
+                "MaxFileSize": args.max_file_kb,
+                "ServiceAccessRoleArn": dms_role,
+            },
         )["Endpoint"]
         ri = dms.create_replication_instance(
             ReplicationInstanceIdentifier="bench-ri", ReplicationInstanceClass="dms.t3.micro"
@@ -200,7 +226,7 @@ def main() -> int:
             glue.create_database(DatabaseInput={"Name": db})
             glue.create_crawler(
                 Name=name,
-                Role="arn:aws:iam::123456789012:role/bench-glue",
+                Role=glue_role,
                 DatabaseName=db,
                 Targets={"S3Targets": [{"Path": path}]},
             )
@@ -240,7 +266,7 @@ def main() -> int:
         s3.put_object(Bucket=CURATED, Key="glue/job.py", Body=script)
         glue.create_job(
             Name="bench-job",
-            Role="arn:aws:iam::123456789012:role/bench-glue",
+            Role=glue_role,
             Command={"Name": "glueetl", "ScriptLocation": f"s3://{CURATED}/glue/job.py"},
             DefaultArguments=job_args,
             GlueVersion="5.0",
