@@ -355,6 +355,22 @@ def bucket_key_policy(names: StackNames) -> Doc:
     )
 
 
+def _key_statement(
+    sid: str, principals: Sequence[str] | str, actions: list[str] | str, condition: Doc | None = None
+) -> dict[str, Any]:
+    """A key policy statement for IAM principals (a key policy's Resource is always "*")."""
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": principals if isinstance(principals, str) else sorted(set(principals))},
+        "Action": actions,
+        "Resource": "*",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
 def data_key_policy(
     names: StackNames, *, admin: str, decrypters: list[str], generators: list[str], reusers: Sequence[str] = ()
 ) -> Doc:
@@ -374,44 +390,12 @@ def data_key_policy(
     principal here, which delegates GenerateDataKey to IAM policies (never Decrypt).
     """
     root = f"arn:{names.partition}:iam::{names.account_id}:root"
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        }
-    ]
+    statements = [_key_statement("KeyAdministration", root, KEY_ADMIN_ACTIONS)]
     if decrypters:
-        statements.append(
-            {
-                "Sid": "Decrypt",
-                "Effect": "Allow",
-                "Principal": {"AWS": sorted(set(decrypters))},
-                "Action": ["kms:Decrypt", "kms:DescribeKey"],
-                "Resource": "*",
-            }
-        )
+        statements.append(_key_statement("Decrypt", decrypters, ["kms:Decrypt", "kms:DescribeKey"]))
     if reusers:
-        statements.append(
-            {
-                "Sid": "JobReusesTableKeys",
-                "Effect": "Allow",
-                "Principal": {"AWS": sorted(set(reusers))},
-                "Action": "kms:Decrypt",
-                "Resource": "*",
-                # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-encryption-context
-                "Condition": {"StringLike": {"kms:EncryptionContext:dcp:table": "?*"}},
-            }
-        )
-    statements.append(
-        {
-            "Sid": "Encrypt",
-            "Effect": "Allow",
-            "Principal": {"AWS": sorted({admin, *generators})},
-            "Action": ["kms:GenerateDataKey", "kms:DescribeKey"],
-            "Resource": "*",
-        },
-    )
+        # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-encryption-context
+        only_table_keys = {"StringLike": {"kms:EncryptionContext:dcp:table": "?*"}}
+        statements.append(_key_statement("JobReusesTableKeys", reusers, "kms:Decrypt", only_table_keys))
+    statements.append(_key_statement("Encrypt", [admin, *generators], ["kms:GenerateDataKey", "kms:DescribeKey"]))
     return _doc(*statements)
