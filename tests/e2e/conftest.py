@@ -69,6 +69,16 @@ class Dcp:
 
         return AwsContext.create(region="us-east-1", endpoint_url=self.url)
 
+    def source_sqlite(self) -> Path:
+        """The SQLite file behind the stack's RDS instance: its endpoint name, resolved through the
+        sandbox's name table (`<state>/rds/endpoints.json`) as the seed Lambda and DMS resolve it."""
+        from dcp.lambdas.dburl import resolve_host
+        from dcp.sandbox.emulators.rds.models import endpoints_path
+
+        (instance,) = self.aws().client("rds").describe_db_instances()["DBInstances"]
+        table = json.loads(endpoints_path(self.workdir / ".dcp").read_text(encoding="utf-8"))
+        return Path(resolve_host({"host": instance["Endpoint"]["Address"]}, table)["host"])
+
     def names(self) -> Any:
         from dcp.config import load_settings
         from dcp.names import StackNames

@@ -48,8 +48,7 @@ def test_every_pii_column_is_masked_through_the_discovery_results(sandbox_factor
     job = aws.client("glue").get_job(JobName=names.glue_job)["Job"]
     assert job["DefaultArguments"]["--discovery_results"] == f"s3://{names.findings_bucket}/discovery-results/"
 
-    (instance,) = aws.client("rds").describe_db_instances()["DBInstances"]
-    with closing(sqlite3.connect(instance["Endpoint"]["Address"])) as db, db:
+    with closing(sqlite3.connect(dcp.source_sqlite())) as db, db:
         db.execute(f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {', '.join(f'{c} TEXT' for c in COLUMNS)})")
         db.executemany(
             f"INSERT INTO wide VALUES ({','.join('?' * (len(COLUMNS) + 1))})",

@@ -36,10 +36,8 @@ CUSTOMER_ROWS = {
 
 
 def _db(dcp: Dcp) -> sqlite3.Connection:
-    """The sandbox's RDS instance is an SQLite file; its Endpoint.Address is the path."""
-    instances = dcp.aws().client("rds").describe_db_instances()["DBInstances"]
-    (instance,) = instances
-    return sqlite3.connect(instance["Endpoint"]["Address"])
+    """The sandbox's RDS instance is an SQLite file behind its endpoint name."""
+    return sqlite3.connect(dcp.source_sqlite())
 
 
 def _insert(dcp: Dcp, table: str, rows: dict[int, tuple[Any, ...]]) -> None:
