@@ -81,7 +81,7 @@ class MacieSettings:
     managed_identifier_selection: str = "INCLUDE"
     managed_identifier_ids: tuple[str, ...] = ()
     custom_identifiers: tuple[CustomIdentifier, ...] = (CustomIdentifier(name="account_number", regex=r"XYZ-\d+"),)
-    # `dcp scan`: the incremental watermark's overlap (uploads in flight, clock skew), and the
+    # `dcp scan`: the longest upload to the raw bucket (plus clock skew; the tail a job checks), and the
     # per-GB price of sensitive data discovery jobs for `dcp scan --dry-run` (see config.yaml).
     scan_overlap_seconds: int = 10
     scan_price_per_gb: float = 1.0
