@@ -90,3 +90,20 @@ def test_the_scan_keys_load_from_config_and_refuse_nonsense() -> None:
     for bad in ("scan_price_per_gb: cheap", "scan_price_per_gb: -1", "scan_overlap_seconds: 1.5"):
         with pytest.raises(ConfigError):
             parse_settings(f"macie: {{{bad}}}\n", "c.yaml")
+
+
+def test_the_next_job_starts_at_until_or_at_the_tail_when_it_changed() -> None:
+    from dcp.pipeline.scan_scope import _since
+
+    until = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    seen = [RawObject("a", 1, until - timedelta(seconds=3))]
+    tags = {
+        "dcp:scope": "full",
+        "dcp:until": "2024-05-06T07:08:09Z",
+        "dcp:tail": tail_digest(seen, until - timedelta(seconds=20), until),
+    }
+    assert _since({}, tags, [*seen, RawObject("new", 1, until)], 10)[0] == until
+    late = [*seen, RawObject("late", 1, until - timedelta(seconds=2))]
+    assert _since({}, tags, late, 10)[0] == until - timedelta(seconds=20)
+    older = {"createdAt": until}
+    assert _since(older, {}, seen, 10)[0] == until - timedelta(seconds=10)
