@@ -21,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "gluejob"))
 
-from gluejob_lake import CREDENTIALS, SAMPLE_POLICY, Lake, moto_server, put_sample_tables
-
 from dcp.gluejob.job import JobReport, run_job
+from tests.unit.gluejob.gluejob_lake import CREDENTIALS, SAMPLE_POLICY, Lake, moto_server, put_sample_tables
 from tests.unit.gluejob.incremental_rounds import Model, cdc_round
 
 TABLES = ("customer", "bank")

@@ -38,7 +38,7 @@ from dcp.cli import App, pass_app
 def scan(app: App, wait: bool, timeout: int, full: bool, dry_run: bool) -> None:
     """Replicate the source (DMS), classify what is new or changed in the raw bucket (Macie), show the findings."""
     from dcp.pipeline.scan import findings_rows, job_findings, plan_scan, start_job, wait_job
-    from dcp.pipeline.scan_scope import settle
+    from dcp.pipeline.scan_scope import raw_objects, settle, with_tail
     from dcp.pipeline.waiting import Deadline
 
     names = app.names
@@ -63,7 +63,9 @@ def scan(app: App, wait: bool, timeout: int, full: bool, dry_run: bool) -> None:
         return
     with console.progress(transient=True) as progress:
         task = progress.add_task("Macie classification job", total=None, status="waiting for uploads to settle")
-        settle(scope, app.settings.macie.scan_overlap_seconds)
+        settle(scope)
+        overlap = app.settings.macie.scan_overlap_seconds
+        scope = with_tail(scope, raw_objects(app.aws, names.raw_bucket), overlap)
         # findings can start a workflow run any time after the job starts; allow for clock skew
         since = datetime.now(UTC) - timedelta(seconds=5)
         progress.update(task, status="starting")

@@ -390,8 +390,8 @@ class MacieSettings(Section):
     scan_overlap_seconds: Annotated[Int, Field(ge=0, le=3600)] = Field(
         default=10,
         description=(
-            "dcp scan: seconds the incremental watermark reaches back before the last successful job "
-            "(uploads in flight, clock skew)."
+            "dcp scan: the longest upload to the raw bucket plus clock skew; each job checks this tail "
+            "of its range again at the next scan (uploads in flight)."
         ),
     )
     scan_price_per_gb: Price = Field(

@@ -18,6 +18,8 @@ from dcp.pipeline.waiting import Deadline, poll
 
 FAILED = frozenset({"failed", "failed-move", "deleting"})
 TABLE_DONE = frozenset({"Table completed", "Table cancelled", "Table error"})
+#: the longest pause between two looks at the task: each pause may add as much to a round
+_MAX_POLL = 1.0
 
 
 def find_task(aws: AwsContext, task_id: str) -> dict[str, Any]:
@@ -168,17 +170,24 @@ def replicate(
                 return ReplicationResult(task, stats, kind)
             if sig != last_sig:
                 last_sig, stable_since = sig, deadline.elapsed
-            elif (
+            # the flush is watched while the statistics settle, not after: DMS writes the
+            # files CdcMaxBatchInterval after it read the changes, whatever dcp waits for
+            pending = (
+                _pending_cdc_files(raw_files, moved_tables(before_stats, stats, tables), files_before)
+                if raw_files is not None and sig != before
+                else []
+            )
+            if (
                 stable_since is not None
                 and deadline.elapsed - stable_since >= settle_seconds
                 # changes arrived (or, with nothing to replicate, three settle periods passed)
                 and (sig != before or deadline.elapsed >= 3 * settle_seconds)
+                and not pending
             ):
-                if raw_files is not None:
-                    _wait_cdc_files(raw_files, moved_tables(before_stats, stats, tables), files_before, deadline)
                 return ReplicationResult(task, stats, kind)
+            status = f"{status}; DMS writing the changes of {', '.join(pending)} to S3" if pending else status
         deadline.sleep(wait, f"DMS task {status}")
-        wait = min(3.0, wait * 1.5)
+        wait = min(_MAX_POLL, wait * 1.5)
 
 
 def _changes(stats: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int, int]]:
@@ -200,17 +209,11 @@ def moved_tables(
     return [t for t in tables if new.get(t.lower(), (0, 0, 0)) != old.get(t.lower(), (0, 0, 0))]
 
 
-def _wait_cdc_files(
-    raw_files: Callable[[str], set[str]], tables: Sequence[str], before: Mapping[str, set[str]], deadline: Deadline
-) -> None:
-    """Until each table in `tables` has a raw file it did not have before (DMS flushed its buffer)."""
-    wait = 0.5
-    while True:
-        pending = [t for t in tables if not (raw_files(t) - before.get(t, set()))]
-        if not pending:
-            return
-        deadline.sleep(wait, f"DMS writing the changes of {', '.join(pending)} to S3")
-        wait = min(5.0, wait * 1.5)
+def _pending_cdc_files(
+    raw_files: Callable[[str], set[str]], tables: Sequence[str], before: Mapping[str, set[str]]
+) -> list[str]:
+    """The tables in `tables` that have no raw file they did not have before (DMS has not flushed yet)."""
+    return [t for t in tables if not (raw_files(t) - before.get(t, set()))]
 
 
 def _wait_status(
@@ -225,7 +228,7 @@ def _wait_status(
         lambda task: task.get("Status") in wanted,
         deadline,
         interval=0.3,
-        max_interval=3.0,
+        max_interval=_MAX_POLL,
         describe=lambda task: f"DMS task {task.get('Status')}",
         on_each=None if on_update is None else lambda task: on_update(task, []),
     )

@@ -125,6 +125,7 @@ def wait_job(
         deadline,
         interval=0.5,
         max_interval=10.0,
+        max_share=0.1,
         describe=lambda j: str(j.get("jobStatus")),
         on_each=on_each,
     )

@@ -45,10 +45,14 @@ def poll(
     *,
     interval: float = 0.5,
     max_interval: float = 5.0,
+    max_share: float | None = None,
     describe: Callable[[T], str] = lambda _: "",
     on_each: Callable[[T], None] | None = None,
 ) -> T:
-    """Call `read` until `done(value)`, backing off to `max_interval`; StageTimeout at the deadline."""
+    """Call `read` until `done(value)`, backing off to `max_interval`; StageTimeout at the deadline.
+
+    With `max_share`, no pause is longer than that share of the time waited so far (but at least
+    `interval`), so a wait that ends early overshoots by little and a long one still backs off."""
     wait = interval
     while True:
         value = read()
@@ -58,3 +62,5 @@ def poll(
             return value
         deadline.sleep(wait, describe(value))
         wait = min(max_interval, wait * 1.5)
+        if max_share is not None:
+            wait = min(wait, max(interval, max_share * deadline.elapsed))

@@ -181,7 +181,9 @@ def wait_for_runs(
             return "no workflow run started yet (findings still on their way via EventBridge/Firehose)"
         return ", ".join(f"{r.get('WorkflowRunId', '?')[:12]} {r.get('Status')}" for r in runs)
 
-    return poll(read, done, deadline, interval=1.0, max_interval=5.0, describe=describe, on_each=on_update)
+    return poll(
+        read, done, deadline, interval=0.5, max_interval=5.0, max_share=0.1, describe=describe, on_each=on_update
+    )
 
 
 def check_runs(runs: Sequence[Mapping[str, Any]], findings_at: datetime | None = None) -> list[str]:

@@ -57,8 +57,13 @@ def test_a_cdc_round_classifies_only_what_it_wrote_then_nothing(lake: Dcp) -> No
     jobs = _jobs(lake)
     assert len(jobs) == 2
     job = jobs[-1]
-    scope = job["s3JobDefinition"]["scoping"]["includes"]["and"][0]["simpleScopeTerm"]
-    assert scope["key"] == "OBJECT_LAST_MODIFIED_DATE" and scope["comparator"] == "GTE"
+    terms = [t["simpleScopeTerm"] for t in job["s3JobDefinition"]["scoping"]["includes"]["and"]]
+    assert [(t["key"], t["comparator"]) for t in terms] == [
+        ("OBJECT_LAST_MODIFIED_DATE", "GTE"),
+        ("OBJECT_LAST_MODIFIED_DATE", "LT"),
+    ]
+    # the ranges meet: this job starts where the first one ended, and no wait for an overlap
+    assert terms[0]["values"] == [jobs[0]["tags"]["dcp:until"]] and terms[1]["values"] == [job["tags"]["dcp:until"]]
     # no object already classified and unchanged was classified again
     assert job["statistics"]["approximateNumberOfObjectsToProcess"] == len(written)
     assert _finding_keys(lake, job["jobId"]) <= written

@@ -242,8 +242,9 @@ class Endpoint(_Described):
             # so every file of a table has the same columns and the crawler's one schema reads them.
             "IncludeOpForFullLoad": True,
             # CDC files are written at most this many seconds after DMS reads a change (DMS's
-            # default is 60); `dcp scan` waits for them before starting Macie (pipeline/replicate.py).
-            "CdcMaxBatchInterval": 10,
+            # default is 60); `dcp scan` waits for them before starting Macie (pipeline/replicate.py),
+            # so it is latency in every round: 3 s hides behind replicate()'s 3 s statistics settle.
+            "CdcMaxBatchInterval": 3,
             "CompressionType": "NONE",
             "EncryptionMode": "SSE_KMS",
             "ServerSideEncryptionKmsKeyId": self.refs.key_arn(self.names.bucket_key_alias) or PENDING,
