@@ -7,7 +7,7 @@ and keys inserted and deleted within the round), each followed by an incremental
 one markdown row per run. Repeated per bucket count, since a round rewrites the buckets its
 changed keys fall into.
 
-    .venv/bin/python bench/incremental.py [--rows 100000] [--buckets 32,256] [--fractions 0.001,0.01,0.1]
+    .venv/bin/python -m bench.incremental [--rows 100000] [--buckets 32,256] [--fractions 0.001,0.01,0.1]
 """
 
 from __future__ import annotations
@@ -15,11 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "gluejob"))
 
 from dcp.gluejob.job import JobReport, run_job
 from tests.unit.gluejob.gluejob_lake import CREDENTIALS, SAMPLE_POLICY, Lake, moto_server, put_sample_tables
