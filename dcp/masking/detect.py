@@ -67,6 +67,11 @@ DISTINCT_SCAN_RATIO = 0.5
 DISTINCT_SAMPLE_ROWS = 4096
 #: distinct values of a column remembered with their results, so later batches only scan new ones
 SEEN_VALUES_MAX = 1_000_000
+#: share of a batch's sampled cells an earlier batch must have scanned for the column to be
+#: looked up value by value in every later batch (values that repeat across batches, not within)
+RECURRING_SHARE = 0.5
+#: cells of that batch sampled for the decision
+RECURRING_SAMPLE_ROWS = 256
 #: take the match of a plain cell (PatternRule.plain) without extracting it by regex
 PLAIN_SHORTCUT = True
 
@@ -76,6 +81,11 @@ def _row_mask(rows: pa.Array, length: int) -> pa.Array:
     mask = np.zeros(length, dtype=bool)
     mask[rows.to_numpy(zero_copy_only=False)] = True
     return pa.array(mask)
+
+
+def _rows_of(hits: pa.Array, values: int, indices: pa.Array) -> pa.Array:
+    """Positions of ``indices`` (into ``values`` values, nulls for none) that point at a hit value."""
+    return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
 
 
 def _blocks(strings: pa.Array, size: int) -> pa.Array:
@@ -253,6 +263,10 @@ class ColumnScanner:
         # distinct values of earlier batches (repeated-value columns) and, per rule, which it detected
         self._seen: pa.Array | None = None
         self._seen_hits: dict[int, pa.Array] = {}
+        # whether later batches repeat the values of earlier ones (None: not known yet)
+        self._recurring: bool | None = None
+        # whether the column repeats values within a batch (None: not known yet)
+        self._repeating: bool | None = None
         # a rule that needs a keyword in the cell itself stays behind the gate, which holds its
         # keywords: few cells hold a keyword, so the rule only runs on those
         self._keyword_gated = {
@@ -291,14 +305,37 @@ class ColumnScanner:
         if len(strings) >= 2 * PROBE_ROWS and DISTINCT_SCAN_RATIO > 0 and self._repeats(strings):
             encoded = strings.dictionary_encode()
             if len(encoded.dictionary) <= DISTINCT_SCAN_RATIO * len(strings):
-                indices = encoded.indices
                 return {
-                    position: pc.indices_nonzero(
-                        pc.fill_null(pc.is_in(indices, value_set=rows.cast(indices.type)), False)
-                    )
+                    position: _rows_of(rows, len(encoded.dictionary), encoded.indices)
                     for position, rows in self._scan_distinct(encoded.dictionary).items()
                 }
-        return self._scan_values(strings)
+        if DISTINCT_SCAN_RATIO > 0 and self._recurs(strings):
+            # values repeat across batches, not within this one: look each cell up as a value
+            return {
+                position: pc.indices_nonzero(_row_mask(rows, len(strings)))
+                for position, rows in self._scan_distinct(strings).items()
+            }
+        hits = self._scan_values(strings)
+        if DISTINCT_SCAN_RATIO > 0 and self._recurring is None and len(strings) >= 2 * PROBE_ROWS:
+            self._remember(strings, hits)
+        return hits
+
+    def _recurs(self, strings: pa.Array) -> bool:
+        """Whether most of the batch's first RECURRING_SAMPLE_ROWS values are ones an earlier batch scanned.
+
+        Decided on the first batch after the remembered one; a column whose values do not recur
+        (unique ids, timestamps) is not remembered or looked up again. The remembered values
+        are searched for the sample's (hashing the small sample, not all remembered values).
+        """
+        if self._seen is None or self._recurring is False:
+            return False
+        if self._recurring is None:
+            sample = strings.slice(0, RECURRING_SAMPLE_ROWS)
+            known = pc.count_distinct(self._seen.filter(pc.is_in(self._seen, value_set=sample))).as_py()
+            self._recurring = known >= RECURRING_SHARE * pc.count_distinct(sample).as_py()
+            if not self._recurring:
+                self._seen, self._seen_hits = None, {}
+        return self._recurring
 
     def _scan_distinct(self, values: pa.Array) -> dict[int, pa.Array]:
         """Like _scan_values for distinct values, looking up the ones an earlier batch of the column scanned."""
@@ -309,7 +346,7 @@ class ColumnScanner:
         known = pc.index_in(values, value_set=self._seen)
         result: dict[int, list[pa.Array]] = {}
         for position, seen_rows in self._seen_hits.items():
-            rows = pc.indices_nonzero(pc.fill_null(pc.is_in(known, value_set=seen_rows.cast(known.type)), False))
+            rows = _rows_of(seen_rows, len(self._seen), known)
             if len(rows):
                 result[position] = [rows]
         new = pc.indices_nonzero(pc.is_null(known))
@@ -338,22 +375,17 @@ class ColumnScanner:
         The sample only rules out the columns of unique ids or timestamps, so they are not hashed
         in full for nothing (a pool of 5,000 values looks 70% distinct in 4,096 rows, 8% in 65,536).
         """
-        sample = strings.slice(0, DISTINCT_SAMPLE_ROWS)
-        return bool(pc.count_distinct(sample).as_py() <= 0.9 * len(sample))
+        if self._repeating is None:  # decided on the first batch
+            sample = strings.slice(0, DISTINCT_SAMPLE_ROWS)
+            self._repeating = bool(pc.count_distinct(sample).as_py() <= 0.9 * len(sample))
+        return self._repeating
 
     def _scan_values(self, strings: pa.Array) -> dict[int, pa.Array]:
         hits: dict[int, pa.Array] = {}
         if len(strings) == 0 or strings.null_count == len(strings):
             return hits
         if not self.probed:
-            # one string of the first rows: each rule costs one regex call, not one per cell
-            probe = _blocks(strings.slice(0, PROBE_ROWS), PROBE_ROWS)
-            for position in range(len(self.rules)):
-                if position in self._keyword_gated:
-                    continue
-                if pc.any(pc.match_substring_regex(probe, "(?m)" + self._effective_regex(position))).as_py():
-                    self.active.add(position)
-            self.probed = True
+            probe_columns([self], [strings])
         covered: dict[str, pa.Array] = {}  # type -> rows an earlier rule of the type confirmed
         ran = set(self.active)
         for position in sorted(ran):
@@ -462,6 +494,37 @@ class ColumnScanner:
             return rows.filter(ok)
         flags = _cells_matching(rule, candidates.to_pylist(), keyword_needed=needs_keyword)
         return rows.filter(pa.array(flags, pa.bool_()))
+
+
+def probe_columns(scanners: Sequence[ColumnScanner], columns: Sequence[pa.Array]) -> None:
+    """Try every rule on the first PROBE_ROWS rows of each column; the rules that fire are active.
+
+    Each column's probe is one string of its first rows (one regex call per rule, not per
+    cell), and all columns' probes are searched together: a regex is compiled once per batch,
+    not once per column. Columns without a non-null cell wait for a later batch.
+    """
+    probes: list[pa.Array] = []
+    users: dict[str, list[tuple[int, int]]] = {}  # regex -> (probe, position) pairs it decides
+    waiting: list[ColumnScanner] = []
+    for scanner, strings in zip(scanners, columns, strict=True):
+        if scanner.probed or len(strings) == 0 or strings.null_count == len(strings):
+            continue
+        for position in range(len(scanner.rules)):
+            if position not in scanner._keyword_gated:
+                users.setdefault(scanner._effective_regex(position), []).append((len(probes), position))
+        probes.append(_blocks(strings.slice(0, PROBE_ROWS), PROBE_ROWS))
+        waiting.append(scanner)
+    if not probes:
+        return
+    joined = pa.concat_arrays(probes)
+    for regex, pairs in users.items():
+        targets = joined.take(pa.array([probe for probe, _ in pairs], pa.int32()))
+        fired = pc.fill_null(pc.match_substring_regex(targets, "(?m)" + regex), False).to_pylist()
+        for (probe, position), hit in zip(pairs, fired, strict=True):
+            if hit:
+                waiting[probe].active.add(position)
+    for scanner in waiting:
+        scanner.probed = True
 
 
 def _first_matches(rule: Rule, texts: pa.Array) -> tuple[pa.Array, pa.Array | None]:
@@ -624,11 +687,13 @@ def classify_source(
             break
         if sample is not None and row_base + batch.num_rows > sample:
             batch = batch.slice(0, sample - row_base)
-        for name, column, parents in _flatten(batch):
-            scanner = scanners.get(name)
-            if scanner is None:
-                scanner = scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
-            strings = as_strings(column)
+        leaves = [(name, as_strings(column), parents) for name, column, parents in _flatten(batch)]
+        for name, _, _ in leaves:
+            if name not in scanners:
+                scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
+        probe_columns([scanners[name] for name, _, _ in leaves], [strings for _, strings, _ in leaves])
+        for name, strings, parents in leaves:
+            scanner = scanners[name]
             rows_by_type: dict[tuple[str, bool], list[pa.Array]] = {}
             first_rule: dict[tuple[str, bool], Rule] = {}
             for position, rows in scanner.scan(strings).items():
