@@ -85,6 +85,7 @@ def small_blocks() -> Iterator[None]:
         patch.setattr(detect, "PROBE_ROWS", 4)
         patch.setattr(detect, "GATE_BLOCK_ROWS", 3)
         patch.setattr(detect, "DISTINCT_SAMPLE_ROWS", 8)
+        patch.setattr(detect, "RECURRING_SAMPLE_ROWS", 8)
         yield
 
 
@@ -240,6 +241,64 @@ def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
     assert remembering._seen is not None and len(remembering._seen) == len(
         set(_CELLS) | {"Anna Rossi 12", "tel 0251586834"}
     )
+
+
+def test_values_that_recur_across_batches_are_looked_up() -> None:
+    """Batches whose cells are distinct but repeat earlier batches' cells agree with a fresh scan."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    names = [f"{_NAMES[i % 10]} {_SURNAMES[i % 7]} {i:04d}" for i in range(40)]
+    pool = [*_CELLS, *names]
+    batches = [pool, pool[7:] + pool[:7], ["Anna Rossi 9999", "tel 0251586834", "4111 1111 1111 1111", *pool[20:]]]
+    remembering = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks():
+        for cells in batches:
+            batch = pa.array(cells, pa.string())
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            hits = remembering.scan(batch)
+            assert by_type(rules, hits) == by_type(rules, fresh.scan(batch))
+            # in row order, as the occurrences kept for the finding expect
+            assert [rows.to_pylist() for rows in hits.values()] == [sorted(rows.to_pylist()) for rows in hits.values()]
+    assert remembering._recurring is True
+    assert remembering._seen is not None and set(remembering._seen.to_pylist()) == set(batches[0]) | set(batches[2])
+
+
+def test_a_column_whose_values_do_not_recur_is_not_remembered() -> None:
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks():
+        for start in (0, 100, 200):
+            batch = pa.array([f"Anna Rossi {n:04d}" for n in range(start, start + 100)], pa.string())
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            assert by_type(rules, scanner.scan(batch)) == by_type(rules, fresh.scan(batch))
+    assert scanner._recurring is False and scanner._seen is None
+
+
+def test_probing_columns_together_activates_the_rules_each_probe_fires() -> None:
+    """One regex call per rule over every column's probe decides what one call per column would."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    columns = {
+        "card_number": ["4111111111111111", "0251586834", "12"],
+        "note": ["tel 0251586834", "Anna Rossi", "ryan@example.org"],
+        "name": ["Ana Luna", "Marina Di Massa", ""],
+        "empty": [None, None, None],
+        "phone": ["+44 161 496 0835", "0251586834", "x"],
+    }
+    scanners = [detect.ColumnScanner(name=name, index=i, rules=rules) for i, name in enumerate(columns)]
+    arrays = [pa.array(cells, pa.string()) for cells in columns.values()]
+    detect.probe_columns(scanners, arrays)
+    for scanner, cells in zip(scanners, columns.values(), strict=True):
+        if all(cell is None for cell in cells):
+            assert not scanner.probed and not scanner.active
+            continue
+        probe = "\n".join(cells[: detect.PROBE_ROWS])
+        expected = {
+            position
+            for position in range(len(rules))
+            if position not in scanner._keyword_gated
+            and re.search(scanner._effective_regex(position), probe, re.MULTILINE)
+        }
+        assert scanner.probed and scanner.active == expected, scanner.name
+    assert any(scanner.active for scanner in scanners)
 
 
 def by_type(rules: list[detect.Rule], hits: dict[int, pa.Array]) -> dict[str, set[int]]:
