@@ -67,6 +67,8 @@ DISTINCT_SCAN_RATIO = 0.5
 DISTINCT_SAMPLE_ROWS = 4096
 #: distinct values of a column remembered with their results, so later batches only scan new ones
 SEEN_VALUES_MAX = 1_000_000
+#: and at most this many bytes of them (long free-text cells)
+SEEN_BYTES_MAX = 64 << 20
 #: share of a batch's sampled cells an earlier batch must have scanned for the column to be
 #: looked up value by value in every later batch (values that repeat across batches, not within)
 RECURRING_SHARE = 0.5
@@ -359,9 +361,10 @@ class ColumnScanner:
         return {position: pa.concat_arrays(parts) for position, parts in result.items()}
 
     def _remember(self, values: pa.Array, hits: dict[int, pa.Array]) -> None:
-        """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX)."""
+        """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX / SEEN_BYTES_MAX)."""
         base = 0 if self._seen is None else len(self._seen)
-        if base + len(values) > SEEN_VALUES_MAX:
+        held = 0 if self._seen is None else self._seen.nbytes
+        if base + len(values) > SEEN_VALUES_MAX or held + values.nbytes > SEEN_BYTES_MAX:
             return
         self._seen = values if self._seen is None else pa.concat_arrays([self._seen, values])
         for position, rows in hits.items():

@@ -262,6 +262,18 @@ def test_values_that_recur_across_batches_are_looked_up() -> None:
     assert remembering._seen is not None and set(remembering._seen.to_pylist()) == set(batches[0]) | set(batches[2])
 
 
+def test_values_beyond_the_memory_cap_are_scanned_again() -> None:
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="note", index=0, rules=rules)
+    batch = pa.array([*_CELLS, *(f"Anna Rossi {n:04d}" for n in range(40))], pa.string())
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "SEEN_BYTES_MAX", batch.nbytes - 1)
+        for _ in range(3):
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            assert by_type(rules, scanner.scan(batch)) == by_type(rules, fresh.scan(batch))
+    assert scanner._seen is None
+
+
 def test_a_column_whose_values_do_not_recur_is_not_remembered() -> None:
     rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
     scanner = detect.ColumnScanner(name="note", index=0, rules=rules)
