@@ -123,6 +123,7 @@ class Rule:
     arn: str | None = None
     plain: str = ""
     plain_tail: str = ""
+    plain_matches: bool = False
     needs: tuple[str, ...] = ()
     #: managed identifiers: the keyword must be within ``distance`` of the data's start (Macie's
     #: "within 30 characters"); custom ones: of the match's end (CreateCustomDataIdentifier)
@@ -183,6 +184,7 @@ def rules_for(
                     check=pattern.check,
                     plain=pattern.plain,
                     plain_tail=pattern.plain_tail,
+                    plain_matches=pattern.plain_matches,
                     needs=pattern.needs,
                     distance_to_start=True,
                 )
@@ -394,9 +396,10 @@ class ColumnScanner:
         for position in sorted(ran):
             rule_type = self.rules[position].type
             done = covered.get(rule_type)
+            plain = None
             if done is None:
-                matched = pc.match_substring_regex(strings, self._effective_regex(position))
-                rows = pc.indices_nonzero(pc.fill_null(matched, False))
+                matched, plain = self._matched(position, strings)
+                rows = pc.indices_nonzero(matched)
             else:
                 # only the cells no earlier rule of this type claimed need this rule
                 rest = pc.indices_nonzero(pc.invert(_row_mask(done, len(strings))))
@@ -409,7 +412,7 @@ class ColumnScanner:
                 # cell can meet data in the next): the gate watches this rule from now on
                 self.active.discard(position)
                 continue
-            confirmed = self._confirm(position, strings, rows)
+            confirmed = self._confirm(position, strings, rows, None if plain is None else plain.take(rows))
             if len(confirmed):
                 hits[position] = confirmed
                 covered[rule_type] = confirmed if done is None else pa.concat_arrays([done, confirmed])
@@ -470,8 +473,26 @@ class ColumnScanner:
         # whole block through every dormant rule
         return rows.filter(pc.fill_null(pc.match_substring_regex(strings.take(rows), gate_regex), False))
 
-    def _confirm(self, position: int, strings: pa.Array, rows: pa.Array) -> pa.Array:
-        """The candidate rows whose match passes the validator, keyword distance and ignore words."""
+    def _matched(self, position: int, strings: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+        """Which cells the rule's regex matches, and which are plain where that is known.
+
+        For a rule whose plain cells always hold a match (``Rule.plain_matches``), the plain
+        test (needed for the match anyway) comes first and the regex runs on the other cells.
+        """
+        rule = self.rules[position]
+        regex = self._effective_regex(position)
+        if not (rule.plain_matches and PLAIN_SHORTCUT and regex == rule.regex):
+            return pc.fill_null(pc.match_substring_regex(strings, regex), False), None
+        plain = _plain_cells(rule, strings)
+        rest = pc.indices_nonzero(pc.invert(plain))
+        found = rest.filter(pc.fill_null(pc.match_substring_regex(strings.take(rest), regex), False))
+        return pc.or_(plain, _row_mask(found, len(strings))), plain
+
+    def _confirm(self, position: int, strings: pa.Array, rows: pa.Array, plain: pa.Array | None = None) -> pa.Array:
+        """The candidate rows whose match passes the validator, keyword distance and ignore words.
+
+        ``plain``: which candidates are plain (PatternRule.plain), when the caller knows.
+        """
         if len(rows) == 0:
             return rows
         rule = self.rules[position]
@@ -481,7 +502,7 @@ class ColumnScanner:
             return rows
         if not needs_keyword and not rule.ignore_words:
             # vectorised fast path: validate the first match of every candidate cell at once
-            first, single = _first_matches(rule, candidates)
+            first, single = _first_matches(rule, candidates, plain)
             ok = pc.fill_null(run_check(rule.check, first), False)
             if pc.all(ok).as_py():
                 return rows
@@ -530,7 +551,14 @@ def probe_columns(scanners: Sequence[ColumnScanner], columns: Sequence[pa.Array]
         scanner.probed = True
 
 
-def _first_matches(rule: Rule, texts: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+def _plain_cells(rule: Rule, texts: pa.Array) -> pa.Array:
+    """Which texts are plain (``PatternRule.plain``); nulls are not."""
+    if rule.plain == DIGITS_ONLY:  # the same test without a regex pass
+        return pc.fill_null(pc.ascii_is_decimal(texts), False)
+    return pc.fill_null(pc.match_substring_regex(texts, rule.plain), False)
+
+
+def _first_matches(rule: Rule, texts: pa.Array, plain: pa.Array | None = None) -> tuple[pa.Array, pa.Array | None]:
     """The first match of ``rule`` in each text that the rule's regex matched.
 
     The second item says which texts are plain (``PatternRule.plain``): they hold exactly that
@@ -539,10 +567,8 @@ def _first_matches(rule: Rule, texts: pa.Array) -> tuple[pa.Array, pa.Array | No
     """
     if not rule.plain or not PLAIN_SHORTCUT:
         return _extract_first(rule, texts), None
-    if rule.plain == DIGITS_ONLY:  # the same test without a regex pass
-        plain = pc.fill_null(pc.ascii_is_decimal(texts), False)
-    else:
-        plain = pc.fill_null(pc.match_substring_regex(texts, rule.plain), False)
+    if plain is None:
+        plain = _plain_cells(rule, texts)
     shortcut = pc.utf8_rtrim(texts, characters=rule.plain_tail) if rule.plain_tail else texts
     if pc.all(plain).as_py():
         return shortcut, plain

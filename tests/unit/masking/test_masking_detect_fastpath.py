@@ -150,6 +150,24 @@ def test_a_plain_cell_holds_one_match_the_cell_less_its_tail(
     assert matches in ([], [text.rstrip(tail)]), identifier
 
 
+@pytest.mark.parametrize(("identifier", "rule"), [p for p in PLAIN_RULES if p.values[1].plain_matches])
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_plain_cell_of_a_plain_matches_rule_always_holds_its_match(
+    identifier: str, rule: PatternRule, data: st.DataObject
+) -> None:
+    """``plain_matches``: the scan takes plain cells as matched without running the regex on them."""
+    text = data.draw(st.from_regex(rule.plain, fullmatch=True))
+    assert [match.group(0) for match in re.finditer(rule.regex, text)] == [text.rstrip(rule.plain_tail)], identifier
+
+
+def test_only_rules_whose_plain_cells_always_match_say_so() -> None:
+    """A digit-only cell need not hold a card or SSN number ("12"), so those rules do not claim it."""
+    claiming = {identifier.id for identifier in MANAGED_IDENTIFIERS for rule in identifier.rules if rule.plain_matches}
+    assert claiming == {"NAME"}
+    assert all(rule.plain for identifier in MANAGED_IDENTIFIERS for rule in identifier.rules if rule.plain_matches)
+
+
 NEEDS_RULES = [
     pytest.param(identifier.id, rule, id=f"{identifier.id}-{index}")
     for identifier in MANAGED_IDENTIFIERS
