@@ -3,7 +3,8 @@
 Detection is column-wise and vectorised. For every column of every record batch:
 
 1. Each rule (a managed identifier's pattern, or a custom identifier) is tried on the first
-   rows of the column. Rules that fire there (or later) run over the whole column with
+   rows of the column (one regex call per rule for all columns of the batch). Rules that
+   fire there (or later) run over the whole column with
    ``pyarrow.compute.match_substring_regex`` (RE2, one pass each); one that stops matching
    goes back behind the gate. Rules that need a keyword in the cell always stay behind it.
 2. All other rules are folded into one alternation "gate" regex (keyword-gated rules
@@ -14,10 +15,11 @@ Detection is column-wise and vectorised. For every column of every record batch:
    batch are left out.
 3. A batch whose column repeats values (names, codes, statuses) is scanned on its distinct
    values and the hits are mapped back to rows; values an earlier batch scanned are looked up.
+   So are the cells of a column whose values recur across batches but not within one.
 4. Only the rows a regex matched reach the validators (Luhn, mod-97, ...; vectorised where
    they are numeric) and the exact keyword-distance and ignore-word checks (Python, on those
    rows only). The match of a plain cell (``PatternRule.plain``) is taken without a regex
-   extraction.
+   extraction (and, for ``PatternRule.plain_matches``, without a regex test).
 
 A keyword in the column name or JSON path satisfies every keyword requirement for that
 column, as Macie does for structured data. ``count`` is the number of cells (records) that
