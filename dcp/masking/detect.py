@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -56,9 +56,12 @@ from dcp.masking.identifiers import (
     ManagedIdentifier,
     select_managed,
 )
-from dcp.masking.readers import Source, format_of, open_batches
+from dcp.masking.readers import DEFAULT_BLOCK_BYTES, Source, format_of, open_batches
 from dcp.masking.transforms import as_strings
 
+#: CSV/TSV block Arrow parses at a time; blocks are joined into batches of
+#: readers.DEFAULT_BLOCK_BYTES for the scan (small blocks parse faster, big batches scan faster)
+READ_BLOCK_BYTES = 4 << 20
 #: rows of a column's first batch every rule is tried on before the rest is gated
 PROBE_ROWS = 512
 #: cells joined into one string for the gate regex
@@ -708,7 +711,13 @@ def classify_source(
     kind = format_of(key, fmt)
     managed = select_managed(list(managed_identifier_ids) if managed_identifier_ids is not None else None)
     rules = rules_for(managed, custom_identifiers, account_id, region)
-    reader = open_batches(source, fmt=kind, batch_size=batch_size, key=key)
+    reader: Iterable[pa.RecordBatch]
+    if kind in ("csv", "tsv") and isinstance(source, bytes | str | os.PathLike):
+        # Arrow parses small blocks faster (they stay in cache); the scan wants big batches
+        blocks = open_batches(source, fmt=kind, key=key, block_bytes=READ_BLOCK_BYTES)
+        reader = _coalesced(blocks, DEFAULT_BLOCK_BYTES)
+    else:
+        reader = open_batches(source, fmt=kind, batch_size=batch_size, key=key)
     scanners: dict[str, ColumnScanner] = {}
     tallies: dict[tuple[str, bool], _Tally] = {}
     row_base = 0
@@ -761,6 +770,27 @@ def classify_source(
         size_classified=size,
         mime_type=_MIME[kind],
     )
+
+
+def _coalesced(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Consecutive batches joined into batches of at least ``size`` bytes (the last one may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        pending.append(batch)
+        held += batch.nbytes
+        if held >= size:
+            yield _joined(pending)
+            pending, held = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    return pa.RecordBatch.from_arrays([column.chunk(0) for column in table.columns], schema=table.schema)
 
 
 def _drop_names_within_addresses(rows_by_type: dict[tuple[str, bool], list[pa.Array]]) -> None:

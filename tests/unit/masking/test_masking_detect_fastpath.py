@@ -9,12 +9,14 @@ Python) on generated columns, and hold every rule's ``plain`` form to its regex.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -329,6 +331,45 @@ def test_probing_columns_together_activates_the_rules_each_probe_fires() -> None
         }
         assert scanner.probed and scanner.active == expected, scanner.name
     assert any(scanner.active for scanner in scanners)
+
+
+def test_small_csv_blocks_are_joined_into_scan_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan reads a CSV in small blocks and joins them; the finding is the one of one big batch."""
+    names = [f"{_NAMES[i % 10]} {_SURNAMES[i % 7]} {i:04d}" for i in range(600)]
+    cards = ["4111111111111111", "4111111111111112", "0251586834", "12", "ryan@example.org"] * 120
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        pa.table(
+            {"name": names, "card_number": cards, "note": [f"tel {c} {n}" for c, n in zip(cards, names, strict=True)]}
+        ),
+        buffer,
+    )
+    data = buffer.getvalue()
+
+    def finding() -> object:
+        found = classify_source(
+            data, key="s/t/x.csv", custom_identifiers=DEFAULT_CUSTOM_IDENTIFIERS, max_occurrences=1000
+        )
+        assert found is not None
+        return found.detections
+
+    whole = finding()
+    joined: list[int] = []
+    original = detect._joined
+    monkeypatch.setattr(detect, "_joined", lambda batches: joined.append(len(batches)) or original(batches))
+    monkeypatch.setattr(detect, "READ_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(detect, "DEFAULT_BLOCK_BYTES", 8192)
+    assert finding() == whole
+    assert len(joined) > 2 and max(joined) > 1
+
+
+def test_coalesced_batches_reach_the_size_and_keep_every_row() -> None:
+    batches = [pa.record_batch({"a": pa.array([str(n) * 10] * 7)}) for n in range(10)]
+    size = 3 * batches[0].nbytes
+    joined = list(detect._coalesced(batches, size))
+    assert [batch.num_rows for batch in joined] == [21, 21, 21, 7]
+    assert all(batch.nbytes >= size for batch in joined[:-1])
+    assert pa.Table.from_batches(joined).equals(pa.Table.from_batches(batches))
 
 
 def by_type(rules: list[detect.Rule], hits: dict[int, pa.Array]) -> dict[str, set[int]]:
