@@ -3,7 +3,8 @@
 Detection is column-wise and vectorised. For every column of every record batch:
 
 1. Each rule (a managed identifier's pattern, or a custom identifier) is tried on the first
-   rows of the column. Rules that fire there (or later) run over the whole column with
+   rows of the column (one regex call per rule for all columns of the batch). Rules that
+   fire there (or later) run over the whole column with
    ``pyarrow.compute.match_substring_regex`` (RE2, one pass each); one that stops matching
    goes back behind the gate. Rules that need a keyword in the cell always stay behind it.
 2. All other rules are folded into one alternation "gate" regex (keyword-gated rules
@@ -14,10 +15,11 @@ Detection is column-wise and vectorised. For every column of every record batch:
    batch are left out.
 3. A batch whose column repeats values (names, codes, statuses) is scanned on its distinct
    values and the hits are mapped back to rows; values an earlier batch scanned are looked up.
+   So are the cells of a column whose values recur across batches but not within one.
 4. Only the rows a regex matched reach the validators (Luhn, mod-97, ...; vectorised where
    they are numeric) and the exact keyword-distance and ignore-word checks (Python, on those
    rows only). The match of a plain cell (``PatternRule.plain``) is taken without a regex
-   extraction.
+   extraction (and, for ``PatternRule.plain_matches``, without a regex test).
 
 A keyword in the column name or JSON path satisfies every keyword requirement for that
 column, as Macie does for structured data. ``count`` is the number of cells (records) that
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -54,9 +56,12 @@ from dcp.masking.identifiers import (
     ManagedIdentifier,
     select_managed,
 )
-from dcp.masking.readers import Source, format_of, open_batches
+from dcp.masking.readers import DEFAULT_BLOCK_BYTES, Source, format_of, open_batches
 from dcp.masking.transforms import as_strings
 
+#: CSV/TSV block Arrow parses at a time; blocks are joined into batches of
+#: readers.DEFAULT_BLOCK_BYTES for the scan (small blocks parse faster, big batches scan faster)
+READ_BLOCK_BYTES = 4 << 20
 #: rows of a column's first batch every rule is tried on before the rest is gated
 PROBE_ROWS = 512
 #: cells joined into one string for the gate regex
@@ -67,6 +72,13 @@ DISTINCT_SCAN_RATIO = 0.5
 DISTINCT_SAMPLE_ROWS = 4096
 #: distinct values of a column remembered with their results, so later batches only scan new ones
 SEEN_VALUES_MAX = 1_000_000
+#: and at most this many bytes of them (long free-text cells)
+SEEN_BYTES_MAX = 64 << 20
+#: share of a batch's sampled cells an earlier batch must have scanned for the column to be
+#: looked up value by value in every later batch (values that repeat across batches, not within)
+RECURRING_SHARE = 0.5
+#: cells of that batch sampled for the decision
+RECURRING_SAMPLE_ROWS = 256
 #: take the match of a plain cell (PatternRule.plain) without extracting it by regex
 PLAIN_SHORTCUT = True
 
@@ -76,6 +88,11 @@ def _row_mask(rows: pa.Array, length: int) -> pa.Array:
     mask = np.zeros(length, dtype=bool)
     mask[rows.to_numpy(zero_copy_only=False)] = True
     return pa.array(mask)
+
+
+def _rows_of(hits: pa.Array, values: int, indices: pa.Array) -> pa.Array:
+    """Positions of ``indices`` (into ``values`` values, nulls for none) that point at a hit value."""
+    return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
 
 
 def _blocks(strings: pa.Array, size: int) -> pa.Array:
@@ -111,6 +128,7 @@ class Rule:
     arn: str | None = None
     plain: str = ""
     plain_tail: str = ""
+    plain_matches: bool = False
     needs: tuple[str, ...] = ()
     #: managed identifiers: the keyword must be within ``distance`` of the data's start (Macie's
     #: "within 30 characters"); custom ones: of the match's end (CreateCustomDataIdentifier)
@@ -171,6 +189,7 @@ def rules_for(
                     check=pattern.check,
                     plain=pattern.plain,
                     plain_tail=pattern.plain_tail,
+                    plain_matches=pattern.plain_matches,
                     needs=pattern.needs,
                     distance_to_start=True,
                 )
@@ -253,6 +272,10 @@ class ColumnScanner:
         # distinct values of earlier batches (repeated-value columns) and, per rule, which it detected
         self._seen: pa.Array | None = None
         self._seen_hits: dict[int, pa.Array] = {}
+        # whether later batches repeat the values of earlier ones (None: not known yet)
+        self._recurring: bool | None = None
+        # whether the column repeats values within a batch (None: not known yet)
+        self._repeating: bool | None = None
         # a rule that needs a keyword in the cell itself stays behind the gate, which holds its
         # keywords: few cells hold a keyword, so the rule only runs on those
         self._keyword_gated = {
@@ -291,14 +314,37 @@ class ColumnScanner:
         if len(strings) >= 2 * PROBE_ROWS and DISTINCT_SCAN_RATIO > 0 and self._repeats(strings):
             encoded = strings.dictionary_encode()
             if len(encoded.dictionary) <= DISTINCT_SCAN_RATIO * len(strings):
-                indices = encoded.indices
                 return {
-                    position: pc.indices_nonzero(
-                        pc.fill_null(pc.is_in(indices, value_set=rows.cast(indices.type)), False)
-                    )
+                    position: _rows_of(rows, len(encoded.dictionary), encoded.indices)
                     for position, rows in self._scan_distinct(encoded.dictionary).items()
                 }
-        return self._scan_values(strings)
+        if DISTINCT_SCAN_RATIO > 0 and self._recurs(strings):
+            # values repeat across batches, not within this one: look each cell up as a value
+            return {
+                position: pc.indices_nonzero(_row_mask(rows, len(strings)))
+                for position, rows in self._scan_distinct(strings).items()
+            }
+        hits = self._scan_values(strings)
+        if DISTINCT_SCAN_RATIO > 0 and self._recurring is None and len(strings) >= 2 * PROBE_ROWS:
+            self._remember(strings, hits)
+        return hits
+
+    def _recurs(self, strings: pa.Array) -> bool:
+        """Whether most of the batch's first RECURRING_SAMPLE_ROWS values are ones an earlier batch scanned.
+
+        Decided on the first batch after the remembered one; a column whose values do not recur
+        (unique ids, timestamps) is not remembered or looked up again. The remembered values
+        are searched for the sample's (hashing the small sample, not all remembered values).
+        """
+        if self._seen is None or self._recurring is False:
+            return False
+        if self._recurring is None:
+            sample = strings.slice(0, RECURRING_SAMPLE_ROWS)
+            known = pc.count_distinct(self._seen.filter(pc.is_in(self._seen, value_set=sample))).as_py()
+            self._recurring = known >= RECURRING_SHARE * pc.count_distinct(sample).as_py()
+            if not self._recurring:
+                self._seen, self._seen_hits = None, {}
+        return self._recurring
 
     def _scan_distinct(self, values: pa.Array) -> dict[int, pa.Array]:
         """Like _scan_values for distinct values, looking up the ones an earlier batch of the column scanned."""
@@ -309,7 +355,7 @@ class ColumnScanner:
         known = pc.index_in(values, value_set=self._seen)
         result: dict[int, list[pa.Array]] = {}
         for position, seen_rows in self._seen_hits.items():
-            rows = pc.indices_nonzero(pc.fill_null(pc.is_in(known, value_set=seen_rows.cast(known.type)), False))
+            rows = _rows_of(seen_rows, len(self._seen), known)
             if len(rows):
                 result[position] = [rows]
         new = pc.indices_nonzero(pc.is_null(known))
@@ -322,9 +368,10 @@ class ColumnScanner:
         return {position: pa.concat_arrays(parts) for position, parts in result.items()}
 
     def _remember(self, values: pa.Array, hits: dict[int, pa.Array]) -> None:
-        """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX)."""
+        """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX / SEEN_BYTES_MAX)."""
         base = 0 if self._seen is None else len(self._seen)
-        if base + len(values) > SEEN_VALUES_MAX:
+        held = 0 if self._seen is None else self._seen.nbytes
+        if base + len(values) > SEEN_VALUES_MAX or held + values.nbytes > SEEN_BYTES_MAX:
             return
         self._seen = values if self._seen is None else pa.concat_arrays([self._seen, values])
         for position, rows in hits.items():
@@ -338,30 +385,26 @@ class ColumnScanner:
         The sample only rules out the columns of unique ids or timestamps, so they are not hashed
         in full for nothing (a pool of 5,000 values looks 70% distinct in 4,096 rows, 8% in 65,536).
         """
-        sample = strings.slice(0, DISTINCT_SAMPLE_ROWS)
-        return bool(pc.count_distinct(sample).as_py() <= 0.9 * len(sample))
+        if self._repeating is None:  # decided on the first batch
+            sample = strings.slice(0, DISTINCT_SAMPLE_ROWS)
+            self._repeating = bool(pc.count_distinct(sample).as_py() <= 0.9 * len(sample))
+        return self._repeating
 
     def _scan_values(self, strings: pa.Array) -> dict[int, pa.Array]:
         hits: dict[int, pa.Array] = {}
         if len(strings) == 0 or strings.null_count == len(strings):
             return hits
         if not self.probed:
-            # one string of the first rows: each rule costs one regex call, not one per cell
-            probe = _blocks(strings.slice(0, PROBE_ROWS), PROBE_ROWS)
-            for position in range(len(self.rules)):
-                if position in self._keyword_gated:
-                    continue
-                if pc.any(pc.match_substring_regex(probe, "(?m)" + self._effective_regex(position))).as_py():
-                    self.active.add(position)
-            self.probed = True
+            probe_columns([self], [strings])
         covered: dict[str, pa.Array] = {}  # type -> rows an earlier rule of the type confirmed
         ran = set(self.active)
         for position in sorted(ran):
             rule_type = self.rules[position].type
             done = covered.get(rule_type)
+            plain = None
             if done is None:
-                matched = pc.match_substring_regex(strings, self._effective_regex(position))
-                rows = pc.indices_nonzero(pc.fill_null(matched, False))
+                matched, plain = self._matched(position, strings)
+                rows = pc.indices_nonzero(matched)
             else:
                 # only the cells no earlier rule of this type claimed need this rule
                 rest = pc.indices_nonzero(pc.invert(_row_mask(done, len(strings))))
@@ -374,7 +417,7 @@ class ColumnScanner:
                 # cell can meet data in the next): the gate watches this rule from now on
                 self.active.discard(position)
                 continue
-            confirmed = self._confirm(position, strings, rows)
+            confirmed = self._confirm(position, strings, rows, None if plain is None else plain.take(rows))
             if len(confirmed):
                 hits[position] = confirmed
                 covered[rule_type] = confirmed if done is None else pa.concat_arrays([done, confirmed])
@@ -435,8 +478,26 @@ class ColumnScanner:
         # whole block through every dormant rule
         return rows.filter(pc.fill_null(pc.match_substring_regex(strings.take(rows), gate_regex), False))
 
-    def _confirm(self, position: int, strings: pa.Array, rows: pa.Array) -> pa.Array:
-        """The candidate rows whose match passes the validator, keyword distance and ignore words."""
+    def _matched(self, position: int, strings: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+        """Which cells the rule's regex matches, and which are plain where that is known.
+
+        For a rule whose plain cells always hold a match (``Rule.plain_matches``), the plain
+        test (needed for the match anyway) comes first and the regex runs on the other cells.
+        """
+        rule = self.rules[position]
+        regex = self._effective_regex(position)
+        if not (rule.plain_matches and PLAIN_SHORTCUT and regex == rule.regex):
+            return pc.fill_null(pc.match_substring_regex(strings, regex), False), None
+        plain = _plain_cells(rule, strings)
+        rest = pc.indices_nonzero(pc.invert(plain))
+        found = rest.filter(pc.fill_null(pc.match_substring_regex(strings.take(rest), regex), False))
+        return pc.or_(plain, _row_mask(found, len(strings))), plain
+
+    def _confirm(self, position: int, strings: pa.Array, rows: pa.Array, plain: pa.Array | None = None) -> pa.Array:
+        """The candidate rows whose match passes the validator, keyword distance and ignore words.
+
+        ``plain``: which candidates are plain (PatternRule.plain), when the caller knows.
+        """
         if len(rows) == 0:
             return rows
         rule = self.rules[position]
@@ -446,7 +507,7 @@ class ColumnScanner:
             return rows
         if not needs_keyword and not rule.ignore_words:
             # vectorised fast path: validate the first match of every candidate cell at once
-            first, single = _first_matches(rule, candidates)
+            first, single = _first_matches(rule, candidates, plain)
             ok = pc.fill_null(run_check(rule.check, first), False)
             if pc.all(ok).as_py():
                 return rows
@@ -464,7 +525,45 @@ class ColumnScanner:
         return rows.filter(pa.array(flags, pa.bool_()))
 
 
-def _first_matches(rule: Rule, texts: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+def probe_columns(scanners: Sequence[ColumnScanner], columns: Sequence[pa.Array]) -> None:
+    """Try every rule on the first PROBE_ROWS rows of each column; the rules that fire are active.
+
+    Each column's probe is one string of its first rows (one regex call per rule, not per
+    cell), and all columns' probes are searched together: a regex is compiled once per batch,
+    not once per column. Columns without a non-null cell wait for a later batch.
+    """
+    probes: list[pa.Array] = []
+    users: dict[str, list[tuple[int, int]]] = {}  # regex -> (probe, position) pairs it decides
+    waiting: list[ColumnScanner] = []
+    for scanner, strings in zip(scanners, columns, strict=True):
+        if scanner.probed or len(strings) == 0 or strings.null_count == len(strings):
+            continue
+        for position in range(len(scanner.rules)):
+            if position not in scanner._keyword_gated:
+                users.setdefault(scanner._effective_regex(position), []).append((len(probes), position))
+        probes.append(_blocks(strings.slice(0, PROBE_ROWS), PROBE_ROWS))
+        waiting.append(scanner)
+    if not probes:
+        return
+    joined = pa.concat_arrays(probes)
+    for regex, pairs in users.items():
+        targets = joined.take(pa.array([probe for probe, _ in pairs], pa.int32()))
+        fired = pc.fill_null(pc.match_substring_regex(targets, "(?m)" + regex), False).to_pylist()
+        for (probe, position), hit in zip(pairs, fired, strict=True):
+            if hit:
+                waiting[probe].active.add(position)
+    for scanner in waiting:
+        scanner.probed = True
+
+
+def _plain_cells(rule: Rule, texts: pa.Array) -> pa.Array:
+    """Which texts are plain (``PatternRule.plain``); nulls are not."""
+    if rule.plain == DIGITS_ONLY:  # the same test without a regex pass
+        return pc.fill_null(pc.ascii_is_decimal(texts), False)
+    return pc.fill_null(pc.match_substring_regex(texts, rule.plain), False)
+
+
+def _first_matches(rule: Rule, texts: pa.Array, plain: pa.Array | None = None) -> tuple[pa.Array, pa.Array | None]:
     """The first match of ``rule`` in each text that the rule's regex matched.
 
     The second item says which texts are plain (``PatternRule.plain``): they hold exactly that
@@ -473,10 +572,8 @@ def _first_matches(rule: Rule, texts: pa.Array) -> tuple[pa.Array, pa.Array | No
     """
     if not rule.plain or not PLAIN_SHORTCUT:
         return _extract_first(rule, texts), None
-    if rule.plain == DIGITS_ONLY:  # the same test without a regex pass
-        plain = pc.fill_null(pc.ascii_is_decimal(texts), False)
-    else:
-        plain = pc.fill_null(pc.match_substring_regex(texts, rule.plain), False)
+    if plain is None:
+        plain = _plain_cells(rule, texts)
     shortcut = pc.utf8_rtrim(texts, characters=rule.plain_tail) if rule.plain_tail else texts
     if pc.all(plain).as_py():
         return shortcut, plain
@@ -614,7 +711,13 @@ def classify_source(
     kind = format_of(key, fmt)
     managed = select_managed(list(managed_identifier_ids) if managed_identifier_ids is not None else None)
     rules = rules_for(managed, custom_identifiers, account_id, region)
-    reader = open_batches(source, fmt=kind, batch_size=batch_size, key=key)
+    reader: Iterable[pa.RecordBatch]
+    if kind in ("csv", "tsv") and isinstance(source, bytes | str | os.PathLike):
+        # Arrow parses small blocks faster (they stay in cache); the scan wants big batches
+        blocks = open_batches(source, fmt=kind, key=key, block_bytes=READ_BLOCK_BYTES)
+        reader = _coalesced(blocks, DEFAULT_BLOCK_BYTES)
+    else:
+        reader = open_batches(source, fmt=kind, batch_size=batch_size, key=key)
     scanners: dict[str, ColumnScanner] = {}
     tallies: dict[tuple[str, bool], _Tally] = {}
     row_base = 0
@@ -624,11 +727,13 @@ def classify_source(
             break
         if sample is not None and row_base + batch.num_rows > sample:
             batch = batch.slice(0, sample - row_base)
-        for name, column, parents in _flatten(batch):
-            scanner = scanners.get(name)
-            if scanner is None:
-                scanner = scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
-            strings = as_strings(column)
+        leaves = [(name, as_strings(column), parents) for name, column, parents in _flatten(batch)]
+        for name, _, _ in leaves:
+            if name not in scanners:
+                scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
+        probe_columns([scanners[name] for name, _, _ in leaves], [strings for _, strings, _ in leaves])
+        for name, strings, parents in leaves:
+            scanner = scanners[name]
             rows_by_type: dict[tuple[str, bool], list[pa.Array]] = {}
             first_rule: dict[tuple[str, bool], Rule] = {}
             for position, rows in scanner.scan(strings).items():
@@ -665,6 +770,27 @@ def classify_source(
         size_classified=size,
         mime_type=_MIME[kind],
     )
+
+
+def _coalesced(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Consecutive batches joined into batches of at least ``size`` bytes (the last one may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        pending.append(batch)
+        held += batch.nbytes
+        if held >= size:
+            yield _joined(pending)
+            pending, held = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    return pa.RecordBatch.from_arrays([column.chunk(0) for column in table.columns], schema=table.schema)
 
 
 def _drop_names_within_addresses(rows_by_type: dict[tuple[str, bool], list[pa.Array]]) -> None:

@@ -74,6 +74,8 @@ class PatternRule:
     holds (a card number stored as digits, a name as capitalised words); on a cell that matches
     ``plain`` the regex finds at most one match, and that match is the cell without its trailing
     ``plain_tail`` characters. Detection then takes the match without extracting it by regex.
+    ``plain_matches``: the regex finds exactly that match on every plain cell (not only at most
+    one), so plain cells need no regex test at all.
     ``needs`` (optional): every match contains one of these strings, so a batch of a column
     without any of them is not searched for the pattern at all.
     tests/unit/masking/test_masking_detect_fastpath.py holds every rule to both.
@@ -84,6 +86,7 @@ class PatternRule:
     check: Check = Check.NONE
     plain: str = ""
     plain_tail: str = ""
+    plain_matches: bool = False
     needs: tuple[str, ...] = ()
 
 
@@ -641,6 +644,7 @@ MANAGED_IDENTIFIERS: tuple[ManagedIdentifier, ...] = (
                 # "Anna Maria Rossi", "Élodie Dupont 0042": the match is the words
                 plain=rf"^[{_UPPER}][{_LOWER}]+(?: [{_UPPER}][{_LOWER}]+)+(?: [0-9][{_NUMBER_TAIL}]*)?$",
                 plain_tail="0123456789 ./:-",
+                plain_matches=True,
             ),
         ),
         documented=_DOCUMENTED["NAME"],

@@ -60,9 +60,17 @@ def format_of(key: str, fmt: str | None = None) -> str:
 
 
 def open_batches(
-    source: Source, *, fmt: str | None = None, batch_size: int = 65536, key: str | None = None
+    source: Source,
+    *,
+    fmt: str | None = None,
+    batch_size: int = 65536,
+    key: str | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> pa.RecordBatchReader:
-    """A record-batch reader over ``source``; ``key`` names bytes sources for format inference."""
+    """A record-batch reader over ``source``; ``key`` names bytes sources for format inference.
+
+    ``block_bytes``: the CSV/TSV/JSON Lines block (record batch) size.
+    """
     if isinstance(source, pa.RecordBatchReader):
         return source
     if isinstance(source, pa.Table):
@@ -70,7 +78,7 @@ def open_batches(
     if isinstance(source, bytes | str | os.PathLike):
         name = key if key is not None else (os.fspath(source) if not isinstance(source, bytes) else "")
         kind = format_of(name, fmt)
-        return _open_file(source, kind, batch_size)
+        return _open_file(source, kind, batch_size, block_bytes)
     batches = iter(source)
     first = next(batches, None)
     if first is None:
@@ -89,7 +97,9 @@ def _input(source: str | os.PathLike[str] | bytes) -> pa.NativeFile | str:
     return os.fspath(source)
 
 
-def _open_file(source: str | os.PathLike[str] | bytes, kind: str, batch_size: int) -> pa.RecordBatchReader:
+def _open_file(
+    source: str | os.PathLike[str] | bytes, kind: str, batch_size: int, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> pa.RecordBatchReader:
     if kind == "parquet":
         parquet = pq.ParquetFile(_input(source))
         return pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches(batch_size=batch_size))
@@ -100,7 +110,7 @@ def _open_file(source: str | os.PathLike[str] | bytes, kind: str, batch_size: in
         stream = pa.CompressedInputStream(_open_stream(source), compression) if compression else _open_stream(source)
         return pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(block_size=DEFAULT_BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(block_size=block_bytes),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
@@ -119,7 +129,7 @@ def _open_file(source: str | os.PathLike[str] | bytes, kind: str, batch_size: in
         text = stream.read().decode("utf-8")
         table = pa.Table.from_pylist(json.loads(text))
         return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=batch_size))
-    return pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=DEFAULT_BLOCK_BYTES))
+    return pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=block_bytes))
 
 
 def _open_stream(source: str | os.PathLike[str] | bytes) -> pa.NativeFile:

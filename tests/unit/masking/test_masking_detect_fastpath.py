@@ -9,12 +9,14 @@ Python) on generated columns, and hold every rule's ``plain`` form to its regex.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -85,6 +87,7 @@ def small_blocks() -> Iterator[None]:
         patch.setattr(detect, "PROBE_ROWS", 4)
         patch.setattr(detect, "GATE_BLOCK_ROWS", 3)
         patch.setattr(detect, "DISTINCT_SAMPLE_ROWS", 8)
+        patch.setattr(detect, "RECURRING_SAMPLE_ROWS", 8)
         yield
 
 
@@ -147,6 +150,24 @@ def test_a_plain_cell_holds_one_match_the_cell_less_its_tail(
     text = data.draw(st.from_regex(plain, fullmatch=True))
     matches = [match.group(0) for match in re.finditer(regex, text)]
     assert matches in ([], [text.rstrip(tail)]), identifier
+
+
+@pytest.mark.parametrize(("identifier", "rule"), [p for p in PLAIN_RULES if p.values[1].plain_matches])
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_plain_cell_of_a_plain_matches_rule_always_holds_its_match(
+    identifier: str, rule: PatternRule, data: st.DataObject
+) -> None:
+    """``plain_matches``: the scan takes plain cells as matched without running the regex on them."""
+    text = data.draw(st.from_regex(rule.plain, fullmatch=True))
+    assert [match.group(0) for match in re.finditer(rule.regex, text)] == [text.rstrip(rule.plain_tail)], identifier
+
+
+def test_only_rules_whose_plain_cells_always_match_say_so() -> None:
+    """A digit-only cell need not hold a card or SSN number ("12"), so those rules do not claim it."""
+    claiming = {identifier.id for identifier in MANAGED_IDENTIFIERS for rule in identifier.rules if rule.plain_matches}
+    assert claiming == {"NAME"}
+    assert all(rule.plain for identifier in MANAGED_IDENTIFIERS for rule in identifier.rules if rule.plain_matches)
 
 
 NEEDS_RULES = [
@@ -240,6 +261,115 @@ def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
     assert remembering._seen is not None and len(remembering._seen) == len(
         set(_CELLS) | {"Anna Rossi 12", "tel 0251586834"}
     )
+
+
+def test_values_that_recur_across_batches_are_looked_up() -> None:
+    """Batches whose cells are distinct but repeat earlier batches' cells agree with a fresh scan."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    names = [f"{_NAMES[i % 10]} {_SURNAMES[i % 7]} {i:04d}" for i in range(40)]
+    pool = [*_CELLS, *names]
+    batches = [pool, pool[7:] + pool[:7], ["Anna Rossi 9999", "tel 0251586834", "4111 1111 1111 1111", *pool[20:]]]
+    remembering = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks():
+        for cells in batches:
+            batch = pa.array(cells, pa.string())
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            hits = remembering.scan(batch)
+            assert by_type(rules, hits) == by_type(rules, fresh.scan(batch))
+            # in row order, as the occurrences kept for the finding expect
+            assert [rows.to_pylist() for rows in hits.values()] == [sorted(rows.to_pylist()) for rows in hits.values()]
+    assert remembering._recurring is True
+    assert remembering._seen is not None and set(remembering._seen.to_pylist()) == set(batches[0]) | set(batches[2])
+
+
+def test_values_beyond_the_memory_cap_are_scanned_again() -> None:
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="note", index=0, rules=rules)
+    batch = pa.array([*_CELLS, *(f"Anna Rossi {n:04d}" for n in range(40))], pa.string())
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "SEEN_BYTES_MAX", batch.nbytes - 1)
+        for _ in range(3):
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            assert by_type(rules, scanner.scan(batch)) == by_type(rules, fresh.scan(batch))
+    assert scanner._seen is None
+
+
+def test_a_column_whose_values_do_not_recur_is_not_remembered() -> None:
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks():
+        for start in (0, 100, 200):
+            batch = pa.array([f"Anna Rossi {n:04d}" for n in range(start, start + 100)], pa.string())
+            fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+            assert by_type(rules, scanner.scan(batch)) == by_type(rules, fresh.scan(batch))
+    assert scanner._recurring is False and scanner._seen is None
+
+
+def test_probing_columns_together_activates_the_rules_each_probe_fires() -> None:
+    """One regex call per rule over every column's probe decides what one call per column would."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    columns = {
+        "card_number": ["4111111111111111", "0251586834", "12"],
+        "note": ["tel 0251586834", "Anna Rossi", "ryan@example.org"],
+        "name": ["Ana Luna", "Marina Di Massa", ""],
+        "empty": [None, None, None],
+        "phone": ["+44 161 496 0835", "0251586834", "x"],
+    }
+    scanners = [detect.ColumnScanner(name=name, index=i, rules=rules) for i, name in enumerate(columns)]
+    arrays = [pa.array(cells, pa.string()) for cells in columns.values()]
+    detect.probe_columns(scanners, arrays)
+    for scanner, cells in zip(scanners, columns.values(), strict=True):
+        if all(cell is None for cell in cells):
+            assert not scanner.probed and not scanner.active
+            continue
+        probe = "\n".join(cells[: detect.PROBE_ROWS])
+        expected = {
+            position
+            for position in range(len(rules))
+            if position not in scanner._keyword_gated
+            and re.search(scanner._effective_regex(position), probe, re.MULTILINE)
+        }
+        assert scanner.probed and scanner.active == expected, scanner.name
+    assert any(scanner.active for scanner in scanners)
+
+
+def test_small_csv_blocks_are_joined_into_scan_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan reads a CSV in small blocks and joins them; the finding is the one of one big batch."""
+    names = [f"{_NAMES[i % 10]} {_SURNAMES[i % 7]} {i:04d}" for i in range(600)]
+    cards = ["4111111111111111", "4111111111111112", "0251586834", "12", "ryan@example.org"] * 120
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        pa.table(
+            {"name": names, "card_number": cards, "note": [f"tel {c} {n}" for c, n in zip(cards, names, strict=True)]}
+        ),
+        buffer,
+    )
+    data = buffer.getvalue()
+
+    def finding() -> object:
+        found = classify_source(
+            data, key="s/t/x.csv", custom_identifiers=DEFAULT_CUSTOM_IDENTIFIERS, max_occurrences=1000
+        )
+        assert found is not None
+        return found.detections
+
+    whole = finding()
+    joined: list[int] = []
+    original = detect._joined
+    monkeypatch.setattr(detect, "_joined", lambda batches: joined.append(len(batches)) or original(batches))
+    monkeypatch.setattr(detect, "READ_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(detect, "DEFAULT_BLOCK_BYTES", 8192)
+    assert finding() == whole
+    assert len(joined) > 2 and max(joined) > 1
+
+
+def test_coalesced_batches_reach_the_size_and_keep_every_row() -> None:
+    batches = [pa.record_batch({"a": pa.array([str(n) * 10] * 7)}) for n in range(10)]
+    size = 3 * batches[0].nbytes
+    joined = list(detect._coalesced(batches, size))
+    assert [batch.num_rows for batch in joined] == [21, 21, 21, 7]
+    assert all(batch.nbytes >= size for batch in joined[:-1])
+    assert pa.Table.from_batches(joined).equals(pa.Table.from_batches(batches))
 
 
 def by_type(rules: list[detect.Rule], hits: dict[int, pa.Array]) -> dict[str, set[int]]:
