@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import string
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -36,16 +37,17 @@ class LabelledTable:
     labels: dict[str, frozenset[str]]
 
 
-@cache
-def _faker(locale: str, seed: int) -> Faker:
+def _faker(locale: str, kind: str, seed: int) -> Faker:
+    """A Faker of its own per pool: a shared instance would make each pool depend on which pools
+    the process drew before (the corpus would change with the order tests run in)."""
     fake = Faker(locale)
-    fake.seed_instance(seed)
+    fake.seed_instance(zlib.crc32(f"{locale}/{kind}/{seed}".encode()))
     return fake
 
 
 @cache
 def _pool(locale: str, kind: str, seed: int) -> tuple[str, ...]:
-    fake = _faker(locale, seed)
+    fake = _faker(locale, kind, seed)
     make: Callable[[], object] = {
         "name": fake.name,
         "first_last": lambda: f"{fake.first_name()} {fake.last_name()}",

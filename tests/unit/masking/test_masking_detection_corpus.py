@@ -16,3 +16,18 @@ def test_column_level_recall_and_precision_on_the_look_alike_corpus(seed: int) -
     overall, _ = score(corpus, dcp_predictions(corpus))
     assert overall.recall >= 0.98, overall.misses
     assert overall.precision >= 0.97, overall.false_alarms
+
+
+def test_the_corpus_does_not_depend_on_what_the_process_generated_before() -> None:
+    """Each value pool has its own seeded Faker: drawing other pools first (another test, another
+    seed or size) must not change the corpus, or the goal above would hold in one test order only."""
+    from bench import corpus
+
+    corpus._pool.cache_clear()
+    first = generate_corpus(40, 3)
+    corpus._pool.cache_clear()
+    corpus._pool("it_IT", "street", 3)
+    corpus._pool("en_US", "city", 3)
+    again = generate_corpus(40, 3)
+    assert [t.name for t in first] == [t.name for t in again]
+    assert all(a.table.equals(b.table) for a, b in zip(first, again, strict=True))
