@@ -25,6 +25,9 @@ from tests.unit.gluejob.incremental_rounds import (
 TABLES = ["bank", "card", "customer", "orders"]
 CHANGED = ["bank", "customer", "orders"]
 
+# Several job runs per test against a moto server: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 
 def reads_of(clients: Any) -> list[str]:
     """The S3 keys ``clients.s3`` gets from now on."""
