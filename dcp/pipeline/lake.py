@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -36,12 +35,16 @@ def get_bytes(aws: AwsContext, bucket: str, key: str) -> bytes:
 
 
 def parquet_objects(aws: AwsContext, bucket: str, prefix: str) -> Iterator[tuple[str, pa.Table]]:
-    """(key, table) for every Parquet object under `prefix`."""
+    """(key, table) for every Parquet object under `prefix`.
+
+    Read from an Arrow buffer, not a Python file object: Arrow's I/O threads would call back into
+    Python for a file object, and a CLI exiting while one is parked on the GIL aborts with
+    "terminate called without an active exception" (seen on `dcp reveal`)."""
     for obj in list_keys(aws, bucket, prefix):
         if obj["Key"].endswith((".parquet", ".snappy.parquet", ".parq")) or obj["Size"] > 0:
             data = get_bytes(aws, bucket, obj["Key"])
             if data[:4] == b"PAR1":
-                yield obj["Key"], pq.read_table(io.BytesIO(data))
+                yield obj["Key"], pq.read_table(pa.BufferReader(data))
 
 
 def read_parquet_prefix(aws: AwsContext, bucket: str, prefix: str) -> pa.Table | None:
@@ -64,7 +67,7 @@ def parquet_row_count(aws: AwsContext, bucket: str, key: str, size: int) -> int:
         return 0
     length = struct.unpack("<I", tail[:4])[0]
     footer = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{length + 8}")["Body"].read()
-    return int(pq.read_metadata(io.BytesIO(b"PAR1" + footer)).num_rows)
+    return int(pq.read_metadata(pa.BufferReader(b"PAR1" + footer)).num_rows)
 
 
 def prefix_row_count(aws: AwsContext, bucket: str, prefix: str) -> int | None:
@@ -82,7 +85,7 @@ def _first_columns(data: bytes, count: int) -> list[list[str]]:
     if not data.strip():
         return [[] for _ in range(count)]
     table = pacsv.read_csv(
-        io.BytesIO(data),
+        pa.BufferReader(data),
         read_options=pacsv.ReadOptions(autogenerate_column_names=True),
         convert_options=pacsv.ConvertOptions(
             include_columns=[f"f{i}" for i in range(count)],
@@ -119,7 +122,7 @@ def raw_current_ids(aws: AwsContext, bucket: str, prefix: str) -> set[str]:
 
 
 def _parquet_ops_and_keys(data: bytes) -> tuple[list[str], list[str]]:
-    table = pq.read_table(io.BytesIO(data))
+    table = pq.read_table(pa.BufferReader(data))
     names = [n for n in table.column_names if n != "Op"]
     keys = [str(v) for v in table.column(names[0]).to_pylist()]
     ops = table.column("Op").to_pylist() if "Op" in table.column_names else ["I"] * len(keys)
