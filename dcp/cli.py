@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -289,7 +291,31 @@ def accept_global_options(command: click.Command) -> click.Command:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the group and turn expected failures into one line and an exit code."""
+    """Entry point: run the group and turn expected failures into one line and an exit code.
+
+    Run as the program (no `argv`), the process ends with `os._exit` once stdout, stderr and the
+    log handlers are flushed: Python's own shutdown would then run native libraries' static
+    destructors, and pyarrow's thread pools have aborted `dcp reveal` there after it had printed
+    everything ("terminate called without an active exception", exit -6). dcp registers no
+    atexit work; called with `argv` (tests, embedding) it raises SystemExit as usual.
+    """
+    try:
+        _main(argv)
+    except SystemExit as exc:
+        if argv is not None:
+            raise
+        code = exc.code
+        if code is not None and not isinstance(code, int):
+            print(code, file=sys.stderr)
+            code = 1
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code or 0)
+
+
+def _main(argv: list[str] | None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="dcp", standalone_mode=False)

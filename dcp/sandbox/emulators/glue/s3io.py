@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,8 @@ def iter_chunks(account_id: str, bucket: str, key: str, limit: int | None = None
 def download(account_id: str, bucket: str, key: str, dest: Path, limit: int | None = None) -> Path:
     """Copy an object (or its first `limit` bytes) to `dest`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    # per thread: two concurrent queries may mirror the same object (os.replace is atomic)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
     with tmp.open("wb") as f:
         for chunk in iter_chunks(account_id, bucket, key, limit):
             f.write(chunk)
