@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -23,6 +24,13 @@ def test_seed_and_replicate_a_real_database(sandbox_factory: Any, engine: str) -
     host, port, url, what = SOURCES[engine]
     require_server(host, port, what)
     dcp = sandbox_factory(f"src{engine[:2]}", source_url=url, engine=engine)
+    # A database and login of this run's own on the shared server: another stack (or an earlier
+    # run) holding `dataset`/`dcpadmin` there must not reset the password this stack's secret holds.
+    own = uuid.uuid4().hex[:8]
+    dcp.config.write_text(
+        f"project: {{prefix: src{engine[:2]}}}\n"
+        f"source: {{engine: {engine}, db_name: dataset_{own}, username: dcp_{own}}}\n"
+    )
     dcp("up")
     first = dcp("--output", "json", "seed", "--rows", "120", "--seed", "3").json()["tables"]
     assert {r["table"]: r["rows"] for r in first} == {"customer": 120, "bank": 120, "card": 120}
