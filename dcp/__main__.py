@@ -1,5 +1,5 @@
 """`python -m dcp` runs the CLI."""
 
-from dcp.cli import main
+from dcp.cli import program
 
-main()
+program()

@@ -290,20 +290,15 @@ def accept_global_options(command: click.Command) -> click.Command:
     return command
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the group and turn expected failures into one line and an exit code.
-
-    Run as the program (no `argv`), the process ends with `os._exit` once stdout, stderr and the
-    log handlers are flushed: Python's own shutdown would then run native libraries' static
-    destructors, and pyarrow's thread pools have aborted `dcp reveal` there after it had printed
-    everything ("terminate called without an active exception", exit -6). dcp registers no
-    atexit work; called with `argv` (tests, embedding) it raises SystemExit as usual.
-    """
+def program() -> None:
+    """The `dcp` program (console script, `python -m dcp`): `main()`, then `os._exit` once stdout,
+    stderr and the log handlers are flushed. Python's own shutdown would run native libraries'
+    static destructors, and pyarrow's thread pools have aborted `dcp reveal` there after it had
+    printed everything ("terminate called without an active exception", exit -6). dcp registers
+    no atexit work."""
     try:
-        _main(argv)
+        main()
     except SystemExit as exc:
-        if argv is not None:
-            raise
         code = exc.code
         if code is not None and not isinstance(code, int):
             print(code, file=sys.stderr)
@@ -313,6 +308,11 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code or 0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the group and turn expected failures into one line and an exit code."""
+    _main(argv)
 
 
 def _main(argv: list[str] | None) -> None:

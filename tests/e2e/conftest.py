@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = "from dcp.cli import main; main()"
+CLI = "from dcp.cli import program; program()"
 
 
 @dataclass(frozen=True)
