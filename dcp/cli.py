@@ -301,7 +301,7 @@ def program() -> None:
     except SystemExit as exc:
         code = exc.code
         if code is not None and not isinstance(code, int):
-            print(code, file=sys.stderr)
+            get_console().error(str(code))
             code = 1
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
