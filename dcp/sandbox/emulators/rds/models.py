@@ -71,8 +71,20 @@ def _safe_name(name: str, what: str) -> str:
     return name
 
 
-def _quote_literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+def _quote_literal(value: str, backend: str) -> str:
+    """A SQL string literal. MySQL/MariaDB treat a backslash as an escape inside quotes (unless
+    NO_BACKSLASH_ESCAPES); PostgreSQL, with standard_conforming_strings on (its default), does not."""
+    if backend != "postgresql":
+        value = value.replace("\\", "\\\\")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ddl(conn: Any, statement: str) -> None:
+    """Run a statement as written. A master password is any printable ASCII but / " @ and space
+    (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html), so it
+    may hold `:name` (a bind parameter to SQLAlchemy's text()) or `%` (a format to pyformat
+    drivers): no_parameters hands the statement to the driver's cursor.execute untouched."""
+    conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
 
 
 class RdsBackings:
@@ -152,11 +164,11 @@ def _provision_server(instance_id: str, db_name: str, username: str, password: s
             if backend == "postgresql":
                 kind = "postgres"
                 if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :u"), {"u": user}).first():
-                    conn.execute(text(f'CREATE ROLE "{user}" LOGIN PASSWORD {_quote_literal(password)}'))
+                    _ddl(conn, f'CREATE ROLE "{user}" LOGIN PASSWORD {_quote_literal(password, backend)}')
                 else:
-                    conn.execute(text(f'ALTER ROLE "{user}" LOGIN PASSWORD {_quote_literal(password)}'))
+                    _ddl(conn, f'ALTER ROLE "{user}" LOGIN PASSWORD {_quote_literal(password, backend)}')
                 if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": db}).first():
-                    conn.execute(text(f'CREATE DATABASE "{db}" OWNER "{user}"'))
+                    _ddl(conn, f'CREATE DATABASE "{db}" OWNER "{user}"')
                     created = True
             elif backend in ("mysql", "mariadb"):
                 kind = "mysql"
@@ -164,15 +176,15 @@ def _provision_server(instance_id: str, db_name: str, username: str, password: s
                     text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :d"), {"d": db}
                 ).first()
                 if not exists:
-                    conn.execute(text(f"CREATE DATABASE `{db}`"))
+                    _ddl(conn, f"CREATE DATABASE `{db}`")
                     created = True
                 for host in ("%", "localhost"):
                     login = f"'{user}'@'{host}'"
-                    identified = f"IDENTIFIED BY {_quote_literal(password)}"
+                    identified = f"IDENTIFIED BY {_quote_literal(password, backend)}"
                     # IF NOT EXISTS keeps an existing login's old password: set this instance's.
-                    conn.execute(text(f"CREATE USER IF NOT EXISTS {login} {identified}"))
-                    conn.execute(text(f"ALTER USER {login} {identified}"))
-                    conn.execute(text(f"GRANT ALL ON `{db}`.* TO {login}"))
+                    _ddl(conn, f"CREATE USER IF NOT EXISTS {login} {identified}")
+                    _ddl(conn, f"ALTER USER {login} {identified}")
+                    _ddl(conn, f"GRANT ALL ON `{db}`.* TO {login}")
             else:
                 raise BackingError(f"source URL dialect {backend!r} is not supported; use mysql or postgresql")
     except BackingError:
@@ -199,9 +211,9 @@ def _drop_server_database(store: BackingStore) -> None:
     try:
         with engine.connect() as conn:
             if store.kind == "postgres":
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{store.database}" WITH (FORCE)'))
+                _ddl(conn, f'DROP DATABASE IF EXISTS "{store.database}" WITH (FORCE)')
             else:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{store.database}`"))
+                _ddl(conn, f"DROP DATABASE IF EXISTS `{store.database}`")
     except Exception as exc:  # the instance is gone either way; say why the data stayed
         log.warning("sandbox: could not drop database %s: %s", store.database, type(exc).__name__)
     finally:
