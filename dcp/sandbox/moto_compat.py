@@ -242,3 +242,15 @@ def install_rds_address_override() -> None:
 
     address._dcp = True  # type: ignore[attr-defined]
     DBInstance.address = property(address)  # type: ignore[method-assign,assignment]
+
+
+def add_rds_failure_event(db_instance: Any, message: str) -> None:
+    """Record an RDS event of category "failure" for `db_instance` (DescribeEvents returns it), as
+    RDS reports why an instance entered status failed. moto's Event knows only its own event types:
+    take one and replace its message and categories."""
+    from moto.rds.models import Event
+
+    event = Event("DB_INSTANCE_CREATE", db_instance)
+    event.message = message
+    event.event_categories = ["failure"]
+    db_instance.backend.events.append(event)

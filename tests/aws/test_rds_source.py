@@ -37,3 +37,30 @@ def test_mysql_parameter_group_logs_rows_for_cdc(aws_env: Env) -> None:
         ]
     }
     assert params["binlog_format"] == "ROW"
+
+
+def test_a_failed_instance_says_where_the_reason_is(aws_env: Env) -> None:
+    """An instance that ends in status failed (the waiter's terminal state) is reported with the
+    instance, the status and where RDS gives the reason (its events), not as a bare WaiterError."""
+    from moto.rds.models import rds_backends
+
+    from dcp.errors import Failure
+    from dcp.stack.resources import rds
+
+    instance = build_stack(settings_with("source: {engine: mysql}"), aws_env.ctx).resource("db-instance")
+    assert isinstance(instance, rds.Instance)
+    client = aws_env.ctx.client("rds")
+    client.create_db_instance(
+        DBInstanceIdentifier=instance.physical,
+        DBInstanceClass="db.t3.micro",
+        Engine="mysql",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-pass-1",
+    )
+    rds_backends[aws_env.ctx.account_id][aws_env.ctx.region].databases[instance.physical].status = "failed"
+    with pytest.raises(Failure) as caught:
+        instance.wait(aws_env.ctx)
+    message = str(caught.value)
+    assert instance.physical in message and "'failed'" in message
+    assert f"describe-events --source-type db-instance --source-identifier {instance.physical}" in message

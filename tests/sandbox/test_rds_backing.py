@@ -58,3 +58,28 @@ def test_master_password_with_bind_and_format_characters(tmp_path: Path, engine:
             login.dispose()
     finally:
         backings.remove(f"pw-{own}")
+
+
+@pytest.mark.slow
+def test_an_instance_the_sandbox_cannot_back_fails_with_an_event(tmp_path: Path) -> None:
+    """RDS reports why an instance failed only as an event: the sandbox does the same."""
+    import boto3
+
+    from dcp.sandbox.inprocess import sandbox_in_process
+
+    with sandbox_in_process(tmp_path, source_url=f"sqlite:///{tmp_path}/not-a-server.db"):
+        rds = boto3.client("rds", region_name="us-east-1")
+        rds.create_db_instance(
+            DBInstanceIdentifier="cannot-back",
+            DBInstanceClass="db.t3.micro",
+            Engine="mysql",
+            AllocatedStorage=20,
+            MasterUsername="admin",
+            MasterUserPassword="not-a-real-pass-1",
+            DBName="dataset",
+        )
+        described = rds.describe_db_instances(DBInstanceIdentifier="cannot-back")["DBInstances"][0]
+        assert described["DBInstanceStatus"] == "failed"
+        events = rds.describe_events(SourceType="db-instance", SourceIdentifier="cannot-back")["Events"]
+        failures = [e for e in events if "failure" in e.get("EventCategories", [])]
+        assert failures and "not supported" in failures[0]["Message"]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from botocore.exceptions import WaiterError
+
 from dcp.aws.errors import absent_on, ignore_codes, is_code
 from dcp.aws.session import AwsContext
+from dcp.errors import Failure
 from dcp.stack.refs import PENDING, Refs
 from dcp.stack.resources.base import Resource, tag_dict, tag_list, tags_match
 from dcp.stack.resources.secrets import read_secret_json
@@ -201,9 +204,24 @@ class Instance(Resource):
         return (str(ep["Address"]), int(ep["Port"])) if ep.get("Address") else None
 
     def wait(self, ctx: AwsContext) -> None:
-        ctx.client("rds").get_waiter("db_instance_available").wait(
-            DBInstanceIdentifier=self.physical, WaiterConfig=WAIT
-        )
+        try:
+            ctx.client("rds").get_waiter("db_instance_available").wait(
+                DBInstanceIdentifier=self.physical, WaiterConfig=WAIT
+            )
+        except WaiterError as exc:
+            instances = (exc.last_response or {}).get("DBInstances") or [{}]
+            status = instances[0].get("DBInstanceStatus")
+            if not status:
+                raise
+            # The waiter's terminal states (botocore's rds waiters-2.json): deleted, deleting,
+            # failed, incompatible-restore, incompatible-parameters. RDS gives the reason only
+            # as an event of the instance.
+            raise Failure(
+                f"RDS DB instance {self.physical} stopped in status {status!r} instead of becoming available; "
+                f"its events say why (aws rds describe-events --source-type db-instance "
+                f"--source-identifier {self.physical}; on the sandbox, its log: dcp sandbox logs). "
+                "Fix the cause, run `dcp down`, then `dcp up` again."
+            ) from None
 
     def create(self, ctx: AwsContext) -> None:
         src = self.names.settings.source

@@ -157,9 +157,10 @@ def _provision_server(instance_id: str, db_name: str, username: str, password: s
     backend = url.get_backend_name()
     db = _safe_name(db_name, "DBName")
     user = _safe_name(username, "MasterUsername")
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    engine = None
     created = False
     try:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         with engine.connect() as conn:
             if backend == "postgresql":
                 kind = "postgres"
@@ -192,7 +193,8 @@ def _provision_server(instance_id: str, db_name: str, username: str, password: s
     except Exception as exc:
         raise BackingError(f"cannot prepare database {db} on {url.host}:{url.port}: {type(exc).__name__}") from None
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     default_port = 5432 if kind == "postgres" else 3306
     return BackingStore(
         instance_id,

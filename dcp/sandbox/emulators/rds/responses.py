@@ -97,6 +97,7 @@ def create_backing(call: Call, status: int) -> None:
     except BackingError as exc:
         log.error("sandbox: RDS %s: %s", instance_id, exc)
         db.status = "failed"
+        moto_compat.add_rds_failure_event(db, f"DB instance failed: {exc}")
         return
     _publish_endpoints(call.sandbox.state_dir)
 
