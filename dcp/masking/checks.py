@@ -66,19 +66,28 @@ def _mask(array: pa.Array) -> list[bool]:
     return [bool(v) for v in array.fill_null(False).to_pylist()]
 
 
+#: Luhn terms mod 10 by byte, for the undoubled and the doubled positions ("7" -> 7 and 14 - 9 = 5)
+_LUHN_DIGIT = np.arange(256, dtype=np.int32) - 48
+_LUHN_PLAIN = (_LUHN_DIGIT % 10).astype(np.uint8)
+_LUHN_DOUBLED = ((2 * _LUHN_DIGIT - 9 * (2 * _LUHN_DIGIT > 9)) % 10).astype(np.uint8)
+
+
 def luhn_valid(digits: pa.Array) -> pa.BooleanArray:
     """Luhn checksum over strings of at most 19 digits, vectorised over the column.
 
     The digits, left-padded with zeros to 19, are viewed as a rows x 19 byte matrix (no copy
-    per cell), so the checksum is a handful of whole-matrix operations.
+    per cell); each position's term (mod 10) is looked up from its byte, and the 19 terms
+    (at most 19 x 9) summed in a byte per row.
     """
     if len(digits) == 0:
         return pa.array([], pa.bool_())
-    values = _byte_matrix(digits.fill_null(""), 19).astype(np.int16) - 48
-    # from the right, every second digit is doubled (and 9 taken off a two-digit result)
-    doubled = values[:, 17::-2] * 2
-    values[:, 17::-2] = doubled - 9 * (doubled > 9)
-    return pa.array(values.sum(axis=1) % 10 == 0, pa.bool_())
+    matrix = _byte_matrix(digits.fill_null(""), 19)
+    total = np.zeros(len(matrix), dtype=np.uint8)
+    for position in range(19):
+        # from the right, every second digit is doubled (and 9 taken off a two-digit result)
+        terms = _LUHN_DOUBLED if (18 - position) % 2 else _LUHN_PLAIN
+        total += terms[matrix[:, position]]
+    return pa.array(total % 10 == 0, pa.bool_())
 
 
 def check_card(values: pa.Array) -> pa.BooleanArray:

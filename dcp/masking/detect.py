@@ -95,6 +95,14 @@ def _rows_of(hits: pa.Array, values: int, indices: pa.Array) -> pa.Array:
     return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
 
 
+def _union_rows(arrays: Sequence[pa.Array], length: int) -> pa.Array:
+    """The distinct rows of ``arrays`` (positions below ``length``), ascending (a mask, not a hash)."""
+    mask = np.zeros(length, dtype=bool)
+    for rows in arrays:
+        mask[rows.to_numpy(zero_copy_only=False)] = True
+    return pa.array(np.flatnonzero(mask))
+
+
 def _blocks(strings: pa.Array, size: int) -> pa.Array:
     """Consecutive cells joined by newlines, ``size`` cells per string (nulls as empty cells)."""
     total = len(strings)
@@ -744,14 +752,13 @@ def classify_source(
                 first_rule.setdefault((rule.type, rule.custom), rule)
             _drop_names_within_addresses(rows_by_type)
             for type_key, row_arrays in rows_by_type.items():
-                # several rules of one type may hit the same cell: count it once
-                rows = row_arrays[0] if len(row_arrays) == 1 else pc.unique(pa.concat_arrays(row_arrays))
+                # several rules of one type may hit the same cell: count it once (ascending rows)
+                rows = row_arrays[0] if len(row_arrays) == 1 else _union_rows(row_arrays, batch.num_rows)
                 tally = tallies.setdefault(type_key, _Tally(first_rule[type_key]))
                 tally.count += len(rows)
                 tally.columns[column_of(name)] = tally.columns.get(column_of(name), 0) + len(rows)
                 if len(tally.occurrences) < max_occurrences:
-                    first = pc.sort_indices(rows)[:max_occurrences] if len(row_arrays) > 1 else None
-                    chosen = rows.take(first) if first is not None else rows.slice(0, max_occurrences)
+                    chosen = rows.slice(0, max_occurrences)
                     tally.occurrences.extend((row_base + row, scanner.index, name) for row in chosen.to_pylist())
         row_base += batch.num_rows
     if not tallies:

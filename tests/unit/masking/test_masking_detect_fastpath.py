@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dcp.masking import detect
-from dcp.masking.checks import IBAN_LENGTHS, iban_valid
+from dcp.masking.checks import IBAN_LENGTHS, iban_valid, luhn_valid
 from dcp.masking.detect import _cells_matching, _extract_first, _first_matches, classify_source, rules_for
 from dcp.masking.detect import name_has_keyword as header_has_keyword
 from dcp.masking.identifiers import DEFAULT_CUSTOM_IDENTIFIERS, MANAGED_IDENTIFIERS, PatternRule, select_managed
@@ -245,6 +245,20 @@ def ibans(draw: st.DrawFn) -> str:
 def test_iban_check_agrees_with_integer_mod_97(body: str) -> None:
     expected = IBAN_LENGTHS.get(body[:2]) == len(body) and _numeric(body[4:] + body[:4]) % 97 == 1
     assert iban_valid(pa.array([body])).to_pylist() == [expected]
+
+
+def _luhn_reference(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        term = int(char) * (2 if index % 2 else 1)
+        total += term - 9 if term > 9 else term
+    return total % 10 == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(numbers=st.lists(st.from_regex(r"[0-9]{0,19}", fullmatch=True), min_size=1, max_size=40))
+def test_luhn_check_agrees_with_the_digit_by_digit_sum(numbers: list[str]) -> None:
+    assert luhn_valid(pa.array(numbers)).to_pylist() == [_luhn_reference(n) for n in numbers]
 
 
 def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
