@@ -319,6 +319,50 @@ def test_a_column_whose_values_do_not_recur_is_not_remembered() -> None:
     assert scanner._recurring is False and scanner._seen is None
 
 
+def test_columns_scanned_together_find_what_each_finds_alone_in_fewer_regex_calls() -> None:
+    """_run_together joins the columns' tests of one regex into one call; no hit may change."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    cells = [*_CELLS, *(f"{first} {last}" for first in _NAMES for last in _SURNAMES)]
+    columns = {
+        "note": cells,
+        "comment": cells[::-1],
+        "name": [*cells[5:], *cells[:5]],
+        "card_number": [*cells[::2], *cells[1::2]],
+        "id": [str(n) for n in range(len(cells))],
+        "remark": [None if n % 3 else cell for n, cell in enumerate(cells)],
+    }
+    arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+    calls: list[str] = []
+    real = pc.match_substring_regex
+
+    def counted(values: pa.Array, pattern: str) -> pa.Array:
+        calls.append(pattern)
+        return real(values, pattern)
+
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect.pc, "match_substring_regex", counted)
+        alone = [detect.ColumnScanner(name=n, index=i, rules=rules) for i, n in enumerate(arrays)]
+        together = [detect.ColumnScanner(name=n, index=i, rules=rules) for i, n in enumerate(arrays)]
+        for batch in range(2):  # a second batch: probed columns, remembered values, retired rules
+            if batch:  # half of the values new
+                arrays = {
+                    name: pc.if_else(
+                        pa.array([n % 2 == 0 for n in range(len(values))]),
+                        pc.binary_join_element_wise(values, "7", " "),
+                        values,
+                    )
+                    for name, values in arrays.items()
+                }
+            calls.clear()
+            expected = [scanner.scan(arrays[scanner.name]) for scanner in alone]
+            separate = len(calls)
+            calls.clear()
+            found = detect._run_together([scanner.scan_steps(arrays[scanner.name]) for scanner in together])
+            assert [by_type(rules, hits) for hits in found] == [by_type(rules, hits) for hits in expected]
+            assert [scanner.active for scanner in together] == [scanner.active for scanner in alone]
+            assert len(calls) < separate
+
+
 def test_probing_columns_together_activates_the_rules_each_probe_fires() -> None:
     """One regex call per rule over every column's probe decides what one call per column would."""
     rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
