@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dcp.masking import detect
+from dcp.masking import checks, detect
 from dcp.masking.checks import IBAN_LENGTHS, iban_valid, luhn_valid
 from dcp.masking.detect import _cells_matching, _extract_first, _first_matches, classify_source, rules_for
 from dcp.masking.detect import name_has_keyword as header_has_keyword
@@ -259,6 +259,27 @@ def _luhn_reference(digits: str) -> bool:
 @given(numbers=st.lists(st.from_regex(r"[0-9]{0,19}", fullmatch=True), min_size=1, max_size=40))
 def test_luhn_check_agrees_with_the_digit_by_digit_sum(numbers: list[str]) -> None:
     assert luhn_valid(pa.array(numbers)).to_pylist() == [_luhn_reference(n) for n in numbers]
+
+
+_RUNS = (
+    "Anna Rossi", "Marina Di Massa", "rue Anne Roux", "C. Ana Luna", "Ana Luna S.L.", "Jean-Luc Picard",
+    "Brian Hill", "Otto Brown GmbH", "San Marco", "x", "", "Via Roma", "Celine Dobson", "Telse Tello",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("small", [0, 10_000])
+def test_name_check_gives_the_same_answer_by_python_set_and_by_arrow_hash(
+    small: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below SMALL_MEMBERSHIP values the name check looks names and places up in a Python set."""
+    cells = [*_RUNS, *(f"{first} {last}" for first in _NAMES for last in _SURNAMES)]
+    values = pa.array([*cells, None], pa.string())
+    monkeypatch.setattr(checks, "SMALL_MEMBERSHIP", small)
+    got = checks.name_valid(values).to_pylist()
+    monkeypatch.setattr(checks, "SMALL_MEMBERSHIP", -1)  # always Arrow's is_in
+    assert got == checks.name_valid(values).to_pylist()
+    assert checks._member(values, checks._known_names_array).to_pylist()[-1] is False
+    assert any(got) and not all(flag for flag in got if flag is not None)
 
 
 def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
