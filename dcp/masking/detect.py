@@ -94,8 +94,12 @@ def _row_mask(rows: pa.Array, length: int) -> pa.Array:
 
 
 def _rows_of(hits: pa.Array, values: int, indices: pa.Array) -> pa.Array:
-    """Positions of ``indices`` (into ``values`` values, nulls for none) that point at a hit value."""
-    return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
+    """Positions of ``indices`` (into ``values`` values, nulls for none) that point at a hit value, ascending."""
+    if indices.null_count:
+        return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
+    hit = np.zeros(values, dtype=bool)
+    hit[hits.to_numpy(zero_copy_only=False)] = True
+    return pa.array(np.flatnonzero(hit[indices.to_numpy()]).astype(np.uint64))
 
 
 def _union_rows(arrays: Sequence[pa.Array], length: int) -> pa.Array:
@@ -362,6 +366,7 @@ class ColumnScanner:
         # distinct values of earlier batches (repeated-value columns) and, per rule, which it detected
         self._seen: pa.Array | None = None
         self._seen_hits: dict[int, pa.Array] = {}
+        self._masks: dict[int, np.ndarray] | None = None  # _seen_hits as masks over _seen, when asked for
         # whether later batches repeat the values of earlier ones (None: not known yet)
         self._recurring: bool | None = None
         # whether the column repeats values within a batch (None: not known yet)
@@ -415,8 +420,7 @@ class ColumnScanner:
                 }
         if DISTINCT_SCAN_RATIO > 0 and self._recurs(strings):
             # values repeat across batches, not within this one: look each cell up as a value
-            distinct = yield from self._scan_distinct(strings)
-            return {position: pc.indices_nonzero(_row_mask(rows, len(strings))) for position, rows in distinct.items()}
+            return (yield from self._scan_distinct(strings))  # ascending rows
         hits = yield from self._scan_values(strings)
         if DISTINCT_SCAN_RATIO > 0 and self._recurring is None and len(strings) >= 2 * PROBE_ROWS:
             self._remember(strings, hits)
@@ -436,7 +440,7 @@ class ColumnScanner:
             known = pc.count_distinct(self._seen.filter(pc.is_in(self._seen, value_set=sample))).as_py()
             self._recurring = known >= RECURRING_SHARE * pc.count_distinct(sample).as_py()
             if not self._recurring:
-                self._seen, self._seen_hits = None, {}
+                self._seen, self._seen_hits, self._masks = None, {}, None
         return self._recurring
 
     def _scan_distinct(self, values: pa.Array) -> _Steps[dict[int, pa.Array]]:
@@ -445,20 +449,33 @@ class ColumnScanner:
             hits = yield from self._scan_values(values)
             self._remember(values, hits)
             return hits
-        known = pc.index_in(values, value_set=self._seen)
-        result: dict[int, list[pa.Array]] = {}
-        for position, seen_rows in self._seen_hits.items():
-            rows = _rows_of(seen_rows, len(self._seen), known)
-            if len(rows):
-                result[position] = [rows]
-        new = pc.indices_nonzero(pc.is_null(known))
+        # the slot of each value among the remembered ones; one past the end: not remembered
+        absent = len(self._seen)
+        slots = pc.fill_null(pc.index_in(values, value_set=self._seen), absent).to_numpy()
+        found = {position: seen[slots] for position, seen in self._seen_masks().items()}
+        found = {position: mask for position, mask in found.items() if mask.any()}
+        new = np.flatnonzero(slots == absent)
         if len(new):
-            fresh = values.take(new)
+            fresh = values.take(pa.array(new))
             fresh_hits = yield from self._scan_values(fresh)
             for position, rows in fresh_hits.items():
-                result.setdefault(position, []).append(new.take(rows))
+                mask = found.get(position)
+                if mask is None:
+                    mask = found[position] = np.zeros(len(values), dtype=bool)
+                mask[new[rows.to_numpy()]] = True
             self._remember(fresh, fresh_hits)
-        return {position: pa.concat_arrays(parts) for position, parts in result.items()}
+        return {position: pa.array(np.flatnonzero(mask).astype(np.uint64)) for position, mask in found.items()}
+
+    def _seen_masks(self) -> dict[int, np.ndarray]:
+        """Per rule, which remembered values it detected (and a last slot, false, for the values not remembered)."""
+        if self._masks is None:
+            assert self._seen is not None
+            self._masks = {}
+            for position, rows in self._seen_hits.items():
+                mask = np.zeros(len(self._seen) + 1, dtype=bool)
+                mask[rows.to_numpy()] = True
+                self._masks[position] = mask
+        return self._masks
 
     def _remember(self, values: pa.Array, hits: dict[int, pa.Array]) -> None:
         """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX / SEEN_BYTES_MAX)."""
@@ -467,6 +484,7 @@ class ColumnScanner:
         if base + len(values) > SEEN_VALUES_MAX or held + values.nbytes > SEEN_BYTES_MAX:
             return
         self._seen = values if self._seen is None else pa.concat_arrays([self._seen, values])
+        self._masks = None
         for position, rows in hits.items():
             shifted = pc.add(rows.cast(pa.int64()), base)
             previous = self._seen_hits.get(position)

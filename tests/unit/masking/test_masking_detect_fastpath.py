@@ -282,6 +282,20 @@ def test_name_check_gives_the_same_answer_by_python_set_and_by_arrow_hash(
     assert any(got) and not all(flag for flag in got if flag is not None)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    indices=st.lists(st.one_of(st.none(), st.integers(0, 9)), max_size=60),
+    hits=st.sets(st.integers(0, 9)),
+)
+def test_rows_of_hit_values_are_the_ascending_positions_pointing_at_them(
+    indices: list[int | None], hits: set[int]
+) -> None:
+    expected = [row for row, index in enumerate(indices) if index is not None and index in hits]
+    found = detect._rows_of(pa.array(sorted(hits), pa.int64()), 10, pa.array(indices, pa.int32()))
+    assert found.to_pylist() == expected
+    assert found.type == pa.uint64()
+
+
 def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
     """A repeated-value column's results do not depend on which batch first saw a value."""
     rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
