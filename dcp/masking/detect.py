@@ -691,11 +691,18 @@ def _first_matches(rule: Rule, texts: pa.Array, plain: pa.Array | None = None) -
         return _extract_first(rule, texts), None
     if plain is None:
         plain = _plain_cells(rule, texts)
+    flags = plain.to_numpy(zero_copy_only=False)
+    if not flags.any():  # free text: no cell to trim
+        return _extract_first(rule, texts), plain
     shortcut = pc.utf8_rtrim(texts, characters=rule.plain_tail) if rule.plain_tail else texts
-    if pc.all(plain).as_py():
+    if flags.all():
         return shortcut, plain
-    rest = pc.invert(plain)
-    return pc.replace_with_mask(shortcut, rest, _extract_first(rule, texts.filter(rest))), plain
+    # the extracted matches of the other cells take their places (a take, not replace_with_mask)
+    rest = np.flatnonzero(~flags)
+    order = np.arange(len(texts))
+    order[rest] = len(texts) + np.arange(len(rest))
+    extracted = _extract_first(rule, texts.take(pa.array(rest)))
+    return pa.concat_arrays([shortcut, extracted]).take(pa.array(order)), plain
 
 
 def _extract_first(rule: Rule, texts: pa.Array) -> pa.Array:
