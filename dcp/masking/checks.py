@@ -81,13 +81,33 @@ def luhn_valid(digits: pa.Array) -> pa.BooleanArray:
     """
     if len(digits) == 0:
         return pa.array([], pa.bool_())
-    matrix = _byte_matrix(digits.fill_null(""), 19)
+    matrix = _same_width_matrix(digits)
+    if matrix is None:  # left zeros add nothing to the sum
+        matrix = _byte_matrix(digits.fill_null(""), 19)
+    width = matrix.shape[1]
     total = np.zeros(len(matrix), dtype=np.uint8)
-    for position in range(19):
+    for position in range(width):
         # from the right, every second digit is doubled (and 9 taken off a two-digit result)
-        terms = _LUHN_DOUBLED if (18 - position) % 2 else _LUHN_PLAIN
+        terms = _LUHN_DOUBLED if (width - 1 - position) % 2 else _LUHN_PLAIN
         total += terms[matrix[:, position]]
     return pa.array(total % 10 == 0, pa.bool_())
+
+
+def _same_width_matrix(values: pa.Array, widest: int = 19) -> np.ndarray | None:
+    """The bytes of ``values`` as a rows x width matrix when every value has the same width (a
+    view of the data buffer: no padding pass), at most ``widest``; None otherwise or with nulls."""
+    if values.null_count or not pa.types.is_string(values.type):
+        return None
+    offsets_buffer, data = values.buffers()[1:3]
+    if offsets_buffer is None or data is None:
+        return None
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    width = int(offsets[1] - offsets[0])
+    if not 0 < width <= widest or int(offsets[-1] - offsets[0]) != width * len(values):
+        return None
+    if not np.all(np.diff(offsets) == width):
+        return None
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(len(values), width)
 
 
 def check_card(values: pa.Array) -> pa.BooleanArray:

@@ -261,6 +261,19 @@ def test_luhn_check_agrees_with_the_digit_by_digit_sum(numbers: list[str]) -> No
     assert luhn_valid(pa.array(numbers)).to_pylist() == [_luhn_reference(n) for n in numbers]
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    width=st.integers(1, 19),
+    seeds=st.lists(st.integers(0, 10**19 - 1), min_size=2, max_size=30),
+    start=st.integers(0, 1),
+)
+def test_luhn_check_of_same_width_numbers_reads_the_buffer_as_it_is(width: int, seeds: list[int], start: int) -> None:
+    """Numbers of one width skip the padding (a view of the data buffer, also of a slice)."""
+    numbers = [str(seed)[-width:].zfill(width) for seed in seeds]
+    values = pa.array(numbers).slice(start)
+    assert luhn_valid(values).to_pylist() == [_luhn_reference(n) for n in numbers[start:]]
+
+
 _RUNS = (
     "Anna Rossi", "Marina Di Massa", "rue Anne Roux", "C. Ana Luna", "Ana Luna S.L.", "Jean-Luc Picard",
     "Brian Hill", "Otto Brown GmbH", "San Marco", "x", "", "Via Roma", "Celine Dobson", "Telse Tello",
