@@ -4,8 +4,9 @@ Two files of the same size: ``repeated``, the wide sample table of bench/masking
 repeat values as real tables do (names, statuses, codes drawn from pools), and ``distinct``, in
 which every cell of every column is distinct (unique names, e-mails, card numbers, notes,
 timestamps, amounts). Both are parsed with ``pyarrow.csv.read_csv`` (the baseline) and scanned
-in full by ``classify_source``; times are CPU seconds (best of ``--repeats``) with Arrow limited
-to one thread, so other processes on a shared machine disturb them less.
+in full by ``classify_source``; times are CPU seconds (best of ``--repeats``, parse and scan
+alternating) with Arrow limited to one thread for both, so other processes on a shared machine
+disturb them less and both sides use the same core.
 
 Usage: ``.venv/bin/python -m bench.detection_speed [--csv-mb N] [--repeats N]``
 """
@@ -18,7 +19,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -75,19 +76,29 @@ def write_distinct_csv(path: Path, megabytes: int) -> int:
     return offset
 
 
-def best(function: Callable[[], object], repeats: int) -> float:
-    fastest = float("inf")
+def best(functions: Sequence[Callable[[], object]], repeats: int) -> list[float]:
+    """CPU seconds of each function, best of ``repeats``; the functions alternate within each repeat.
+
+    Alternating keeps a shared machine's drifting load from landing on one side of the ratio.
+    """
+    fastest = [float("inf")] * len(functions)
     for _ in range(repeats):
-        start = time.process_time()
-        function()
-        fastest = min(fastest, time.process_time() - start)
+        for index, function in enumerate(functions):
+            start = time.process_time()
+            function()
+            fastest[index] = min(fastest[index], time.process_time() - start)
     return fastest
 
 
 def measure(name: str, path: Path, rows: int, repeats: int) -> tuple[float, float]:
     key = f"bench/{name}/LOAD00000001.csv"
-    parse = best(lambda: pacsv.read_csv(path), repeats)
-    scan = best(lambda: classify_source(path, key=key, custom_identifiers=DEFAULT_CUSTOM_IDENTIFIERS), repeats)
+    parse, scan = best(
+        [
+            lambda: pacsv.read_csv(path),
+            lambda: classify_source(path, key=key, custom_identifiers=DEFAULT_CUSTOM_IDENTIFIERS),
+        ],
+        repeats,
+    )
     size = path.stat().st_size / 1e6
     print(
         f"{name:9s} {size:6.1f} MB {rows:>9,} rows  parse {parse:6.2f} s ({size / parse:6.1f} MB/s)"
@@ -99,7 +110,7 @@ def measure(name: str, path: Path, rows: int, repeats: int) -> tuple[float, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv-mb", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)

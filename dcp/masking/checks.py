@@ -66,19 +66,48 @@ def _mask(array: pa.Array) -> list[bool]:
     return [bool(v) for v in array.fill_null(False).to_pylist()]
 
 
+#: Luhn terms mod 10 by byte, for the undoubled and the doubled positions ("7" -> 7 and 14 - 9 = 5)
+_LUHN_DIGIT = np.arange(256, dtype=np.int32) - 48
+_LUHN_PLAIN = (_LUHN_DIGIT % 10).astype(np.uint8)
+_LUHN_DOUBLED = ((2 * _LUHN_DIGIT - 9 * (2 * _LUHN_DIGIT > 9)) % 10).astype(np.uint8)
+
+
 def luhn_valid(digits: pa.Array) -> pa.BooleanArray:
     """Luhn checksum over strings of at most 19 digits, vectorised over the column.
 
     The digits, left-padded with zeros to 19, are viewed as a rows x 19 byte matrix (no copy
-    per cell), so the checksum is a handful of whole-matrix operations.
+    per cell); each position's term (mod 10) is looked up from its byte, and the 19 terms
+    (at most 19 x 9) summed in a byte per row.
     """
     if len(digits) == 0:
         return pa.array([], pa.bool_())
-    values = _byte_matrix(digits.fill_null(""), 19).astype(np.int16) - 48
-    # from the right, every second digit is doubled (and 9 taken off a two-digit result)
-    doubled = values[:, 17::-2] * 2
-    values[:, 17::-2] = doubled - 9 * (doubled > 9)
-    return pa.array(values.sum(axis=1) % 10 == 0, pa.bool_())
+    matrix = _same_width_matrix(digits)
+    if matrix is None:  # left zeros add nothing to the sum
+        matrix = _byte_matrix(digits.fill_null(""), 19)
+    width = matrix.shape[1]
+    total = np.zeros(len(matrix), dtype=np.uint8)
+    for position in range(width):
+        # from the right, every second digit is doubled (and 9 taken off a two-digit result)
+        terms = _LUHN_DOUBLED if (width - 1 - position) % 2 else _LUHN_PLAIN
+        total += terms[matrix[:, position]]
+    return pa.array(total % 10 == 0, pa.bool_())
+
+
+def _same_width_matrix(values: pa.Array, widest: int = 19) -> np.ndarray | None:
+    """The bytes of ``values`` as a rows x width matrix when every value has the same width (a
+    view of the data buffer: no padding pass), at most ``widest``; None otherwise or with nulls."""
+    if values.null_count or not pa.types.is_string(values.type):
+        return None
+    offsets_buffer, data = values.buffers()[1:3]
+    if offsets_buffer is None or data is None:
+        return None
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    width = int(offsets[1] - offsets[0])
+    if not 0 < width <= widest or int(offsets[-1] - offsets[0]) != width * len(values):
+        return None
+    if not np.all(np.diff(offsets) == width):
+        return None
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(len(values), width)
 
 
 def check_card(values: pa.Array) -> pa.BooleanArray:
@@ -110,13 +139,19 @@ def iban_valid(values: pa.Array) -> pa.BooleanArray:
         pc.utf8_slice_codeunits(compact, start=4), pc.utf8_slice_codeunits(compact, start=0, stop=4), ""
     )
     rearranged = pc.if_else(ok, rearranged, "0000")
-    remainder = np.zeros(len(values), dtype=np.int64)
-    for column in _byte_matrix(rearranged, 34, right=False).T.astype(np.int64):
-        is_digit = (column >= 48) & (column <= 57)
-        is_letter = (column >= 65) & (column <= 90)
-        as_letter = np.where(is_letter, (remainder * 100 + column - 55) % 97, remainder)
-        remainder = np.where(is_digit, (remainder * 10 + column - 48) % 97, as_letter)
+    remainder = np.zeros(len(values), dtype=np.int32)
+    for column in _byte_matrix(rearranged, 34, right=False).T:
+        remainder = (remainder * _IBAN_SHIFT[column] + _IBAN_VALUE[column]) % 97
     return pc.and_(ok, pa.array(remainder == 1))
+
+
+# mod-97 folding by byte: a digit shifts the remainder one decimal place, a letter (A=10 ... Z=35)
+# two; any other byte (the padding) leaves it as it is
+_IBAN_BYTES = np.arange(256, dtype=np.int32)
+_IBAN_DIGIT = (_IBAN_BYTES >= 48) & (_IBAN_BYTES <= 57)
+_IBAN_LETTER = (_IBAN_BYTES >= 65) & (_IBAN_BYTES <= 90)
+_IBAN_SHIFT = np.where(_IBAN_DIGIT, 10, np.where(_IBAN_LETTER, 100, 1)).astype(np.int32)
+_IBAN_VALUE = np.where(_IBAN_DIGIT, _IBAN_BYTES - 48, np.where(_IBAN_LETTER, _IBAN_BYTES - 55, 0)).astype(np.int32)
 
 
 def ssn_valid(values: pa.Array) -> pa.BooleanArray:
@@ -155,7 +190,7 @@ def name_valid(values: pa.Array) -> pa.BooleanArray:
     lowered = pc.utf8_lower(values)
     trimmed = pc.utf8_ltrim(lowered, characters=_NOT_NAME)
     first_token = pc.struct_field(pc.extract_regex(trimmed, r"^(?P<t>[^ .-]+)"), "t")
-    ok = pc.fill_null(pc.is_in(first_token, value_set=_known_names_array()), False)
+    ok = _member(first_token, _known_names_array)
     if not pc.all(ok).as_py():
         # the runs whose first word is no first name: is any other word but the last one?
         retry = pc.invert(ok)
@@ -164,7 +199,7 @@ def name_valid(values: pa.Array) -> pa.BooleanArray:
         return ok
     not_name = pc.or_(
         pc.match_substring_regex(lowered, f"{_not_name_regex()}|{_STREET_ABBREVIATION}"),
-        pc.is_in(pc.utf8_trim(lowered, characters=_NOT_NAME), value_set=_places_array()),
+        _member(pc.utf8_trim(lowered, characters=_NOT_NAME), _places_array),
     )
     return pc.and_(ok, pc.invert(not_name))
 
@@ -177,7 +212,7 @@ def _some_word_but_last_known(texts: pa.Array) -> pa.BooleanArray:
     """Per text: is a word other than the last (or a part of a hyphenated one) a known first name?"""
     heads = pc.replace_substring_regex(pc.utf8_rtrim(texts, characters=_NOT_NAME), r" +[^ ]*$", "")
     words = pc.split_pattern_regex(heads, r"[ .-]+")
-    known = pc.is_in(pc.utf8_trim(pc.list_flatten(words), characters="."), value_set=_known_names_array())
+    known = _member(pc.utf8_trim(pc.list_flatten(words), characters="."), _known_names_array)
     owners = pc.filter(pc.list_parent_indices(words), known)
     return pc.is_in(pa.array(range(len(texts)), owners.type), value_set=owners)
 
@@ -251,6 +286,24 @@ _NOT_NAME = " \t\r\n,;:()[]{}\"'/|"
 @cache
 def _known_names_array() -> pa.Array:
     return pa.array(sorted(first_names()))
+
+
+#: up to this many values, membership is looked up in a Python set: Arrow's is_in hashes its
+#: whole value set (20,000 places) on every call, ~0.7 ms, more than the look-ups of a few cells
+SMALL_MEMBERSHIP = 2048
+
+
+@cache
+def _as_set(pool: Callable[[], pa.Array]) -> frozenset[str]:
+    return frozenset(pool().to_pylist())
+
+
+def _member(values: pa.Array, pool: Callable[[], pa.Array]) -> pa.BooleanArray:
+    """Whether each value is in ``pool()``; a null is not."""
+    if len(values) <= SMALL_MEMBERSHIP:
+        members = _as_set(pool)
+        return pa.array([value in members for value in values.to_pylist()], pa.bool_())
+    return pc.fill_null(pc.is_in(values, value_set=pool()), False)
 
 
 CHECKS: dict[Check, Callable[[pa.Array], pa.BooleanArray]] = {

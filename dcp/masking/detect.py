@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TypeAlias, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -79,6 +80,8 @@ SEEN_BYTES_MAX = 64 << 20
 RECURRING_SHARE = 0.5
 #: cells of that batch sampled for the decision
 RECURRING_SAMPLE_ROWS = 256
+#: values (bytes) of one column's regex test small enough to join with other columns' tests of that regex
+TOGETHER_BYTES = 1 << 20
 #: take the match of a plain cell (PatternRule.plain) without extracting it by regex
 PLAIN_SHORTCUT = True
 
@@ -91,8 +94,20 @@ def _row_mask(rows: pa.Array, length: int) -> pa.Array:
 
 
 def _rows_of(hits: pa.Array, values: int, indices: pa.Array) -> pa.Array:
-    """Positions of ``indices`` (into ``values`` values, nulls for none) that point at a hit value."""
-    return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
+    """Positions of ``indices`` (into ``values`` values, nulls for none) that point at a hit value, ascending."""
+    if indices.null_count:
+        return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
+    hit = np.zeros(values, dtype=bool)
+    hit[hits.to_numpy(zero_copy_only=False)] = True
+    return pa.array(np.flatnonzero(hit[indices.to_numpy()]).astype(np.uint64))
+
+
+def _union_rows(arrays: Sequence[pa.Array], length: int) -> pa.Array:
+    """The distinct rows of ``arrays`` (positions below ``length``), ascending (a mask, not a hash)."""
+    mask = np.zeros(length, dtype=bool)
+    for rows in arrays:
+        mask[rows.to_numpy(zero_copy_only=False)] = True
+    return pa.array(np.flatnonzero(mask))
 
 
 def _blocks(strings: pa.Array, size: int) -> pa.Array:
@@ -250,6 +265,85 @@ class _Tally:
     occurrences: list[tuple[int, int, str]] = field(default_factory=list)  # (row, column index, name)
 
 
+# --- regex tests of all columns together ------------------------------------------------------
+#: stages of a column's scan, in order: tests of a later stage wait until no column has an
+#: earlier one left, so that the columns' tests of one regex meet (their regex is compiled once)
+_ACTIVE, _NEEDS, _GATE_BLOCKS, _GATE_CELLS, _DORMANT = range(5)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Match:
+    """A request from a column's scan: which of ``values`` the RE2 ``regex`` matches (a search)."""
+
+    values: pa.Array
+    regex: str
+    stage: int
+
+
+#: a scan that asks for its regex tests (pyarrow.compute.match_substring_regex results) and
+#: returns its result; run alone by _run, or with other columns' scans by _run_together
+_Steps: TypeAlias = Generator[_Match, pa.Array, _T]
+
+
+def _run(steps: _Steps[_T]) -> _T:
+    """Run one scan, answering its regex tests one by one."""
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(pc.match_substring_regex(request.values, request.regex))
+    except StopIteration as stop:
+        return cast(_T, stop.value)
+
+
+def _run_together(scans: Sequence[_Steps[_T]]) -> list[_T]:
+    """Run the scans side by side: the tests of one regex that are pending at one stage are one call.
+
+    Arrow compiles a regex (and builds its DFA) on every call, ~1-2 ms for the gate's
+    alternation of every rule; the small values of several columns (TOGETHER_BYTES) are
+    concatenated instead (a match of one cell never depends on another) and the answer
+    sliced back. Stages (_ACTIVE ... _DORMANT) run in order, so that the columns meet.
+    """
+    results: dict[int, _T] = {}
+    pending: dict[int, _Match] = {}
+
+    def advance(index: int, answer: pa.Array | None) -> None:
+        try:
+            pending[index] = next(scans[index]) if answer is None else scans[index].send(answer)
+        except StopIteration as stop:
+            results[index] = cast(_T, stop.value)
+            pending.pop(index, None)
+
+    for index in range(len(scans)):
+        advance(index, None)
+    while pending:
+        stage = min(request.stage for request in pending.values())
+        by_regex: dict[str, list[int]] = {}
+        for index, request in pending.items():
+            if request.stage == stage:
+                by_regex.setdefault(request.regex, []).append(index)
+        for regex, members in by_regex.items():
+            # copying values costs ~0.3 ns per byte: only small ones are joined (and not for
+            # a literal search, whose compile costs nothing)
+            small = [index for index in members if pending[index].values.nbytes < TOGETHER_BYTES]
+            if stage == _NEEDS or len(small) < 2:
+                small = []
+            for index in members:
+                if index not in small:
+                    advance(index, pc.match_substring_regex(pending[index].values, regex))
+            if not small:
+                continue
+            members = small
+            parts = [pending[index].values for index in members]
+            matched = pc.match_substring_regex(pa.concat_arrays(parts), regex)
+            start = 0
+            for index, part in zip(members, parts, strict=True):
+                advance(index, matched.slice(start, len(part)))
+                start += len(part)
+    return [results[index] for index in range(len(scans))]
+
+
 @dataclass
 class ColumnScanner:
     """Runs the rules over one column, batch after batch, remembering which rules fire there."""
@@ -272,6 +366,7 @@ class ColumnScanner:
         # distinct values of earlier batches (repeated-value columns) and, per rule, which it detected
         self._seen: pa.Array | None = None
         self._seen_hits: dict[int, pa.Array] = {}
+        self._masks: dict[int, np.ndarray] | None = None  # _seen_hits as masks over _seen, when asked for
         # whether later batches repeat the values of earlier ones (None: not known yet)
         self._recurring: bool | None = None
         # whether the column repeats values within a batch (None: not known yet)
@@ -306,7 +401,11 @@ class ColumnScanner:
         return gate
 
     def scan(self, strings: pa.Array) -> dict[int, pa.Array]:
-        """Row indices (within the batch) that each rule detects.
+        """Row indices (within the batch) that each rule detects (see scan_steps)."""
+        return _run(self.scan_steps(strings))
+
+    def scan_steps(self, strings: pa.Array) -> _Steps[dict[int, pa.Array]]:
+        """Row indices (within the batch) that each rule detects, asking for its regex tests (_Match).
 
         A column with repeated values (see DISTINCT_SCAN_RATIO) is scanned on its distinct
         values only and the hits mapped back to rows: a result only depends on the cell text.
@@ -314,17 +413,15 @@ class ColumnScanner:
         if len(strings) >= 2 * PROBE_ROWS and DISTINCT_SCAN_RATIO > 0 and self._repeats(strings):
             encoded = strings.dictionary_encode()
             if len(encoded.dictionary) <= DISTINCT_SCAN_RATIO * len(strings):
+                distinct = yield from self._scan_distinct(encoded.dictionary)
                 return {
                     position: _rows_of(rows, len(encoded.dictionary), encoded.indices)
-                    for position, rows in self._scan_distinct(encoded.dictionary).items()
+                    for position, rows in distinct.items()
                 }
         if DISTINCT_SCAN_RATIO > 0 and self._recurs(strings):
             # values repeat across batches, not within this one: look each cell up as a value
-            return {
-                position: pc.indices_nonzero(_row_mask(rows, len(strings)))
-                for position, rows in self._scan_distinct(strings).items()
-            }
-        hits = self._scan_values(strings)
+            return (yield from self._scan_distinct(strings))  # ascending rows
+        hits = yield from self._scan_values(strings)
         if DISTINCT_SCAN_RATIO > 0 and self._recurring is None and len(strings) >= 2 * PROBE_ROWS:
             self._remember(strings, hits)
         return hits
@@ -343,29 +440,42 @@ class ColumnScanner:
             known = pc.count_distinct(self._seen.filter(pc.is_in(self._seen, value_set=sample))).as_py()
             self._recurring = known >= RECURRING_SHARE * pc.count_distinct(sample).as_py()
             if not self._recurring:
-                self._seen, self._seen_hits = None, {}
+                self._seen, self._seen_hits, self._masks = None, {}, None
         return self._recurring
 
-    def _scan_distinct(self, values: pa.Array) -> dict[int, pa.Array]:
+    def _scan_distinct(self, values: pa.Array) -> _Steps[dict[int, pa.Array]]:
         """Like _scan_values for distinct values, looking up the ones an earlier batch of the column scanned."""
         if self._seen is None:
-            hits = self._scan_values(values)
+            hits = yield from self._scan_values(values)
             self._remember(values, hits)
             return hits
-        known = pc.index_in(values, value_set=self._seen)
-        result: dict[int, list[pa.Array]] = {}
-        for position, seen_rows in self._seen_hits.items():
-            rows = _rows_of(seen_rows, len(self._seen), known)
-            if len(rows):
-                result[position] = [rows]
-        new = pc.indices_nonzero(pc.is_null(known))
+        # the slot of each value among the remembered ones; one past the end: not remembered
+        absent = len(self._seen)
+        slots = pc.fill_null(pc.index_in(values, value_set=self._seen), absent).to_numpy()
+        found = {position: seen[slots] for position, seen in self._seen_masks().items()}
+        found = {position: mask for position, mask in found.items() if mask.any()}
+        new = np.flatnonzero(slots == absent)
         if len(new):
-            fresh = values.take(new)
-            fresh_hits = self._scan_values(fresh)
+            fresh = values.take(pa.array(new))
+            fresh_hits = yield from self._scan_values(fresh)
             for position, rows in fresh_hits.items():
-                result.setdefault(position, []).append(new.take(rows))
+                mask = found.get(position)
+                if mask is None:
+                    mask = found[position] = np.zeros(len(values), dtype=bool)
+                mask[new[rows.to_numpy()]] = True
             self._remember(fresh, fresh_hits)
-        return {position: pa.concat_arrays(parts) for position, parts in result.items()}
+        return {position: pa.array(np.flatnonzero(mask).astype(np.uint64)) for position, mask in found.items()}
+
+    def _seen_masks(self) -> dict[int, np.ndarray]:
+        """Per rule, which remembered values it detected (and a last slot, false, for the values not remembered)."""
+        if self._masks is None:
+            assert self._seen is not None
+            self._masks = {}
+            for position, rows in self._seen_hits.items():
+                mask = np.zeros(len(self._seen) + 1, dtype=bool)
+                mask[rows.to_numpy()] = True
+                self._masks[position] = mask
+        return self._masks
 
     def _remember(self, values: pa.Array, hits: dict[int, pa.Array]) -> None:
         """Keep scanned distinct values and their hits for later batches (up to SEEN_VALUES_MAX / SEEN_BYTES_MAX)."""
@@ -374,6 +484,7 @@ class ColumnScanner:
         if base + len(values) > SEEN_VALUES_MAX or held + values.nbytes > SEEN_BYTES_MAX:
             return
         self._seen = values if self._seen is None else pa.concat_arrays([self._seen, values])
+        self._masks = None
         for position, rows in hits.items():
             shifted = pc.add(rows.cast(pa.int64()), base)
             previous = self._seen_hits.get(position)
@@ -390,7 +501,7 @@ class ColumnScanner:
             self._repeating = bool(pc.count_distinct(sample).as_py() <= 0.9 * len(sample))
         return self._repeating
 
-    def _scan_values(self, strings: pa.Array) -> dict[int, pa.Array]:
+    def _scan_values(self, strings: pa.Array) -> _Steps[dict[int, pa.Array]]:
         hits: dict[int, pa.Array] = {}
         if len(strings) == 0 or strings.null_count == len(strings):
             return hits
@@ -403,14 +514,14 @@ class ColumnScanner:
             done = covered.get(rule_type)
             plain = None
             if done is None:
-                matched, plain = self._matched(position, strings)
+                matched, plain = yield from self._matched(position, strings)
                 rows = pc.indices_nonzero(matched)
             else:
                 # only the cells no earlier rule of this type claimed need this rule
                 rest = pc.indices_nonzero(pc.invert(_row_mask(done, len(strings))))
                 if len(rest) == 0:
                     continue
-                matched = pc.match_substring_regex(strings.take(rest), self._effective_regex(position))
+                matched = yield _Match(strings.take(rest), self._effective_regex(position), _ACTIVE)
                 rows = rest.filter(pc.fill_null(matched, False))
             if done is None and len(rows) == 0:
                 # the probe's hint did not hold here (its rows are joined, so a keyword in one
@@ -424,14 +535,14 @@ class ColumnScanner:
         dormant = [p for p in range(len(self.rules)) if p not in self.active and p not in ran]
         blocks = _blocks(strings, GATE_BLOCK_ROWS) if dormant else None
         if blocks is not None:
-            dormant = self._possible(strings, blocks, dormant)
+            dormant = yield from self._possible_steps(strings, blocks, dormant)
         if blocks is not None and dormant:
-            gated = self._gated_rows(strings, blocks, dormant)
+            gated = yield from self._gated_rows(strings, blocks, dormant)
             if len(gated):
                 subset = strings.take(gated)
                 for position in dormant:
-                    matched = pc.fill_null(pc.match_substring_regex(subset, self._effective_regex(position)), False)
-                    rows = gated.filter(matched)
+                    matched = yield _Match(subset, self._effective_regex(position), _DORMANT)
+                    rows = gated.filter(pc.fill_null(matched, False))
                     confirmed = self._confirm(position, strings, rows)
                     if len(confirmed):
                         hits[position] = confirmed
@@ -440,6 +551,9 @@ class ColumnScanner:
         return hits
 
     def _possible(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> list[int]:
+        return _run(self._possible_steps(strings, blocks, dormant))
+
+    def _possible_steps(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> _Steps[list[int]]:
         """The dormant rules that can match here: those whose ``needs`` (PatternRule) occur in the batch.
 
         A literal search (memchr) over the blocks; a newline counts when the blocks hold more
@@ -450,10 +564,10 @@ class ColumnScanner:
             if need == "\n":
                 present[need] = _newlines(blocks) > len(strings) - len(blocks)
             else:  # RE2 finds a literal with memchr; Arrow's match_substring compares byte by byte
-                present[need] = pc.any(pc.match_substring_regex(blocks, rf"\Q{need}\E")).as_py() is True
+                present[need] = pc.any((yield _Match(blocks, rf"\Q{need}\E", _NEEDS))).as_py() is True
         return [p for p in dormant if not self.rules[p].needs or any(present[n] for n in self.rules[p].needs)]
 
-    def _gated_rows(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> pa.Array:
+    def _gated_rows(self, strings: pa.Array, blocks: pa.Array, dormant: Sequence[int]) -> _Steps[pa.Array]:
         """Rows of the blocks in which any dormant rule could match (a superset of their hits).
 
         The gate runs on blocks of GATE_BLOCK_ROWS cells joined by newlines, in multi-line
@@ -461,7 +575,7 @@ class ColumnScanner:
         appear, never disappear, by joining cells.
         """
         gate_regex = self._gate_regex(dormant)
-        gate = pc.fill_null(pc.match_substring_regex(blocks, "(?m)" + gate_regex), False)
+        gate = pc.fill_null((yield _Match(blocks, "(?m)" + gate_regex, _GATE_BLOCKS)), False)
         hit_blocks = pc.indices_nonzero(gate).to_pylist()
         if not hit_blocks:
             return pa.array([], pa.uint64())
@@ -476,9 +590,9 @@ class ColumnScanner:
         )
         # then cell by cell: a keyword-like word in one cell of a block must not send the
         # whole block through every dormant rule
-        return rows.filter(pc.fill_null(pc.match_substring_regex(strings.take(rows), gate_regex), False))
+        return rows.filter(pc.fill_null((yield _Match(strings.take(rows), gate_regex, _GATE_CELLS)), False))
 
-    def _matched(self, position: int, strings: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    def _matched(self, position: int, strings: pa.Array) -> _Steps[tuple[pa.Array, pa.Array | None]]:
         """Which cells the rule's regex matches, and which are plain where that is known.
 
         For a rule whose plain cells always hold a match (``Rule.plain_matches``), the plain
@@ -487,10 +601,13 @@ class ColumnScanner:
         rule = self.rules[position]
         regex = self._effective_regex(position)
         if not (rule.plain_matches and PLAIN_SHORTCUT and regex == rule.regex):
-            return pc.fill_null(pc.match_substring_regex(strings, regex), False), None
-        plain = _plain_cells(rule, strings)
+            return pc.fill_null((yield _Match(strings, regex, _ACTIVE)), False), None
+        if rule.plain == DIGITS_ONLY:
+            plain = _plain_cells(rule, strings)
+        else:
+            plain = pc.fill_null((yield _Match(strings, rule.plain, _ACTIVE)), False)
         rest = pc.indices_nonzero(pc.invert(plain))
-        found = rest.filter(pc.fill_null(pc.match_substring_regex(strings.take(rest), regex), False))
+        found = rest.filter(pc.fill_null((yield _Match(strings.take(rest), regex, _ACTIVE)), False))
         return pc.or_(plain, _row_mask(found, len(strings))), plain
 
     def _confirm(self, position: int, strings: pa.Array, rows: pa.Array, plain: pa.Array | None = None) -> pa.Array:
@@ -574,11 +691,18 @@ def _first_matches(rule: Rule, texts: pa.Array, plain: pa.Array | None = None) -
         return _extract_first(rule, texts), None
     if plain is None:
         plain = _plain_cells(rule, texts)
+    flags = plain.to_numpy(zero_copy_only=False)
+    if not flags.any():  # free text: no cell to trim
+        return _extract_first(rule, texts), plain
     shortcut = pc.utf8_rtrim(texts, characters=rule.plain_tail) if rule.plain_tail else texts
-    if pc.all(plain).as_py():
+    if flags.all():
         return shortcut, plain
-    rest = pc.invert(plain)
-    return pc.replace_with_mask(shortcut, rest, _extract_first(rule, texts.filter(rest))), plain
+    # the extracted matches of the other cells take their places (a take, not replace_with_mask)
+    rest = np.flatnonzero(~flags)
+    order = np.arange(len(texts))
+    order[rest] = len(texts) + np.arange(len(rest))
+    extracted = _extract_first(rule, texts.take(pa.array(rest)))
+    return pa.concat_arrays([shortcut, extracted]).take(pa.array(order)), plain
 
 
 def _extract_first(rule: Rule, texts: pa.Array) -> pa.Array:
@@ -732,11 +856,16 @@ def classify_source(
             if name not in scanners:
                 scanners[name] = ColumnScanner(name=name, index=len(scanners), rules=rules)
         probe_columns([scanners[name] for name, _, _ in leaves], [strings for _, strings, _ in leaves])
-        for name, strings, parents in leaves:
+        # the columns' scans side by side, so that their tests of one regex are one call (one
+        # after the other when two leaves share a name, hence a scanner)
+        steps = [scanners[name].scan_steps(strings) for name, strings, _ in leaves]
+        together = len({name for name, _, _ in leaves}) == len(leaves)
+        found = _run_together(steps) if together else [_run(scan) for scan in steps]
+        for (name, _, parents), hits in zip(leaves, found, strict=True):
             scanner = scanners[name]
             rows_by_type: dict[tuple[str, bool], list[pa.Array]] = {}
             first_rule: dict[tuple[str, bool], Rule] = {}
-            for position, rows in scanner.scan(strings).items():
+            for position, rows in hits.items():
                 if parents is not None:  # list elements: count and report the records holding them
                     rows = pc.unique(parents.take(rows))
                 rule = rules[position]
@@ -744,14 +873,13 @@ def classify_source(
                 first_rule.setdefault((rule.type, rule.custom), rule)
             _drop_names_within_addresses(rows_by_type)
             for type_key, row_arrays in rows_by_type.items():
-                # several rules of one type may hit the same cell: count it once
-                rows = row_arrays[0] if len(row_arrays) == 1 else pc.unique(pa.concat_arrays(row_arrays))
+                # several rules of one type may hit the same cell: count it once (ascending rows)
+                rows = row_arrays[0] if len(row_arrays) == 1 else _union_rows(row_arrays, batch.num_rows)
                 tally = tallies.setdefault(type_key, _Tally(first_rule[type_key]))
                 tally.count += len(rows)
                 tally.columns[column_of(name)] = tally.columns.get(column_of(name), 0) + len(rows)
                 if len(tally.occurrences) < max_occurrences:
-                    first = pc.sort_indices(rows)[:max_occurrences] if len(row_arrays) > 1 else None
-                    chosen = rows.take(first) if first is not None else rows.slice(0, max_occurrences)
+                    chosen = rows.slice(0, max_occurrences)
                     tally.occurrences.extend((row_base + row, scanner.index, name) for row in chosen.to_pylist())
         row_base += batch.num_rows
     if not tallies:

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dcp.masking import detect
-from dcp.masking.checks import IBAN_LENGTHS, iban_valid
+from dcp.masking import checks, detect
+from dcp.masking.checks import IBAN_LENGTHS, iban_valid, luhn_valid
 from dcp.masking.detect import _cells_matching, _extract_first, _first_matches, classify_source, rules_for
 from dcp.masking.detect import name_has_keyword as header_has_keyword
 from dcp.masking.identifiers import DEFAULT_CUSTOM_IDENTIFIERS, MANAGED_IDENTIFIERS, PatternRule, select_managed
@@ -247,6 +247,68 @@ def test_iban_check_agrees_with_integer_mod_97(body: str) -> None:
     assert iban_valid(pa.array([body])).to_pylist() == [expected]
 
 
+def _luhn_reference(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        term = int(char) * (2 if index % 2 else 1)
+        total += term - 9 if term > 9 else term
+    return total % 10 == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(numbers=st.lists(st.from_regex(r"[0-9]{0,19}", fullmatch=True), min_size=1, max_size=40))
+def test_luhn_check_agrees_with_the_digit_by_digit_sum(numbers: list[str]) -> None:
+    assert luhn_valid(pa.array(numbers)).to_pylist() == [_luhn_reference(n) for n in numbers]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    width=st.integers(1, 19),
+    seeds=st.lists(st.integers(0, 10**19 - 1), min_size=2, max_size=30),
+    start=st.integers(0, 1),
+)
+def test_luhn_check_of_same_width_numbers_reads_the_buffer_as_it_is(width: int, seeds: list[int], start: int) -> None:
+    """Numbers of one width skip the padding (a view of the data buffer, also of a slice)."""
+    numbers = [str(seed)[-width:].zfill(width) for seed in seeds]
+    values = pa.array(numbers).slice(start)
+    assert luhn_valid(values).to_pylist() == [_luhn_reference(n) for n in numbers[start:]]
+
+
+_RUNS = (
+    "Anna Rossi", "Marina Di Massa", "rue Anne Roux", "C. Ana Luna", "Ana Luna S.L.", "Jean-Luc Picard",
+    "Brian Hill", "Otto Brown GmbH", "San Marco", "x", "", "Via Roma", "Celine Dobson", "Telse Tello",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("small", [0, 10_000])
+def test_name_check_gives_the_same_answer_by_python_set_and_by_arrow_hash(
+    small: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below SMALL_MEMBERSHIP values the name check looks names and places up in a Python set."""
+    cells = [*_RUNS, *(f"{first} {last}" for first in _NAMES for last in _SURNAMES)]
+    values = pa.array([*cells, None], pa.string())
+    monkeypatch.setattr(checks, "SMALL_MEMBERSHIP", small)
+    got = checks.name_valid(values).to_pylist()
+    monkeypatch.setattr(checks, "SMALL_MEMBERSHIP", -1)  # always Arrow's is_in
+    assert got == checks.name_valid(values).to_pylist()
+    assert checks._member(values, checks._known_names_array).to_pylist()[-1] is False
+    assert any(got) and not all(flag for flag in got if flag is not None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    indices=st.lists(st.one_of(st.none(), st.integers(0, 9)), max_size=60),
+    hits=st.sets(st.integers(0, 9)),
+)
+def test_rows_of_hit_values_are_the_ascending_positions_pointing_at_them(
+    indices: list[int | None], hits: set[int]
+) -> None:
+    expected = [row for row, index in enumerate(indices) if index is not None and index in hits]
+    found = detect._rows_of(pa.array(sorted(hits), pa.int64()), 10, pa.array(indices, pa.int32()))
+    assert found.to_pylist() == expected
+    assert found.type == pa.uint64()
+
+
 def test_later_batches_look_up_the_values_earlier_ones_scanned() -> None:
     """A repeated-value column's results do not depend on which batch first saw a value."""
     rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
@@ -303,6 +365,50 @@ def test_a_column_whose_values_do_not_recur_is_not_remembered() -> None:
             fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
             assert by_type(rules, scanner.scan(batch)) == by_type(rules, fresh.scan(batch))
     assert scanner._recurring is False and scanner._seen is None
+
+
+def test_columns_scanned_together_find_what_each_finds_alone_in_fewer_regex_calls() -> None:
+    """_run_together joins the columns' tests of one regex into one call; no hit may change."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    cells = [*_CELLS, *(f"{first} {last}" for first in _NAMES for last in _SURNAMES)]
+    columns = {
+        "note": cells,
+        "comment": cells[::-1],
+        "name": [*cells[5:], *cells[:5]],
+        "card_number": [*cells[::2], *cells[1::2]],
+        "id": [str(n) for n in range(len(cells))],
+        "remark": [None if n % 3 else cell for n, cell in enumerate(cells)],
+    }
+    arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+    calls: list[str] = []
+    real = pc.match_substring_regex
+
+    def counted(values: pa.Array, pattern: str) -> pa.Array:
+        calls.append(pattern)
+        return real(values, pattern)
+
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect.pc, "match_substring_regex", counted)
+        alone = [detect.ColumnScanner(name=n, index=i, rules=rules) for i, n in enumerate(arrays)]
+        together = [detect.ColumnScanner(name=n, index=i, rules=rules) for i, n in enumerate(arrays)]
+        for batch in range(2):  # a second batch: probed columns, remembered values, retired rules
+            if batch:  # half of the values new
+                arrays = {
+                    name: pc.if_else(
+                        pa.array([n % 2 == 0 for n in range(len(values))]),
+                        pc.binary_join_element_wise(values, "7", " "),
+                        values,
+                    )
+                    for name, values in arrays.items()
+                }
+            calls.clear()
+            expected = [scanner.scan(arrays[scanner.name]) for scanner in alone]
+            separate = len(calls)
+            calls.clear()
+            found = detect._run_together([scanner.scan_steps(arrays[scanner.name]) for scanner in together])
+            assert [by_type(rules, hits) for hits in found] == [by_type(rules, hits) for hits in expected]
+            assert [scanner.active for scanner in together] == [scanner.active for scanner in alone]
+            assert len(calls) < separate
 
 
 def test_probing_columns_together_activates_the_rules_each_probe_fires() -> None:
