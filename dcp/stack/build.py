@@ -508,7 +508,7 @@ class GlueWorkflow(Section):
     crawlers: dict[str, glue.Crawler]
     job: glue.Job
     workflow: glue.Workflow
-    triggers: list[glue.Trigger]
+    triggers: list[Resource]
 
 
 def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, code: Functions) -> GlueWorkflow:
@@ -548,24 +548,28 @@ def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, 
 
 def workflow_triggers(
     names: StackNames, refs: Refs, workflow: glue.Workflow, crawlers: dict[str, glue.Crawler], job: glue.Job
-) -> list[glue.Trigger]:
-    """Crawl raw and findings, then the job, then crawl the masked and encrypted zones."""
-    crawled = [{"CrawlerName": names.crawler("raw"), "CrawlState": "SUCCEEDED"}]
-    crawled.append({"CrawlerName": names.crawler("findings"), "CrawlState": "SUCCEEDED"})
+) -> list[Resource]:
+    """The job and the raw and findings crawlers at once, then crawl the masked and encrypted zones.
+
+    The job does not read the raw or findings catalog (it lists and reads both buckets itself:
+    dcp/gluejob/rawdata.py, findings_reader.py), so it does not wait for their crawls: on AWS a
+    crawl takes a minute or more, which each scan spent before the job could start. The output
+    crawlers still follow the job, whose files they catalog. The old `after-crawl` trigger
+    (crawlers SUCCEEDED -> job) is deleted from stacks that have it, or it would start the job
+    a second time.
+    """
     return [
         glue.Trigger(
             "start",
             refs,
-            actions=[{"CrawlerName": names.crawler("raw")}, {"CrawlerName": names.crawler("findings")}],
-            depends_on=[workflow, crawlers["raw"], crawlers["findings"]],
-        ),
-        glue.Trigger(
-            "after-crawl",
-            refs,
-            actions=[{"JobName": names.glue_job}],
-            conditions=crawled,
+            actions=[
+                {"CrawlerName": names.crawler("raw")},
+                {"CrawlerName": names.crawler("findings")},
+                {"JobName": names.glue_job},
+            ],
             depends_on=[workflow, crawlers["raw"], crawlers["findings"], job],
         ),
+        glue.RetiredTrigger("after-crawl", refs, depends_on=[workflow]),
         glue.Trigger(
             "after-job",
             refs,

@@ -53,13 +53,19 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
     assert names.role_arn("glue") in by_sid["Encrypt"]["Principal"]["AWS"]
     operator = c("sts").get_caller_identity()["Arn"].replace(":sts::", ":iam::")
     assert operator in by_sid["Encrypt"]["Principal"]["AWS"] and operator not in decrypters
-    # workflow: start -> crawlers, both crawlers SUCCEEDED -> job, job SUCCEEDED -> output crawlers
-    after_crawl = c("glue").get_trigger(Name=names.trigger("after-crawl"))["Trigger"]
-    assert after_crawl["Type"] == "CONDITIONAL" and after_crawl["Predicate"]["Logical"] == "AND"
-    assert {x["CrawlerName"] for x in after_crawl["Predicate"]["Conditions"]} == {
-        names.crawler("raw"),
-        names.crawler("findings"),
-    }
+    # workflow: start -> raw and findings crawlers and the job at once (the job reads S3, not
+    # their catalog), job SUCCEEDED -> output crawlers; no trigger waits for the first crawls
+    start = c("glue").get_trigger(Name=names.trigger("start"))["Trigger"]
+    assert start["Type"] == "ON_DEMAND"
+    assert sorted(str(a.get("JobName") or a.get("CrawlerName")) for a in start["Actions"]) == sorted(
+        [names.crawler("raw"), names.crawler("findings"), names.glue_job]
+    )
+    triggers = c("glue").list_triggers()["TriggerNames"]
+    assert names.trigger("after-crawl") not in triggers and names.trigger("after-job") in triggers
+    after_job = c("glue").get_trigger(Name=names.trigger("after-job"))["Trigger"]
+    assert after_job["Predicate"]["Conditions"] == [
+        {"LogicalOperator": "EQUALS", "JobName": names.glue_job, "State": "SUCCEEDED"}
+    ]
     job = c("glue").get_job(JobName=names.glue_job)["Job"]
     assert job["DefaultArguments"]["--extra-py-files"].endswith("glue/dcp_masking.zip")
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
@@ -120,6 +126,36 @@ def test_second_up_makes_no_mutating_call_and_plan_is_all_noops(aws_env: Env, se
     assert len(aws_env.log.calls) > 60  # it did read everything
     _, plan = deploy.plan(settings, ctx)
     assert {s.action for s in plan.steps} == {Action.NOOP}
+
+
+def test_up_deletes_the_retired_after_crawl_trigger_of_an_older_stack(aws_env: Env, settings: Settings) -> None:
+    """Older stacks started the job when both first crawlers succeeded; left in place, that
+    trigger would start the job a second time, now that the start trigger starts it."""
+    assert deploy.up(settings, aws_env.ctx).result.ok
+    names = build_stack(settings, aws_env.ctx).names
+    glue = aws_env.ctx.client("glue")
+    glue.create_trigger(
+        Name=names.trigger("after-crawl"),
+        WorkflowName=names.workflow,
+        Type="CONDITIONAL",
+        Predicate={
+            "Logical": "AND",
+            "Conditions": [
+                {"LogicalOperator": "EQUALS", "CrawlerName": names.crawler(c), "CrawlState": "SUCCEEDED"}
+                for c in ("raw", "findings")
+            ],
+        },
+        Actions=[{"JobName": names.glue_job}],
+        Tags=names.tags(),
+    )
+    _, plan = deploy.plan(settings, aws_env.ctx)
+    assert [(s.resource, s.action) for s in plan.changes] == [("trigger-after-crawl", Action.UPDATE)]
+    assert deploy.up(settings, aws_env.ctx).result.ok
+    assert names.trigger("after-crawl") not in glue.list_triggers()["TriggerNames"]
+    _, plan = deploy.plan(settings, aws_env.ctx)
+    assert plan.changes == []
+    down = deploy.down(settings, aws_env.new_context())
+    assert down.ok and all(s.resource != "trigger-after-crawl" for s in down.plan.changes)
 
 
 def test_one_changed_setting_plans_exactly_one_update(aws_env: Env, settings: Settings) -> None:
