@@ -83,6 +83,8 @@ def glue_job_arguments(names: StackNames) -> dict[str, str]:
         "--tables": ",".join(settings.source.tables),
         "--masked_database": names.masked_database,
         "--encrypted_database": names.encrypted_database,
+        # the job crawls these only when the catalog may not match its output (dcp.gluejob.crawl)
+        "--output_crawlers": f"{names.crawler('masked')},{names.crawler('encrypted')}",
         "--policy": policy_to_json(settings.masking.to_policy(names.custom_identifier_types())),
         # the job's fail-closed detector must know the custom types the findings report
         "--custom_identifiers": custom_identifiers_to_json(
@@ -540,6 +542,8 @@ def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, 
             code.assets["asset-glue-library"],
             dbs["masked"],
             dbs["encrypted"],
+            crawlers["masked"],
+            crawlers["encrypted"],
         ],
     )
     workflow = glue.Workflow(refs)
@@ -549,14 +553,15 @@ def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, 
 def workflow_triggers(
     names: StackNames, refs: Refs, workflow: glue.Workflow, crawlers: dict[str, glue.Crawler], job: glue.Job
 ) -> list[Resource]:
-    """The job and the raw and findings crawlers at once, then crawl the masked and encrypted zones.
+    """One trigger: the job and the raw and findings crawlers at once.
 
     The job does not read the raw or findings catalog (it lists and reads both buckets itself:
     dcp/gluejob/rawdata.py, findings_reader.py), so it does not wait for their crawls: on AWS a
-    crawl takes a minute or more, which each scan spent before the job could start. The output
-    crawlers still follow the job, whose files they catalog. The old `after-crawl` trigger
-    (crawlers SUCCEEDED -> job) is deleted from stacks that have it, or it would start the job
-    a second time.
+    crawl takes a minute or more, which each scan spent before the job could start. The masked
+    and encrypted zones are crawled by the job itself, and only when the catalog may not match
+    what it wrote (dcp/gluejob/crawl.py): a CDC round applied in place changes no schema. The
+    triggers older stacks had (`after-crawl`: crawlers SUCCEEDED -> job; `after-job`: job
+    SUCCEEDED -> output crawlers) are deleted, or they would start the job and crawls again.
     """
     return [
         glue.Trigger(
@@ -570,13 +575,7 @@ def workflow_triggers(
             depends_on=[workflow, crawlers["raw"], crawlers["findings"], job],
         ),
         glue.RetiredTrigger("after-crawl", refs, depends_on=[workflow]),
-        glue.Trigger(
-            "after-job",
-            refs,
-            actions=[{"CrawlerName": names.crawler("masked")}, {"CrawlerName": names.crawler("encrypted")}],
-            conditions=[{"JobName": names.glue_job, "State": "SUCCEEDED"}],
-            depends_on=[workflow, job, crawlers["masked"], crawlers["encrypted"]],
-        ),
+        glue.RetiredTrigger("after-job", refs, depends_on=[workflow]),
     ]
 
 
