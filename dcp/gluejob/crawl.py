@@ -45,10 +45,10 @@ def run_crawlers(
 ) -> None:
     """Start each crawler (after a crawl already running ends: that one may predate this run's
     files) and wait until all are READY again; CrawlFailed unless each last crawl SUCCEEDED."""
-    deadline = time.monotonic() + timeout
+    begun = time.monotonic()
+    deadline = begun + timeout
     pending = list(crawlers)
     started: list[str] = []
-    wait = 0.25
     while pending or started:
         for name in list(pending):
             try:
@@ -71,5 +71,5 @@ def run_crawlers(
             return
         if time.monotonic() > deadline:
             raise CrawlFailed(f"crawler(s) {', '.join(pending + started)} did not finish in {timeout:.0f} s")
-        sleep(wait)
-        wait = min(10.0, wait * 1.5)
+        # each look at most 10% of the time waited late (at least 0.25 s, at most 10 s apart)
+        sleep(min(10.0, max(0.25, 0.1 * (time.monotonic() - begun))))
