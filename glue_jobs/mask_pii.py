@@ -55,6 +55,10 @@ Arguments (``--name value``; Glue passes them as job arguments):
 ``--full_rebuild``        ``true``: rebuild every table from all its raw files (default false).
 ``--buckets``             key-hash buckets (parts per table and kind) of a full rebuild
                           (default 32); a round rewrites the buckets its changed keys fall in.
+``--output_crawlers``     comma list of the masked and encrypted zones' crawlers: the job runs
+                          them (and waits) when a table was rebuilt or an output table is not
+                          in the catalog yet; a round applied in place changes no schema
+                          (``dcp.gluejob.crawl``). Needs glue:StartCrawler and glue:GetCrawler.
 
 Runtime: Glue 5.0 (Spark 3.5.4, Python 3.11): the oldest Glue with Python 3.11, which dcp's
 code needs, and the Spark line (3.5) the tests run on. Worker type G.1X (4 vCPU, 16 GB) with 2

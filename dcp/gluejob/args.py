@@ -33,6 +33,7 @@ OPTIONAL = (
     "custom_identifiers",
     "full_rebuild",
     "buckets",
+    "output_crawlers",
 )
 
 
@@ -69,6 +70,9 @@ class JobArgs:
     full_rebuild: bool = False
     #: key-hash buckets (parts) per table and kind in a full rebuild (see dcp.gluejob.incremental)
     buckets: int = DEFAULT_BUCKETS
+    #: the crawlers of the masked and encrypted zones, run when the catalog may not match the
+    #: output (a table rebuilt, or not in the catalog yet; see dcp.gluejob.crawl)
+    output_crawlers: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # the token key must never reach a log line
         return f"JobArgs(job_name={self.job_name!r}, engine={self.engine!r}, tables={self.tables!r})"
@@ -134,6 +138,7 @@ def job_args_from_mapping(raw: Mapping[str, str | None]) -> JobArgs:
         else (),
         full_rebuild=_flag("full_rebuild", values.get("full_rebuild")),
         buckets=_positive_int("buckets", values.get("buckets"), DEFAULT_BUCKETS),
+        output_crawlers=tuple(c.strip() for c in str(values.get("output_crawlers") or "").split(",") if c.strip()),
     )
 
 

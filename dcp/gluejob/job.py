@@ -29,6 +29,7 @@ from dcp.gluejob.args import JobArgs
 from dcp.gluejob.arrow_engine import apply_arrow, run_table_arrow
 from dcp.gluejob.aws_calls import aws_client, download
 from dcp.gluejob.catalog import as_parameters, glue_table_name, set_table_parameters
+from dcp.gluejob.crawl import crawl_reason, run_crawlers
 from dcp.gluejob.findings_reader import load_discovery_results, load_findings
 from dcp.gluejob.incremental import (
     Manifest,
@@ -86,6 +87,8 @@ class TableReport:
     deleted_objects: int
     seconds: float
     catalog_updated: list[str] = field(default_factory=list)
+    #: output tables its databases do not have yet (the output crawlers create them)
+    catalog_missing: list[str] = field(default_factory=list)
     #: full (every raw file, every bucket), incremental (unapplied files, touched buckets) or unchanged
     mode: str = "full"
     raw_files_read: int = 0
@@ -107,6 +110,9 @@ class JobReport:
     not_published: dict[str, str] = field(default_factory=dict)
     #: table -> the columns dcp's detector located because no finding did
     located_by_detector: dict[str, str] = field(default_factory=dict)
+    #: the output crawlers this run ran, and why (none: the catalog already matched the output)
+    crawled: list[str] = field(default_factory=list)
+    crawl_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,7 +220,21 @@ def run_job(
         table_report = _run_table(job, args, clients, token_key, spark, priors[table.name])
         table_report.raw_bytes_read += raw_read[table.name]
         report.tables.append(table_report)
+    _crawl_outputs(args, clients, report)
     return report
+
+
+def _crawl_outputs(args: JobArgs, clients: JobClients, report: JobReport) -> None:
+    """Run the output crawlers when the catalog may not match what this run wrote (dcp.gluejob.crawl)."""
+    if not args.output_crawlers:
+        return
+    why = crawl_reason(report.tables)
+    if why is None:
+        log.info("output crawlers not run: every table was updated in place and is in the catalog")
+        return
+    log.info("crawling %s: %s", ", ".join(args.output_crawlers), why)
+    run_crawlers(clients.glue, args.output_crawlers)
+    report.crawled, report.crawl_reason = list(args.output_crawlers), why
 
 
 @dataclass
@@ -330,7 +350,7 @@ def _run_table(
         replace_output(clients.s3, job.target, kind, [p.key for p in parts if p.kind == kind])
         for kind in (MASKED, ENCRYPTED)  # an unflagged table keeps no encrypted copy
     )
-    catalog = _record_in_catalog(job, args, clients.glue, secrets)
+    catalog, missing = _record_in_catalog(job, args, clients.glue, secrets)
     rows = sum(p.rows for p in parts if p.kind == MASKED)
     report = TableReport(
         table=job.name,
@@ -341,6 +361,7 @@ def _run_table(
         deleted_objects=deleted,
         seconds=round(time.perf_counter() - started, 3),
         catalog_updated=catalog,
+        catalog_missing=missing,
         mode=mode,
         raw_files_read=len(job.raw.files if new_files is None else new_files),
         raw_bytes_read=sum(f.size for f in (job.raw.files if new_files is None else new_files)),
@@ -414,9 +435,10 @@ def _empty_parts(job: TableJob, secrets: JobSecrets, s3: Any, parts: list[Writte
     ]
 
 
-def _record_in_catalog(job: TableJob, args: JobArgs, glue: Any, secrets: JobSecrets) -> list[str]:
-    """Store each output's metadata (the encrypted one's wrapped key) in its Glue table, if it exists."""
-    updated = []
+def _record_in_catalog(job: TableJob, args: JobArgs, glue: Any, secrets: JobSecrets) -> tuple[list[str], list[str]]:
+    """Store each output's metadata (the encrypted one's wrapped key) in its Glue table, if it
+    exists; the tables updated, and those missing."""
+    updated, missing = [], []
     metadata = job.metadata(secrets)
     for kind, database in ((MASKED, args.masked_database), (ENCRYPTED, args.encrypted_database)):
         if not database or kind not in metadata:
@@ -425,4 +447,6 @@ def _record_in_catalog(job: TableJob, args: JobArgs, glue: Any, secrets: JobSecr
         parameters = as_parameters(metadata[kind], **{"dcp:run_id": job.target.run_id})
         if set_table_parameters(glue, database, name, parameters):
             updated.append(f"{database}.{name}")
-    return updated
+        else:
+            missing.append(f"{database}.{name}")
+    return updated, missing

@@ -18,8 +18,10 @@ from dcp.pipeline.waiting import Deadline, poll
 
 FAILED = frozenset({"failed", "failed-move", "deleting"})
 TABLE_DONE = frozenset({"Table completed", "Table cancelled", "Table error"})
-#: the longest pause between two looks at the task: each pause may add as much to a round
-_MAX_POLL = 1.0
+#: the longest pause between two looks at the task: each pause may add as much to a round (a
+#: look is DescribeReplicationTasks, DescribeTableStatistics and, while DMS holds changes back,
+#: one ListObjectsV2 per changed table)
+_MAX_POLL = 0.5
 
 
 def find_task(aws: AwsContext, task_id: str) -> dict[str, Any]:

@@ -83,6 +83,8 @@ def glue_job_arguments(names: StackNames) -> dict[str, str]:
         "--tables": ",".join(settings.source.tables),
         "--masked_database": names.masked_database,
         "--encrypted_database": names.encrypted_database,
+        # the job crawls these only when the catalog may not match its output (dcp.gluejob.crawl)
+        "--output_crawlers": f"{names.crawler('masked')},{names.crawler('encrypted')}",
         "--policy": policy_to_json(settings.masking.to_policy(names.custom_identifier_types())),
         # the job's fail-closed detector must know the custom types the findings report
         "--custom_identifiers": custom_identifiers_to_json(
@@ -508,7 +510,7 @@ class GlueWorkflow(Section):
     crawlers: dict[str, glue.Crawler]
     job: glue.Job
     workflow: glue.Workflow
-    triggers: list[glue.Trigger]
+    triggers: list[Resource]
 
 
 def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, code: Functions) -> GlueWorkflow:
@@ -540,6 +542,8 @@ def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, 
             code.assets["asset-glue-library"],
             dbs["masked"],
             dbs["encrypted"],
+            crawlers["masked"],
+            crawlers["encrypted"],
         ],
     )
     workflow = glue.Workflow(refs)
@@ -548,31 +552,30 @@ def glue_section(names: StackNames, refs: Refs, store: Storage, access: Access, 
 
 def workflow_triggers(
     names: StackNames, refs: Refs, workflow: glue.Workflow, crawlers: dict[str, glue.Crawler], job: glue.Job
-) -> list[glue.Trigger]:
-    """Crawl raw and findings, then the job, then crawl the masked and encrypted zones."""
-    crawled = [{"CrawlerName": names.crawler("raw"), "CrawlState": "SUCCEEDED"}]
-    crawled.append({"CrawlerName": names.crawler("findings"), "CrawlState": "SUCCEEDED"})
+) -> list[Resource]:
+    """One trigger: the job and the raw and findings crawlers at once.
+
+    The job does not read the raw or findings catalog (it lists and reads both buckets itself:
+    dcp/gluejob/rawdata.py, findings_reader.py), so it does not wait for their crawls: on AWS a
+    crawl takes a minute or more, which each scan spent before the job could start. The masked
+    and encrypted zones are crawled by the job itself, and only when the catalog may not match
+    what it wrote (dcp/gluejob/crawl.py): a CDC round applied in place changes no schema. The
+    triggers older stacks had (`after-crawl`: crawlers SUCCEEDED -> job; `after-job`: job
+    SUCCEEDED -> output crawlers) are deleted, or they would start the job and crawls again.
+    """
     return [
         glue.Trigger(
             "start",
             refs,
-            actions=[{"CrawlerName": names.crawler("raw")}, {"CrawlerName": names.crawler("findings")}],
-            depends_on=[workflow, crawlers["raw"], crawlers["findings"]],
-        ),
-        glue.Trigger(
-            "after-crawl",
-            refs,
-            actions=[{"JobName": names.glue_job}],
-            conditions=crawled,
+            actions=[
+                {"CrawlerName": names.crawler("raw")},
+                {"CrawlerName": names.crawler("findings")},
+                {"JobName": names.glue_job},
+            ],
             depends_on=[workflow, crawlers["raw"], crawlers["findings"], job],
         ),
-        glue.Trigger(
-            "after-job",
-            refs,
-            actions=[{"CrawlerName": names.crawler("masked")}, {"CrawlerName": names.crawler("encrypted")}],
-            conditions=[{"JobName": names.glue_job, "State": "SUCCEEDED"}],
-            depends_on=[workflow, job, crawlers["masked"], crawlers["encrypted"]],
-        ),
+        glue.RetiredTrigger("after-crawl", refs, depends_on=[workflow]),
+        glue.RetiredTrigger("after-job", refs, depends_on=[workflow]),
     ]
 
 

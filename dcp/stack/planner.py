@@ -143,7 +143,7 @@ def plan_teardown(resources: Sequence[Resource], current: Mapping[str, dict[str,
     steps = []
     for r in reversed(order(resources)):
         now = current.get(r.logical)
-        if now is None:
+        if now is None or now.get("_absent"):  # _absent: a retired resource reads its absence
             steps.append(Step(r.logical, r.kind, r.physical, Action.NOOP, "absent"))
         elif not r.owned(now):
             steps.append(Step(r.logical, r.kind, r.physical, Action.KEEP, "existed before the stack; left in place"))

@@ -137,6 +137,12 @@ def glue_policy(names: StackNames, bucket_key: str) -> Doc:
             glue_catalog(names, dbs),
         ),
         _allow("TokenKey", ["secretsmanager:GetSecretValue"], [secret_arn_pattern(names, names.token_secret)]),
+        # the job crawls the output zones when their catalog may not match (dcp/gluejob/crawl.py)
+        _allow(
+            "CrawlOutputs",
+            ["glue:StartCrawler", "glue:GetCrawler"],
+            [_arn(names, "glue", f"crawler/{names.crawler(zone)}") for zone in ("masked", "encrypted")],
+        ),
         _bucket_key(bucket_key, ["kms:Decrypt", "kms:GenerateDataKey"]),
         _allow("LakeFormation", ["lakeformation:GetDataAccess"], "*"),
         _logs(names, "/aws-glue/"),

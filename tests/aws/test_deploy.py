@@ -53,13 +53,16 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
     assert names.role_arn("glue") in by_sid["Encrypt"]["Principal"]["AWS"]
     operator = c("sts").get_caller_identity()["Arn"].replace(":sts::", ":iam::")
     assert operator in by_sid["Encrypt"]["Principal"]["AWS"] and operator not in decrypters
-    # workflow: start -> crawlers, both crawlers SUCCEEDED -> job, job SUCCEEDED -> output crawlers
-    after_crawl = c("glue").get_trigger(Name=names.trigger("after-crawl"))["Trigger"]
-    assert after_crawl["Type"] == "CONDITIONAL" and after_crawl["Predicate"]["Logical"] == "AND"
-    assert {x["CrawlerName"] for x in after_crawl["Predicate"]["Conditions"]} == {
-        names.crawler("raw"),
-        names.crawler("findings"),
-    }
+    # workflow: start -> raw and findings crawlers and the job at once (the job reads S3, not
+    # their catalog); no trigger waits for a crawl
+    start = c("glue").get_trigger(Name=names.trigger("start"))["Trigger"]
+    assert start["Type"] == "ON_DEMAND"
+    assert sorted(str(a.get("JobName") or a.get("CrawlerName")) for a in start["Actions"]) == sorted(
+        [names.crawler("raw"), names.crawler("findings"), names.glue_job]
+    )
+    # and the job crawls the output zones itself, only when the catalog may not match its output
+    triggers = c("glue").list_triggers()["TriggerNames"]
+    assert names.trigger("after-crawl") not in triggers and names.trigger("after-job") not in triggers
     job = c("glue").get_job(JobName=names.glue_job)["Job"]
     assert job["DefaultArguments"]["--extra-py-files"].endswith("glue/dcp_masking.zip")
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
@@ -70,6 +73,7 @@ def test_up_creates_every_resource_with_its_settings(aws_env: Env, settings: Set
         {"JOB_NAME": job["Name"], **{k[2:]: v for k, v in job["DefaultArguments"].items()}}
     )
     assert job_args.data_key_id == names.data_key_alias and job_args.tables == settings.source.tables
+    assert job_args.output_crawlers == (names.crawler("masked"), names.crawler("encrypted"))
     assert job_args.policy == settings.masking.to_policy(names.custom_identifier_types())
     # findings name the custom identifier by its Macie name; the configured action must follow it
     macie_type = names.custom_identifier("account_number")
@@ -120,6 +124,48 @@ def test_second_up_makes_no_mutating_call_and_plan_is_all_noops(aws_env: Env, se
     assert len(aws_env.log.calls) > 60  # it did read everything
     _, plan = deploy.plan(settings, ctx)
     assert {s.action for s in plan.steps} == {Action.NOOP}
+
+
+def test_up_deletes_the_retired_triggers_of_an_older_stack(aws_env: Env, settings: Settings) -> None:
+    """Older stacks started the job when both first crawlers succeeded, and the output crawlers
+    when the job succeeded; left in place, those triggers would start the job a second time (the
+    start trigger starts it now) and crawl the outputs after every run (the job decides now)."""
+    assert deploy.up(settings, aws_env.ctx).result.ok
+    names = build_stack(settings, aws_env.ctx).names
+    glue = aws_env.ctx.client("glue")
+    old = {
+        "after-crawl": (
+            [
+                {"LogicalOperator": "EQUALS", "CrawlerName": names.crawler(c), "CrawlState": "SUCCEEDED"}
+                for c in ("raw", "findings")
+            ],
+            [{"JobName": names.glue_job}],
+        ),
+        "after-job": (
+            [{"LogicalOperator": "EQUALS", "JobName": names.glue_job, "State": "SUCCEEDED"}],
+            [{"CrawlerName": names.crawler(c)} for c in ("masked", "encrypted")],
+        ),
+    }
+    for stage, (conditions, actions) in old.items():
+        glue.create_trigger(
+            Name=names.trigger(stage),
+            WorkflowName=names.workflow,
+            Type="CONDITIONAL",
+            Predicate={"Logical": "AND", "Conditions": conditions},
+            Actions=actions,
+            Tags=names.tags(),
+        )
+    _, plan = deploy.plan(settings, aws_env.ctx)
+    assert sorted((s.resource, s.action) for s in plan.changes) == [
+        ("trigger-after-crawl", Action.UPDATE),
+        ("trigger-after-job", Action.UPDATE),
+    ]
+    assert deploy.up(settings, aws_env.ctx).result.ok
+    assert not {names.trigger(stage) for stage in old} & set(glue.list_triggers()["TriggerNames"])
+    _, plan = deploy.plan(settings, aws_env.ctx)
+    assert plan.changes == []
+    down = deploy.down(settings, aws_env.new_context())
+    assert down.ok and not [s for s in down.plan.changes if s.resource.startswith("trigger-after")]
 
 
 def test_one_changed_setting_plans_exactly_one_update(aws_env: Env, settings: Settings) -> None:

@@ -194,13 +194,32 @@ def _manifests(lake: Dcp) -> dict[str, Any]:
     }
 
 
+def _last_crawls(lake: Dcp) -> dict[str, Any]:
+    """When each zone's crawler last started a crawl."""
+    glue, names = lake.aws().client("glue"), lake.names()
+    return {
+        zone: (glue.get_crawler(Name=names.crawler(zone))["Crawler"].get("LastCrawl") or {}).get("StartTime")
+        for zone in ("raw", "findings", "masked", "encrypted")
+    }
+
+
 def test_a_cdc_round_reaches_every_zone(lake: Dcp) -> None:
     before = ids_everywhere(lake, "customer")["masked"]
     manifests = _manifests(lake)
     changed = lake("--output", "json", "seed", "--update-fraction", "0.2", "--seed", str(SEED)).json()
     counts = {r["table"]: r for r in changed["tables"]}
     assert counts["customer"]["updated"] > 0 and counts["customer"]["deleted"] > 0
+    crawls_before = _last_crawls(lake)
     lake("scan", "--wait")
+    # Applied in place, the round changed no output schema: the job did not crawl the output
+    # zones (the catalog below still serves every id); the raw and findings zones were crawled.
+    crawls_after = _last_crawls(lake)
+    assert {z: crawls_after[z] == crawls_before[z] for z in crawls_after} == {
+        "raw": False,
+        "findings": False,
+        "masked": True,
+        "encrypted": True,
+    }
     for table in TABLES:
         current = _source_ids(lake, table)
         assert len(current) == ROWS - counts[table]["deleted"] + counts[table]["inserted"]

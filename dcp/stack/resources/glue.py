@@ -276,8 +276,39 @@ class Workflow(_Tagged):
         ignore_codes(lambda: ctx.client("glue").delete_workflow(Name=self.physical), *GONE)
 
 
+class RetiredTrigger(_Tagged):
+    """A trigger earlier versions of the stack created and this one does not want: `up` deletes it.
+
+    Desired is its absence, so a stack without it plans no change and `down` has nothing to do.
+    """
+
+    kind = "glue.trigger"
+    arn_kind = "trigger"
+
+    def __init__(self, stage: str, refs: Refs, *, depends_on: Sequence[Resource]) -> None:
+        super().__init__(f"trigger-{stage}", refs.names.trigger(stage), refs, depends_on)
+
+    def desired(self) -> dict[str, Any]:
+        return {"present": False}
+
+    def read(self, ctx: AwsContext) -> dict[str, Any] | None:
+        t = absent_on(*GONE)(lambda: ctx.client("glue").get_trigger(Name=self.physical)["Trigger"])
+        if t is None:
+            return {"present": False, "_absent": True, "_state": "absent (retired)"}
+        return {"present": True, "_arn": self.arn(), "_state": t.get("State", "")}
+
+    def create(self, ctx: AwsContext) -> None:
+        """Nothing to create: read() reports the trigger's absence as the desired state."""
+
+    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
+        self.delete(ctx)
+
+    def delete(self, ctx: AwsContext) -> None:
+        ignore_codes(lambda: ctx.client("glue").delete_trigger(Name=self.physical), *GONE)
+
+
 class Trigger(_Tagged):
-    """start: ON_DEMAND -> crawlers; after-crawl: both crawlers SUCCEEDED -> job; after-job: -> crawlers."""
+    """start: ON_DEMAND -> raw and findings crawlers and the job; after-job: job SUCCEEDED -> output crawlers."""
 
     kind = "glue.trigger"
     arn_kind = "trigger"
