@@ -42,6 +42,13 @@ def _faker(locale: str, kind: str, seed: int) -> Faker:
     the process drew before (the corpus would change with the order tests run in)."""
     fake = Faker(locale)
     fake.seed_instance(zlib.crc32(f"{locale}/{kind}/{seed}".encode()))
+    # Some locales build a word list from a set (it_IT's `cities = list({...})`), so its order, and
+    # the values a seeded Faker draws from it, follow PYTHONHASHSEED: sort such lists.
+    for provider in fake.get_providers():
+        for attr in ("cities", "street_names", "countries", "states"):
+            words = getattr(provider, attr, None)
+            if isinstance(words, list) and all(isinstance(w, str) for w in words):
+                setattr(provider, attr, sorted(words))
     return fake
 
 
