@@ -29,6 +29,7 @@ def status(app: App, workers: int) -> None:
             "where": r.where(current[r.logical]) if current[r.logical] is not None else "",
         }
         for r in stack.resources
+        if not (r.retired and current[r.logical] is None)
     ]
     present = sum(1 for row in rows if row["exists"])
     sections = pipeline_status(app.aws, stack.names)

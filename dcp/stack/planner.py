@@ -112,6 +112,10 @@ def compare(resources: Sequence[Resource], current: Mapping[str, dict[str, Any] 
     steps = []
     for r in order(resources):
         now = current.get(r.logical)
+        if r.retired:
+            if now is not None:
+                steps.append(Step(r.logical, r.kind, r.physical, Action.DELETE, "retired: the stack no longer uses it"))
+            continue
         if now is None:
             steps.append(Step(r.logical, r.kind, r.physical, Action.CREATE, "does not exist"))
             continue
@@ -143,7 +147,7 @@ def plan_teardown(resources: Sequence[Resource], current: Mapping[str, dict[str,
     steps = []
     for r in reversed(order(resources)):
         now = current.get(r.logical)
-        if now is None or now.get("_absent"):  # _absent: a retired resource reads its absence
+        if now is None:
             steps.append(Step(r.logical, r.kind, r.physical, Action.NOOP, "absent"))
         elif not r.owned(now):
             steps.append(Step(r.logical, r.kind, r.physical, Action.KEEP, "existed before the stack; left in place"))

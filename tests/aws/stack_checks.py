@@ -13,13 +13,16 @@ from dcp.stack.sweeper import exists, find_leftovers
 
 
 def snapshot(stack: Stack, ctx: AwsContext) -> dict[str, Any]:
-    """Per resource: exists and matches its spec; plus how many tagged things of each kind exist
-    (an orphan from an interrupted create would show up as an extra one)."""
+    """Per resource: exists and matches its spec (a retired one: is gone); plus how many tagged
+    things of each kind exist (an orphan from an interrupted create would show up as an extra one)."""
     current = read_stack(stack.resources, ctx)
-    state = {
-        r.logical: ("absent" if current[r.logical] is None else diff(r.desired(), current[r.logical] or {}))
-        for r in stack.resources
-    }
+    state: dict[str, Any] = {}
+    for r in stack.resources:
+        now = current[r.logical]
+        if r.retired:
+            state[r.logical] = [] if now is None else "still exists"
+        else:
+            state[r.logical] = "absent" if now is None else diff(r.desired(), now or {})
     inventory: dict[str, int] = {}
     for item in find_leftovers(ctx, stack.names):
         key = f"{item.service}.{item.kind}"

@@ -157,13 +157,13 @@ def test_up_deletes_the_retired_triggers_of_an_older_stack(aws_env: Env, setting
         )
     _, plan = deploy.plan(settings, aws_env.ctx)
     assert sorted((s.resource, s.action) for s in plan.changes) == [
-        ("trigger-after-crawl", Action.UPDATE),
-        ("trigger-after-job", Action.UPDATE),
+        ("trigger-after-crawl", Action.DELETE),
+        ("trigger-after-job", Action.DELETE),
     ]
     assert deploy.up(settings, aws_env.ctx).result.ok
     assert not {names.trigger(stage) for stage in old} & set(glue.list_triggers()["TriggerNames"])
     _, plan = deploy.plan(settings, aws_env.ctx)
-    assert plan.changes == []
+    assert plan.changes == [] and not [s for s in plan.steps if s.resource.startswith("trigger-after")]
     down = deploy.down(settings, aws_env.new_context())
     assert down.ok and not [s for s in down.plan.changes if s.resource.startswith("trigger-after")]
 

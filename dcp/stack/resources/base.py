@@ -35,6 +35,10 @@ class Resource:
     kind: ClassVar[str] = "resource"
     #: Fields that cannot be changed in place: a difference there means delete + create.
     replace_fields: ClassVar[frozenset[str]] = frozenset()
+    #: A thing earlier versions of the stack created and this one no longer wants: `up` deletes it
+    #: when it exists (a DELETE step) and plans nothing when it does not; `status` lists it only
+    #: while it exists.
+    retired: ClassVar[bool] = False
 
     def __init__(self, logical: str, physical: str, refs: Refs, depends_on: Iterable[Resource | str] = ()) -> None:
         """`depends_on`: the resources this one needs first (the engine's own tests name them by

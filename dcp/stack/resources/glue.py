@@ -277,31 +277,28 @@ class Workflow(_Tagged):
 
 
 class RetiredTrigger(_Tagged):
-    """A trigger earlier versions of the stack created and this one does not want: `up` deletes it.
-
-    Desired is its absence, so a stack without it plans no change and `down` has nothing to do.
-    """
+    """A trigger earlier versions of the stack created and this one does not want: `up` deletes it
+    (see `Resource.retired`); a stack without it plans nothing for it."""
 
     kind = "glue.trigger"
     arn_kind = "trigger"
+    retired = True
 
     def __init__(self, stage: str, refs: Refs, *, depends_on: Sequence[Resource]) -> None:
         super().__init__(f"trigger-{stage}", refs.names.trigger(stage), refs, depends_on)
 
     def desired(self) -> dict[str, Any]:
-        return {"present": False}
+        return {}
 
     def read(self, ctx: AwsContext) -> dict[str, Any] | None:
         t = absent_on(*GONE)(lambda: ctx.client("glue").get_trigger(Name=self.physical)["Trigger"])
-        if t is None:
-            return {"present": False, "_absent": True, "_state": "absent (retired)"}
-        return {"present": True, "_arn": self.arn(), "_state": t.get("State", "")}
+        return None if t is None else {"_arn": self.arn(), "_state": t.get("State", "")}
 
     def create(self, ctx: AwsContext) -> None:
-        """Nothing to create: read() reports the trigger's absence as the desired state."""
+        raise RuntimeError(f"{self.logical} is retired: the planner never creates it")
 
     def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
-        self.delete(ctx)
+        raise RuntimeError(f"{self.logical} is retired: the planner never updates it")
 
     def delete(self, ctx: AwsContext) -> None:
         ignore_codes(lambda: ctx.client("glue").delete_trigger(Name=self.physical), *GONE)
