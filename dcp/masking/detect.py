@@ -78,12 +78,18 @@ SEEN_BYTES_MAX = 64 << 20
 #: share of a batch's sampled cells an earlier batch must have scanned for the column to be
 #: looked up value by value in every later batch (values that repeat across batches, not within)
 RECURRING_SHARE = 0.5
+#: a column of the first batch with no hit and no active rule (the gate alone scans it) whose cells
+#: are this short on average (bytes, with offsets) is scanned again in later batches, not looked up
+RESCAN_BYTES_PER_CELL = 24
 #: cells of that batch sampled for the decision
 RECURRING_SAMPLE_ROWS = 256
 #: values (bytes) of one column's regex test small enough to join with other columns' tests of that regex
 TOGETHER_BYTES = 1 << 20
 #: take the match of a plain cell (PatternRule.plain) without extracting it by regex
 PLAIN_SHORTCUT = True
+#: share of a column's first PROBE_ROWS cells that must be plain for the plain test to run on every
+#: cell before the regex (names); below it the regex runs first (free text: few plain cells)
+PLAIN_FIRST_SHARE = 0.5
 
 
 def _row_mask(rows: pa.Array, length: int) -> pa.Array:
@@ -363,6 +369,8 @@ class ColumnScanner:
             for rule, header in zip(self.rules, self.header_keyword, strict=True)
         ]
         self._gates: dict[tuple[int, ...], str] = {}
+        # per rule with a plain form: whether the plain test runs before the regex (_matched)
+        self._plain_first: dict[int, bool] = {}
         # distinct values of earlier batches (repeated-value columns) and, per rule, which it detected
         self._seen: pa.Array | None = None
         self._seen_hits: dict[int, pa.Array] = {}
@@ -423,7 +431,12 @@ class ColumnScanner:
             return (yield from self._scan_distinct(strings))  # ascending rows
         hits = yield from self._scan_values(strings)
         if DISTINCT_SCAN_RATIO > 0 and self._recurring is None and len(strings) >= 2 * PROBE_ROWS:
-            self._remember(strings, hits)
+            if hits or self.active or strings.nbytes > RESCAN_BYTES_PER_CELL * len(strings):
+                self._remember(strings, hits)
+            else:
+                # nothing found and no rule active: the gate alone scans short cells faster than
+                # a look-up among the remembered values hashes them (ids, amounts, counts)
+                self._recurring = False
         return hits
 
     def _recurs(self, strings: pa.Array) -> bool:
@@ -596,7 +609,9 @@ class ColumnScanner:
         """Which cells the rule's regex matches, and which are plain where that is known.
 
         For a rule whose plain cells always hold a match (``Rule.plain_matches``), the plain
-        test (needed for the match anyway) comes first and the regex runs on the other cells.
+        test (needed for the match anyway) comes first and the regex runs on the other cells;
+        in a column whose cells are mostly not plain (free text, see PLAIN_FIRST_SHARE) the
+        regex runs first and the plain test only on the cells it matched.
         """
         rule = self.rules[position]
         regex = self._effective_regex(position)
@@ -605,6 +620,17 @@ class ColumnScanner:
         if rule.plain == DIGITS_ONLY:
             plain = _plain_cells(rule, strings)
         else:
+            plain_first = self._plain_first.get(position)
+            if plain_first is None:  # decided on the column's first cells
+                sample = pc.fill_null((yield _Match(strings.slice(0, PROBE_ROWS), rule.plain, _ACTIVE)), False)
+                plain_first = self._plain_first[position] = (
+                    pc.sum(sample.cast(pa.int32())).as_py() or 0
+                ) >= PLAIN_FIRST_SHARE * len(sample)
+            if not plain_first:
+                matched = pc.fill_null((yield _Match(strings, regex, _ACTIVE)), False)
+                rows = pc.indices_nonzero(matched)
+                plain_rows = rows.filter(pc.fill_null((yield _Match(strings.take(rows), rule.plain, _ACTIVE)), False))
+                return matched, _row_mask(plain_rows, len(strings))
             plain = pc.fill_null((yield _Match(strings, rule.plain, _ACTIVE)), False)
         rest = pc.indices_nonzero(pc.invert(plain))
         found = rest.filter(pc.fill_null((yield _Match(strings.take(rest), regex, _ACTIVE)), False))
