@@ -151,6 +151,8 @@ class Rule:
     plain_tail: str = ""
     plain_matches: bool = False
     needs: tuple[str, ...] = ()
+    #: in the gate: a tail of ``regex`` every match of it holds (PatternRule.gate), or "" for the regex
+    gate: str = ""
     #: managed identifiers: the keyword must be within ``distance`` of the data's start (Macie's
     #: "within 30 characters"); custom ones: of the match's end (CreateCustomDataIdentifier)
     distance_to_start: bool = False
@@ -212,6 +214,7 @@ def rules_for(
                     plain_tail=pattern.plain_tail,
                     plain_matches=pattern.plain_matches,
                     needs=pattern.needs,
+                    gate=pattern.gate,
                     distance_to_start=True,
                 )
             )
@@ -402,7 +405,7 @@ class ColumnScanner:
                 if rule.keyword_required and not self.header_keyword[position]:
                     keywords.update(dict.fromkeys(rule.keywords))
                 else:
-                    parts[f"(?:{rule.regex})"] = None
+                    parts[f"(?:{rule.gate or rule.regex})"] = None
             if keywords:
                 parts[_keyword_group(tuple(keywords))] = None
             gate = self._gates[key] = "|".join(parts)
