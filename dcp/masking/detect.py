@@ -422,6 +422,10 @@ class ColumnScanner:
         values only and the hits mapped back to rows: a result only depends on the cell text.
         """
         if len(strings) >= 2 * PROBE_ROWS and DISTINCT_SCAN_RATIO > 0 and self._repeats(strings):
+            if self._seen is not None:
+                # a later batch: every cell is looked up among the remembered values at once (one
+                # hash per cell, not a dictionary encoding and then a look-up of the dictionary)
+                return (yield from self._scan_distinct(strings))
             encoded = strings.dictionary_encode()
             if len(encoded.dictionary) <= DISTINCT_SCAN_RATIO * len(strings):
                 distinct = yield from self._scan_distinct(encoded.dictionary)
@@ -473,13 +477,20 @@ class ColumnScanner:
         new = np.flatnonzero(slots == absent)
         if len(new):
             fresh = values.take(pa.array(new))
-            fresh_hits = yield from self._scan_values(fresh)
+            # the new cells of a repeated-value column repeat too: each new value is scanned once
+            encoded = fresh.dictionary_encode()
+            distinct = encoded.dictionary
+            fresh_hits = yield from self._scan_values(distinct)
+            # the cell of each new row; nulls point one past the values, at no hit
+            cells = pc.fill_null(encoded.indices, len(distinct)).to_numpy()
             for position, rows in fresh_hits.items():
                 mask = found.get(position)
                 if mask is None:
                     mask = found[position] = np.zeros(len(values), dtype=bool)
-                mask[new[rows.to_numpy()]] = True
-            self._remember(fresh, fresh_hits)
+                hit = np.zeros(len(distinct) + 1, dtype=bool)
+                hit[rows.to_numpy()] = True
+                mask[new[hit[cells]]] = True
+            self._remember(distinct, fresh_hits)
         return {position: pa.array(np.flatnonzero(mask).astype(np.uint64)) for position, mask in found.items()}
 
     def _seen_masks(self) -> dict[int, np.ndarray]:

@@ -600,3 +600,29 @@ def test_short_columns_without_hits_are_scanned_again_not_remembered() -> None:
     with small_blocks():
         remembering.scan(long_cells)
     assert remembering._seen is not None  # long cells: a look-up is cheaper than the gate
+
+
+def test_later_batches_of_a_repeated_column_look_up_cells_and_scan_each_new_value_once() -> None:
+    """Cells looked up directly (nulls, new values repeated many times) agree with a fresh scan."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    first = pa.array((list(_CELLS[:10]) * 30)[:300], pa.string())
+    later = pa.array(([None, *_CELLS[5:18], "Anna Rossi 12"] * 30)[:300], pa.string())
+    remembering = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "DISTINCT_SAMPLE_ROWS", 100)
+        remembering.scan(first)
+        calls: list[int] = []
+        real = remembering._scan_values
+
+        def counted(values: pa.Array) -> detect._Steps[dict[int, pa.Array]]:
+            calls.append(len(values))
+            return real(values)
+
+        patch.setattr(remembering, "_scan_values", counted)
+        hits = remembering.scan(later)
+        fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+        assert by_type(rules, hits) == by_type(rules, fresh.scan(later))
+    assert [rows.to_pylist() for rows in hits.values()] == [sorted(rows.to_pylist()) for rows in hits.values()]
+    # the new values, each once (no null): _CELLS[10:18] and "Anna Rossi 12"
+    assert calls == [9]
+    assert remembering._seen is not None and len(remembering._seen) == 19
