@@ -108,6 +108,11 @@ def _rows_of(hits: pa.Array, values: int, indices: pa.Array) -> pa.Array:
     return pa.array(np.flatnonzero(hit[indices.to_numpy()]).astype(np.uint64))
 
 
+def _distinct(values: pa.Array) -> int:
+    """How many distinct non-null values (``unique`` takes half the time of ``count_distinct``'s aggregation)."""
+    return len(pc.unique(values)) - (1 if values.null_count else 0)
+
+
 def _union_rows(arrays: Sequence[pa.Array], length: int) -> pa.Array:
     """The distinct rows of ``arrays`` (positions below ``length``), ascending (a mask, not a hash)."""
     mask = np.zeros(length, dtype=bool)
@@ -457,8 +462,8 @@ class ColumnScanner:
             return False
         if self._recurring is None:
             sample = strings.slice(0, RECURRING_SAMPLE_ROWS)
-            known = pc.count_distinct(self._seen.filter(pc.is_in(self._seen, value_set=sample))).as_py()
-            self._recurring = known >= RECURRING_SHARE * pc.count_distinct(sample).as_py()
+            known = _distinct(self._seen.filter(pc.is_in(self._seen, value_set=sample)))
+            self._recurring = known >= RECURRING_SHARE * _distinct(sample)
             if not self._recurring:
                 self._seen, self._seen_hits, self._masks = None, {}, None
         return self._recurring
@@ -525,7 +530,7 @@ class ColumnScanner:
         """
         if self._repeating is None:  # decided on the first batch
             sample = strings.slice(0, DISTINCT_SAMPLE_ROWS)
-            self._repeating = bool(pc.count_distinct(sample).as_py() <= 0.9 * len(sample))
+            self._repeating = _distinct(sample) <= 0.9 * len(sample)
         return self._repeating
 
     def _scan_values(self, strings: pa.Array) -> _Steps[dict[int, pa.Array]]:

@@ -626,3 +626,10 @@ def test_later_batches_of_a_repeated_column_look_up_cells_and_scan_each_new_valu
     # the new values, each once (no null): _CELLS[10:18] and "Anna Rossi 12"
     assert calls == [9]
     assert remembering._seen is not None and len(remembering._seen) == 19
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "", "Anna"])), max_size=30))
+def test_distinct_counts_what_count_distinct_counts(values: list[str | None]) -> None:
+    array = pa.array(values, pa.string())
+    assert detect._distinct(array) == pc.count_distinct(array).as_py()
