@@ -483,3 +483,153 @@ def by_type(rules: list[detect.Rule], hits: dict[int, pa.Array]) -> dict[str, se
     for position, rows in hits.items():
         found.setdefault(rules[position].type, set()).update(rows.to_pylist())
     return found
+
+
+GATE_RULES = [
+    pytest.param(identifier.id, rule, id=f"{identifier.id}-{index}")
+    for identifier in MANAGED_IDENTIFIERS
+    for index, rule in enumerate(identifier.rules)
+    if rule.gate
+]
+
+
+def _parsed(regex: str) -> list[object]:
+    """The top-level items of a regex as Python's parser reads them (nested patterns as lists)."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    def plain(item: object) -> object:
+        if isinstance(item, _parser.SubPattern):
+            return [plain(part) for part in item.data]
+        if isinstance(item, tuple | list):
+            return [plain(part) for part in item]
+        return item
+
+    return [plain(item) for item in _parser.parse(regex).data]
+
+
+def test_some_rules_have_a_gate() -> None:
+    assert {p.values[0] for p in GATE_RULES} == {"ADDRESS"}
+
+
+@pytest.mark.parametrize(("identifier", "rule"), GATE_RULES)
+def test_a_rules_gate_is_a_tail_of_its_regex(identifier: str, rule: PatternRule) -> None:
+    """The gate is the regex's last top-level items, so every match of the regex holds a match of it."""
+    tail = _parsed(rule.gate)
+    assert rule.regex.endswith(rule.gate) and rule.gate != rule.regex, identifier
+    assert 0 < len(tail) < len(_parsed(rule.regex)) and _parsed(rule.regex)[-len(tail) :] == tail, identifier
+
+
+@pytest.mark.parametrize(("identifier", "rule"), GATE_RULES)
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_match_holds_a_match_of_the_rules_gate(identifier: str, rule: PatternRule, data: st.DataObject) -> None:
+    text = data.draw(st.from_regex(re.compile(rule.regex, re.ASCII)))
+    match = re.search(rule.regex, text, re.ASCII)
+    assert match is not None
+    assert re.search(rule.gate, match.group(0), re.ASCII), identifier
+    # and so for RE2, which runs the gate, also in the multi-line mode of the block gate
+    texts = pa.array([text, match.group(0)])
+    assert pc.all(pc.match_substring_regex(texts, rule.regex)).as_py(), identifier
+    assert pc.all(pc.match_substring_regex(texts, rule.gate)).as_py(), identifier
+    assert pc.all(pc.match_substring_regex(texts, "(?m)" + rule.gate)).as_py(), identifier
+
+
+_NOTES = (
+    "Ship to 12 Emily Lane\nSpringfield, IL 62704 before noon",
+    "Patbergallee 8449\n90736 Stollberg",
+    "Alameda Teresita Valle 48 Piso 4 \nMálaga, 26778",
+    "boulevard Mallet\n20749 Perrot",
+    "Flat 95E\nConnor Vista\nTurnermouth\nLS41 1PL",
+    "Unit 5131 Box 3735\nDPO AE 63763",
+    # decoys: a gate's tail matches, the whole regex does not
+    "Total, 12345 Euro",
+    "see, 12345 and more",
+    "Invoice INV-380146 due in 5 days, total 224.34",
+    "Restocked 9 units of SKU-61816",
+)
+
+
+@pytest.mark.parametrize("rows", [30, 400])
+def test_the_gate_uses_the_rules_gates_and_finds_every_address(rows: int) -> None:
+    """Free text (ADDRESS behind the gate) holding addresses and tail-only decoys: the per-cell result."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="comment", index=0, rules=rules)
+    addresses = [p for p, rule in enumerate(rules) if rule.type == "ADDRESS"]
+    gate = scanner._gate_regex(addresses)
+    assert all(rules[p].gate in gate and rules[p].regex not in gate for p in addresses)
+    table = pa.table({"comment": pa.array([_NOTES[(i * 7) % len(_NOTES)] for i in range(rows)], pa.string())})
+    with small_blocks():
+        found = scanned(table, batch_size=rows)
+    assert found == per_cell_reference(table)
+    assert found[("ADDRESS", "comment")] == sum(1 for i in range(rows) if (i * 7) % len(_NOTES) < 6)
+
+
+def test_free_text_tests_the_name_regex_before_the_plain_form() -> None:
+    """A column of mostly not-plain cells runs NAME first; both orders give the per-cell result."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    name = next(p for p, rule in enumerate(rules) if rule.type == "NAME")
+    texts = [f"Paid by {_NAMES[i % 9]} {_SURNAMES[i % 7]} on Monday" for i in range(60)]
+    plain = [f"{_NAMES[i % 9]} {_SURNAMES[i % 7]} {i}" for i in range(60)]
+    mixed = [*texts[:40], *plain[:20]]  # plain cells among free text: a plain mask must be exact
+    for cells, plain_first in ((texts, False), (plain, True), (mixed, False), (plain[:20] + texts[:10], True)):
+        table = pa.table({"comment": pa.array(cells, pa.string())})
+        scanner = detect.ColumnScanner(name="comment", index=0, rules=rules)
+        with small_blocks(), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(detect, "PROBE_ROWS", 16)
+            hits = scanner.scan(table.column(0).combine_chunks())
+            assert scanner._plain_first.get(name) is plain_first
+            assert {rules[p].type: len(rows) for p, rows in hits.items()}.get("NAME", 0) == per_cell_reference(
+                table
+            ).get(("NAME", "comment"), 0)
+
+
+def test_short_columns_without_hits_are_scanned_again_not_remembered() -> None:
+    """Ids and amounts with nothing found are not looked up later; a new hit in a later batch is still found."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    scanner = detect.ColumnScanner(name="code", index=0, rules=rules)
+    first = pa.array([f"{n:06d}-{n % 7}" for n in range(200)], pa.string())
+    later = pa.array([*first.to_pylist()[:150], "ryan@example.org", "4111 1111 1111 1111"], pa.string())
+    with small_blocks():
+        assert scanner.scan(first) == {}
+        assert scanner._recurring is False and scanner._seen is None
+        fresh = detect.ColumnScanner(name="code", index=0, rules=rules)
+        assert by_type(rules, scanner.scan(later)) == by_type(rules, fresh.scan(later))
+        assert "EMAIL_ADDRESS" in by_type(rules, scanner.scan(later))
+    long_cells = pa.array([f"reference {n:06d} of the order, see the ticket" for n in range(200)], pa.string())
+    remembering = detect.ColumnScanner(name="code", index=0, rules=rules)
+    with small_blocks():
+        remembering.scan(long_cells)
+    assert remembering._seen is not None  # long cells: a look-up is cheaper than the gate
+
+
+def test_later_batches_of_a_repeated_column_look_up_cells_and_scan_each_new_value_once() -> None:
+    """Cells looked up directly (nulls, new values repeated many times) agree with a fresh scan."""
+    rules = rules_for(select_managed(None), DEFAULT_CUSTOM_IDENTIFIERS, "0", "us-east-1")
+    first = pa.array((list(_CELLS[:10]) * 30)[:300], pa.string())
+    later = pa.array(([None, *_CELLS[5:18], "Anna Rossi 12"] * 30)[:300], pa.string())
+    remembering = detect.ColumnScanner(name="note", index=0, rules=rules)
+    with small_blocks(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "DISTINCT_SAMPLE_ROWS", 100)
+        remembering.scan(first)
+        calls: list[int] = []
+        real = remembering._scan_values
+
+        def counted(values: pa.Array) -> detect._Steps[dict[int, pa.Array]]:
+            calls.append(len(values))
+            return real(values)
+
+        patch.setattr(remembering, "_scan_values", counted)
+        hits = remembering.scan(later)
+        fresh = detect.ColumnScanner(name="note", index=0, rules=rules)
+        assert by_type(rules, hits) == by_type(rules, fresh.scan(later))
+    assert [rows.to_pylist() for rows in hits.values()] == [sorted(rows.to_pylist()) for rows in hits.values()]
+    # the new values, each once (no null): _CELLS[10:18] and "Anna Rossi 12"
+    assert calls == [9]
+    assert remembering._seen is not None and len(remembering._seen) == 19
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "", "Anna"])), max_size=30))
+def test_distinct_counts_what_count_distinct_counts(values: list[str | None]) -> None:
+    array = pa.array(values, pa.string())
+    assert detect._distinct(array) == pc.count_distinct(array).as_py()
