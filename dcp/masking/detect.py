@@ -92,20 +92,23 @@ PLAIN_SHORTCUT = True
 PLAIN_FIRST_SHARE = 0.5
 
 
-def _row_mask(rows: pa.Array, length: int) -> pa.Array:
-    """A boolean array of ``length`` that is true at ``rows``."""
+def _mask(rows: pa.Array, length: int) -> np.ndarray:
+    """A numpy boolean array of ``length`` that is true at ``rows``."""
     mask = np.zeros(length, dtype=bool)
     mask[rows.to_numpy(zero_copy_only=False)] = True
-    return pa.array(mask)
+    return mask
+
+
+def _row_mask(rows: pa.Array, length: int) -> pa.Array:
+    """A boolean array of ``length`` that is true at ``rows``."""
+    return pa.array(_mask(rows, length))
 
 
 def _rows_of(hits: pa.Array, values: int, indices: pa.Array) -> pa.Array:
     """Positions of ``indices`` (into ``values`` values, nulls for none) that point at a hit value, ascending."""
     if indices.null_count:
         return pc.indices_nonzero(pc.fill_null(_row_mask(hits, values).take(indices), False))
-    hit = np.zeros(values, dtype=bool)
-    hit[hits.to_numpy(zero_copy_only=False)] = True
-    return pa.array(np.flatnonzero(hit[indices.to_numpy()]).astype(np.uint64))
+    return pa.array(np.flatnonzero(_mask(hits, values)[indices.to_numpy()]).astype(np.uint64))
 
 
 def _distinct(values: pa.Array) -> int:
@@ -492,9 +495,7 @@ class ColumnScanner:
                 mask = found.get(position)
                 if mask is None:
                     mask = found[position] = np.zeros(len(values), dtype=bool)
-                hit = np.zeros(len(distinct) + 1, dtype=bool)
-                hit[rows.to_numpy()] = True
-                mask[new[hit[cells]]] = True
+                mask[new[_mask(rows, len(distinct) + 1)[cells]]] = True
             self._remember(distinct, fresh_hits)
         return {position: pa.array(np.flatnonzero(mask).astype(np.uint64)) for position, mask in found.items()}
 
@@ -502,11 +503,7 @@ class ColumnScanner:
         """Per rule, which remembered values it detected (and a last slot, false, for the values not remembered)."""
         if self._masks is None:
             assert self._seen is not None
-            self._masks = {}
-            for position, rows in self._seen_hits.items():
-                mask = np.zeros(len(self._seen) + 1, dtype=bool)
-                mask[rows.to_numpy()] = True
-                self._masks[position] = mask
+            self._masks = {position: _mask(rows, len(self._seen) + 1) for position, rows in self._seen_hits.items()}
         return self._masks
 
     def _remember(self, values: pa.Array, hits: dict[int, pa.Array]) -> None:
