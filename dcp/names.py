@@ -200,7 +200,7 @@ class StackNames:
         return f"{self.prefix}-workflow"
 
     def trigger(self, kind: str) -> str:
-        """kind: start | after-job (after-crawl: retired, deleted by `up`)."""
+        """kind: start (after-crawl, after-job: retired triggers of older stacks, deleted by `up`)."""
         return f"{self.prefix}-{kind}"
 
     @property

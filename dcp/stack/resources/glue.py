@@ -276,36 +276,10 @@ class Workflow(_Tagged):
         ignore_codes(lambda: ctx.client("glue").delete_workflow(Name=self.physical), *GONE)
 
 
-class RetiredTrigger(_Tagged):
-    """A trigger earlier versions of the stack created and this one does not want: `up` deletes it
-    (see `Resource.retired`); a stack without it plans nothing for it."""
-
-    kind = "glue.trigger"
-    arn_kind = "trigger"
-    retired = True
-
-    def __init__(self, stage: str, refs: Refs, *, depends_on: Sequence[Resource]) -> None:
-        super().__init__(f"trigger-{stage}", refs.names.trigger(stage), refs, depends_on)
-
-    def desired(self) -> dict[str, Any]:
-        return {}
-
-    def read(self, ctx: AwsContext) -> dict[str, Any] | None:
-        t = absent_on(*GONE)(lambda: ctx.client("glue").get_trigger(Name=self.physical)["Trigger"])
-        return None if t is None else {"_arn": self.arn(), "_state": t.get("State", "")}
-
-    def create(self, ctx: AwsContext) -> None:
-        raise RuntimeError(f"{self.logical} is retired: the planner never creates it")
-
-    def update(self, ctx: AwsContext, current: Mapping[str, Any], changed: Sequence[str]) -> None:
-        raise RuntimeError(f"{self.logical} is retired: the planner never updates it")
-
-    def delete(self, ctx: AwsContext) -> None:
-        ignore_codes(lambda: ctx.client("glue").delete_trigger(Name=self.physical), *GONE)
-
-
 class Trigger(_Tagged):
-    """start: ON_DEMAND -> raw and findings crawlers and the job; after-job: job SUCCEEDED -> output crawlers."""
+    """A workflow trigger: ON_DEMAND without conditions, else CONDITIONAL (all conditions met).
+
+    The stack has one, `start`: the raw and findings crawlers and the job (dcp.stack.build.workflow_triggers)."""
 
     kind = "glue.trigger"
     arn_kind = "trigger"
@@ -386,3 +360,16 @@ class Trigger(_Tagged):
 
     def delete(self, ctx: AwsContext) -> None:
         ignore_codes(lambda: ctx.client("glue").delete_trigger(Name=self.physical), *GONE)
+
+
+class RetiredTrigger(Trigger):
+    """A trigger earlier versions of the stack created and this one does not want: `up` deletes it
+    while it exists and plans nothing once it is gone (`Resource.retired`, dcp.stack.planner)."""
+
+    retired = True
+
+    def __init__(self, stage: str, refs: Refs, *, depends_on: Sequence[Resource]) -> None:
+        super().__init__(stage, refs, actions=(), depends_on=depends_on)
+
+    def desired(self) -> dict[str, Any]:
+        return {}  # nothing: the planner never creates or updates a retired resource
