@@ -259,3 +259,26 @@ def test_only_personas_that_see_the_encrypted_copy_may_fetch_its_objects(sandbox
     ):
         with pytest.raises(Exception, match="AccessDenied"):
             attempt()
+
+
+@pytest.mark.parametrize("statement", [True, False], ids=["stack-policy", "without-crawl-outputs"])
+def test_the_job_role_may_crawl_only_the_output_zones(sandbox_server: SandboxServer, statement: bool) -> None:
+    """The job starts the masked and encrypted crawlers (dcp/gluejob/crawl.py) and nothing else:
+    StartCrawler/GetCrawler on those two, by the CrawlOutputs statement; never the raw crawler."""
+    sb, stack = sandbox_server, names()
+    key = sb.client("kms").create_key()["KeyMetadata"]["Arn"]
+    doc = policies.glue_policy(stack, key)
+    role = sb.create_role(
+        f"glue-crawl-{secrets.token_hex(4)}", policy=doc if statement else without(doc, "CrawlOutputs")
+    )
+    glue = sb.client("glue", sb.assume(role))
+    # The crawlers do not exist: a call the role may make reaches Glue (EntityNotFound); one it may
+    # not make stops at IAM (AccessDenied), as on AWS, where authorization comes first.
+    for call in (
+        lambda: glue.get_crawler(Name=stack.crawler("masked")),
+        lambda: glue.start_crawler(Name=stack.crawler("encrypted")),
+    ):
+        with pytest.raises(Exception, match="EntityNotFound" if statement else "AccessDenied"):
+            call()
+    with pytest.raises(Exception, match="AccessDenied"):
+        glue.start_crawler(Name=stack.crawler("raw"))
